@@ -29,6 +29,7 @@ static const gchar *const error_names[MU_ERROR_LAST] = {
 	[MU_ERROR_BUSY] = "Busy",
 	[MU_ERROR_CANCELLED] = "Cancelled",
 	[MU_ERROR_CONFIG] = "Config",
+	[MU_ERROR_ALREADY_INSTALLED] = "AlreadyInstalled",
 };
 
 const gchar *

@@ -36,6 +36,7 @@ typedef enum {
 	MU_ERROR_BUSY,                /* Busy: another update is running */
 	MU_ERROR_CANCELLED,           /* Cancelled: the update was stopped */
 	MU_ERROR_CONFIG,              /* Config: the configuration file is invalid */
+	MU_ERROR_ALREADY_INSTALLED,   /* AlreadyInstalled: the bundle holds the booted commit */
 	MU_ERROR_LAST
 } MuErrorCode;
 

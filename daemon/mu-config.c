@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "mu-config.h"
+#include "mu-bundle-format.h"
+#include "mu-error.h"
+
+#define MIB (G_GUINT64_CONSTANT (1024) * 1024)
+
+MuConfig *
+mu_config_new_defaults (void)
+{
+	MuConfig *config = g_new0 (MuConfig, 1);
+	const gchar *key_dirs[] = { MEDIAUPD_DATADIR "/keys", MEDIAUPD_SYSCONFDIR "/keys", NULL };
+	const gchar *trusted[] = { "/etc/ostree/trusted.ed25519", "/etc/ostree/trusted.ed25519.d",
+				   "/usr/share/ostree/trusted.ed25519",
+				   "/usr/share/ostree/trusted.ed25519.d", NULL };
+	const gchar *revoked[] = { "/etc/ostree/revoked.ed25519", "/etc/ostree/revoked.ed25519.d",
+				   "/usr/share/ostree/revoked.ed25519",
+				   "/usr/share/ostree/revoked.ed25519.d", NULL };
+	const gchar *names[] = { MU_BUNDLE_DEFAULT_NAME, NULL };
+
+	config->key_dirs = g_strdupv ((GStrv) key_dirs);
+	config->trusted = g_strdupv ((GStrv) trusted);
+	config->revoked = g_strdupv ((GStrv) revoked);
+	config->bundle_names = g_strdupv ((GStrv) names);
+	config->bundle_max_size = 16384 * MIB;
+	config->sysroot = g_strdup ("/");
+	config->allow_downgrade = FALSE;
+	config->free_space_margin = 64 * MIB;
+	config->state_dir = g_strdup ("/var/lib/mediaupd");
+	config->runtime_dir = g_strdup ("/run/mediaupd");
+	return config;
+}
+
+void
+mu_config_free (MuConfig *config)
+{
+	if (config == NULL)
+		return;
+	g_strfreev (config->key_dirs);
+	g_strfreev (config->trusted);
+	g_strfreev (config->revoked);
+	g_strfreev (config->bundle_names);
+	g_free (config->sysroot);
+	g_free (config->state_dir);
+	g_free (config->runtime_dir);
+	g_free (config);
+}
+
+static gboolean
+path_is_acceptable (const gchar *path)
+{
+	return path != NULL && g_path_is_absolute (path) && strlen (path) < 4096;
+}
+
+/* Bundle names are looked up at the root of the medium: plain names only. */
+static gboolean
+bundle_name_is_acceptable (const gchar *name)
+{
+	return name != NULL && *name != '\0' && *name != '.' && strchr (name, '/') == NULL &&
+	       strlen (name) <= 255;
+}
+
+static gboolean
+consume_path_list (GKeyFile *kf, const gchar *group, const gchar *key, gboolean plain_names,
+		   GStrv *value, GError **error)
+{
+	g_auto (GStrv) list = NULL;
+	g_autoptr (GError) local_error = NULL;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	list = g_key_file_get_string_list (kf, group, key, NULL, &local_error);
+	if (list == NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: %s", group, key,
+			     local_error->message);
+		return FALSE;
+	}
+	for (guint i = 0; list[i] != NULL; i++) {
+		gboolean ok = plain_names ? bundle_name_is_acceptable (list[i])
+					  : path_is_acceptable (list[i]);
+		if (!ok) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+				     "[%s] %s: '%s' is not %s", group, key, list[i],
+				     plain_names ? "a plain file name" : "an absolute path");
+			return FALSE;
+		}
+	}
+	if (plain_names && list[0] == NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+			     "[%s] %s: give at least one bundle file name", group, key);
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	g_strfreev (*value);
+	*value = g_steal_pointer (&list);
+	return TRUE;
+}
+
+static gboolean
+consume_path (GKeyFile *kf, const gchar *group, const gchar *key, gchar **value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	str = g_key_file_get_string (kf, group, key, NULL);
+	if (!path_is_acceptable (str)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: '%s' is not an absolute path",
+			     group, key, str != NULL ? str : "");
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	g_free (*value);
+	*value = g_steal_pointer (&str);
+	return TRUE;
+}
+
+static gboolean
+consume_boolean (GKeyFile *kf, const gchar *group, const gchar *key, gboolean *value,
+		 GError **error)
+{
+	g_autoptr (GError) local_error = NULL;
+	gboolean b;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	b = g_key_file_get_boolean (kf, group, key, &local_error);
+	if (local_error != NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: expected true or false",
+			     group, key);
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	*value = b;
+	return TRUE;
+}
+
+static gboolean
+consume_mib (GKeyFile *kf, const gchar *group, const gchar *key, guint64 max_mib, guint64 *value,
+	     GError **error)
+{
+	g_autofree gchar *str = NULL;
+	guint64 mib = 0;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	str = g_key_file_get_string (kf, group, key, NULL);
+	if (str == NULL ||
+	    !g_ascii_string_to_unsigned (g_strstrip (str), 10, 0, max_mib, &mib, NULL)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+			     "[%s] %s: expected a whole number of MiB from 0 to %" G_GUINT64_FORMAT,
+			     group, key, max_mib);
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	*value = mib * MIB;
+	return TRUE;
+}
+
+/* Whatever is left after consuming the known keys is a mistake in the file. */
+static gboolean
+check_nothing_left (GKeyFile *kf, GError **error)
+{
+	g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
+
+	for (guint i = 0; groups[i] != NULL; i++) {
+		g_auto (GStrv) keys = g_key_file_get_keys (kf, groups[i], NULL, NULL);
+
+		if (keys != NULL && keys[0] != NULL) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "unknown key '%s' in [%s]",
+				     keys[0], groups[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* A key given twice is a mistake: say so rather than silently taking the last one. */
+static gboolean
+check_no_duplicates (GKeyFile *kf, const gchar *group, GError **error)
+{
+	g_auto (GStrv) keys = g_key_file_get_keys (kf, group, NULL, NULL);
+	g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+		if (!g_hash_table_add (seen, keys[i])) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+				     "[%s] %s is given more than once", group, keys[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean
+check_groups (GKeyFile *kf, GError **error)
+{
+	const gchar *known[] = { "Keys", "Trust", "Bundle", "Update", "Paths", NULL };
+	g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
+
+	for (guint i = 0; groups[i] != NULL; i++) {
+		if (!g_strv_contains (known, groups[i])) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+				     "unknown group [%s]; known groups are [Keys], [Trust], "
+				     "[Bundle], [Update] and [Paths]",
+				     groups[i]);
+			return FALSE;
+		}
+		if (!check_no_duplicates (kf, groups[i], error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+consume_all (GKeyFile *kf, MuConfig *c, GError **error)
+{
+	return check_groups (kf, error) &&
+	       consume_path_list (kf, "Keys", "Directories", FALSE, &c->key_dirs, error) &&
+	       consume_path_list (kf, "Trust", "Trusted", FALSE, &c->trusted, error) &&
+	       consume_path_list (kf, "Trust", "Revoked", FALSE, &c->revoked, error) &&
+	       consume_path_list (kf, "Bundle", "Names", TRUE, &c->bundle_names, error) &&
+	       consume_mib (kf, "Bundle", "MaxSize", G_GUINT64_CONSTANT (1) << 24,
+			    &c->bundle_max_size, error) &&
+	       consume_path (kf, "Update", "Sysroot", &c->sysroot, error) &&
+	       consume_boolean (kf, "Update", "AllowDowngrade", &c->allow_downgrade, error) &&
+	       consume_mib (kf, "Update", "FreeSpaceMarginMiB", G_GUINT64_CONSTANT (1) << 20,
+			    &c->free_space_margin, error) &&
+	       consume_path (kf, "Paths", "StateDirectory", &c->state_dir, error) &&
+	       consume_path (kf, "Paths", "RuntimeDirectory", &c->runtime_dir, error) &&
+	       check_nothing_left (kf, error);
+}
+
+MuConfig *
+mu_config_new_from_bytes (GBytes *data, const gchar *origin, GError **error)
+{
+	g_autoptr (GKeyFile) kf = g_key_file_new ();
+	g_autoptr (MuConfig) config = mu_config_new_defaults ();
+	g_autoptr (GError) local_error = NULL;
+	gsize len = 0;
+	const gchar *text = g_bytes_get_data (data, &len);
+
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	if (!g_key_file_load_from_data (kf, text != NULL ? text : "", len, G_KEY_FILE_NONE,
+					&local_error)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "%s: %s", origin,
+			     local_error->message);
+		return NULL;
+	}
+	if (!consume_all (kf, config, error)) {
+		g_prefix_error (error, "%s: ", origin);
+		return NULL;
+	}
+	return g_steal_pointer (&config);
+}
+
+MuConfig *
+mu_config_new_from_file (const gchar *path, gboolean missing_ok, GError **error)
+{
+	g_autofree gchar *contents = NULL;
+	g_autoptr (GError) local_error = NULL;
+	g_autoptr (GBytes) bytes = NULL;
+	gsize len = 0;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	if (!g_file_get_contents (path, &contents, &len, &local_error)) {
+		if (missing_ok && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return mu_config_new_defaults ();
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "%s", local_error->message);
+		return NULL;
+	}
+	bytes = g_bytes_new_take (g_steal_pointer (&contents), len);
+	return mu_config_new_from_bytes (bytes, path, error);
+}

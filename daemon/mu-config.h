@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Everything the engine reads from the system comes from here, so that tests point
+ * the engine at a temporary directory. Loaded strictly: an unknown group or key is
+ * an error (MU_ERROR_CONFIG), not silently ignored.
+ *
+ *   [Keys]       Directories=  device LUKS keys (ID.key), searched in order
+ *   [Trust]      Trusted=      ed25519 trusted key files or directories
+ *                Revoked=      ed25519 revoked key files or directories
+ *   [Bundle]     Names=        accepted bundle file names at the root of the medium
+ *                MaxSize=      largest bundle file accepted, in MiB
+ *   [Update]     Sysroot=      the OSTree sysroot to update
+ *                AllowDowngrade=  accept bundles older than the booted commit
+ *                FreeSpaceMarginMiB=  kept free beyond the delta's size
+ *   [Paths]      StateDirectory=, RuntimeDirectory=
+ */
+typedef struct {
+	GStrv key_dirs;
+	GStrv trusted;
+	GStrv revoked;
+	GStrv bundle_names;
+	guint64 bundle_max_size;
+	gchar *sysroot;
+	gboolean allow_downgrade;
+	guint64 free_space_margin;
+	gchar *state_dir;
+	gchar *runtime_dir;
+} MuConfig;
+
+#define MU_CONFIG_DEFAULT_PATH MEDIAUPD_SYSCONFDIR "/mediaupd.conf"
+
+MuConfig *mu_config_new_defaults (void);
+void mu_config_free (MuConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuConfig, mu_config_free)
+
+/* Parses @data over the defaults. Errors name the group, key and what is expected. */
+G_GNUC_WARN_UNUSED_RESULT
+MuConfig *mu_config_new_from_bytes (GBytes *data, const gchar *origin, GError **error);
+
+/* Reads @path; a missing file gives the defaults when @missing_ok. */
+G_GNUC_WARN_UNUSED_RESULT
+MuConfig *mu_config_new_from_file (const gchar *path, gboolean missing_ok, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "mu-error.h"
+#include "mu-policy.h"
+
+/* Length of the run of digits at @s, with leading zeros skipped into *start. */
+static gsize
+digit_run (const gchar *s, const gchar **start)
+{
+	gsize n = 0;
+
+	while (*s == '0' && g_ascii_isdigit (s[1]))
+		s++;
+	*start = s;
+	while (g_ascii_isdigit (s[n]))
+		n++;
+	return n;
+}
+
+gint
+mu_version_compare (const gchar *a, const gchar *b)
+{
+	while (*a != '\0' && *b != '\0') {
+		if (g_ascii_isdigit (*a) && g_ascii_isdigit (*b)) {
+			const gchar *da, *db;
+			gsize la = digit_run (a, &da);
+			gsize lb = digit_run (b, &db);
+			gint c;
+
+			if (la != lb)
+				return la < lb ? -1 : 1;
+			c = strncmp (da, db, la);
+			if (c != 0)
+				return c < 0 ? -1 : 1;
+			a = da + la;
+			b = db + lb;
+			continue;
+		}
+		if (*a != *b)
+			return (guchar) *a < (guchar) *b ? -1 : 1;
+		a++;
+		b++;
+	}
+	if (*a == *b)
+		return 0;
+	return *a == '\0' ? -1 : 1;
+}
+
+static gboolean
+check_bindings (const MuPolicySystem *system, const MuPolicyUpdate *update, GError **error)
+{
+	if (update->ref_bindings != NULL &&
+	    (system->origin_ref == NULL ||
+	     !g_strv_contains (update->ref_bindings, system->origin_ref))) {
+		g_autofree gchar *refs = g_strjoinv ("', '", (GStrv) update->ref_bindings);
+
+		g_set_error (error, MU_ERROR, MU_ERROR_WRONG_OS,
+			     "the update is for '%s', this device runs '%s'; use a bundle made "
+			     "for this device's OS",
+			     refs, system->origin_ref != NULL ? system->origin_ref : "(no ref)");
+		return FALSE;
+	}
+	if (update->collection_binding != NULL &&
+	    g_strcmp0 (update->collection_binding, system->collection_id) != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_WRONG_OS,
+			     "the update is for collection '%s', this device's is '%s'; use a "
+			     "bundle made for this device's OS",
+			     update->collection_binding,
+			     system->collection_id != NULL ? system->collection_id : "(none)");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+check_not_older (const MuPolicySystem *system, const MuPolicyUpdate *update, GError **error)
+{
+	if (update->timestamp < system->timestamp) {
+		g_autoptr (GDateTime) t_new = g_date_time_new_from_unix_utc ((gint64) update->timestamp);
+		g_autoptr (GDateTime) t_now = g_date_time_new_from_unix_utc ((gint64) system->timestamp);
+		g_autofree gchar *s_new = t_new != NULL ? g_date_time_format_iso8601 (t_new) : NULL;
+		g_autofree gchar *s_now = t_now != NULL ? g_date_time_format_iso8601 (t_now) : NULL;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_DOWNGRADE,
+			     "the update (built %s) is older than the running system (built %s); "
+			     "use a newer bundle",
+			     s_new != NULL ? s_new : "?", s_now != NULL ? s_now : "?");
+		return FALSE;
+	}
+	if (update->version != NULL && system->version != NULL &&
+	    mu_version_compare (update->version, system->version) < 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_DOWNGRADE,
+			     "the update's version '%s' is older than the running version '%s'; "
+			     "use a newer bundle",
+			     update->version, system->version);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+mu_policy_check (const MuPolicySystem *system, const MuPolicyUpdate *update,
+		 const MuPolicyLimits *limits, GError **error)
+{
+	g_return_val_if_fail (system != NULL && update != NULL && limits != NULL, FALSE);
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (!check_bindings (system, update, error))
+		return FALSE;
+	if (g_strcmp0 (update->to_commit, system->commit) == 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_ALREADY_INSTALLED,
+			     "commit %s is already running; nothing to do", update->to_commit);
+		return FALSE;
+	}
+	if (!limits->allow_downgrade && !check_not_older (system, update, error))
+		return FALSE;
+	if (update->from_commit != NULL && !update->from_present) {
+		g_set_error (error, MU_ERROR, MU_ERROR_MISSING_FROM_COMMIT,
+			     "the update is a delta from commit %s, which this device does not "
+			     "have; use a bundle made from the running version (%s) or a full one",
+			     update->from_commit, system->commit);
+		return FALSE;
+	}
+	if (update->needed_bytes > G_MAXUINT64 - limits->margin_bytes ||
+	    update->needed_bytes + limits->margin_bytes > limits->free_bytes) {
+		g_set_error (error, MU_ERROR, MU_ERROR_NO_SPACE,
+			     "the update needs %" G_GUINT64_FORMAT " MiB (with %" G_GUINT64_FORMAT
+			     " MiB margin) but only %" G_GUINT64_FORMAT " MiB are free; free space "
+			     "on the system partition, e.g. remove old deployments",
+			     update->needed_bytes >> 20, limits->margin_bytes >> 20,
+			     limits->free_bytes >> 20);
+		return FALSE;
+	}
+	return TRUE;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* What runs now: read from the booted deployment, its origin and the sysroot repo. */
+typedef struct {
+	const gchar *commit;            /* booted commit checksum */
+	const gchar *origin_ref;        /* ref of the origin refspec, without "remote:" */
+	const gchar *collection_id;     /* the repo's collection id, or NULL */
+	guint64 timestamp;              /* commit timestamp, seconds */
+	const gchar *version;           /* "version" commit metadata, or NULL */
+} MuPolicySystem;
+
+/* What the bundle brings: only values covered by the verified signature. */
+typedef struct {
+	const gchar *to_commit;
+	const gchar *from_commit;       /* NULL for a full (--empty) delta */
+	gboolean from_present;          /* the from-commit is in the sysroot repo */
+	guint64 timestamp;
+	const gchar *version;           /* NULL if the commit has none */
+	const gchar *const *ref_bindings; /* "ostree.ref-binding", NULL if absent */
+	const gchar *collection_binding;  /* "ostree.collection-binding", NULL if absent */
+	guint64 needed_bytes;           /* the delta's uncompressed size */
+} MuPolicyUpdate;
+
+typedef struct {
+	gboolean allow_downgrade;
+	guint64 free_bytes;             /* free in the sysroot repo's filesystem */
+	guint64 margin_bytes;           /* kept free beyond needed_bytes */
+} MuPolicyLimits;
+
+/*
+ * Decides whether @update may be applied on @system. Refusals, in the order checked:
+ * MU_ERROR_WRONG_OS (ref or collection binding does not name this device's OS),
+ * MU_ERROR_ALREADY_INSTALLED (the booted commit), MU_ERROR_DOWNGRADE (older timestamp,
+ * or lower version when both have one; unless allowed), MU_ERROR_MISSING_FROM_COMMIT,
+ * MU_ERROR_NO_SPACE.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_policy_check (const MuPolicySystem *system, const MuPolicyUpdate *update,
+			  const MuPolicyLimits *limits, GError **error);
+
+/* Compares version strings as people read them: "1.10" > "1.9", "v2026.2" > "v2026.1". */
+gint mu_version_compare (const gchar *a, const gchar *b);
+
+G_END_DECLS

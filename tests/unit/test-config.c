@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "mu-config.h"
+#include "mu-error.h"
+
+static MuConfig *
+parse (const gchar *text, GError **error)
+{
+	g_autoptr (GBytes) bytes = g_bytes_new_static (text, strlen (text));
+
+	return mu_config_new_from_bytes (bytes, "test.conf", error);
+}
+
+static void
+test_config_defaults (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuConfig) config = parse ("", &error);
+
+	g_assert_no_error (error);
+	g_assert_cmpstr (config->sysroot, ==, "/");
+	g_assert_false (config->allow_downgrade);
+	g_assert_cmpstr (config->bundle_names[0], ==, "static-update.bundle.enc");
+	g_assert_null (config->bundle_names[1]);
+	g_assert_true (g_strv_contains ((const gchar *const *) config->key_dirs,
+					MEDIAUPD_SYSCONFDIR "/keys"));
+	g_assert_true (g_strv_contains ((const gchar *const *) config->trusted,
+					"/etc/ostree/trusted.ed25519.d"));
+	g_assert_true (g_strv_contains ((const gchar *const *) config->revoked,
+					"/usr/share/ostree/revoked.ed25519"));
+	g_assert_cmpuint (config->free_space_margin, ==, 64 * 1024 * 1024);
+}
+
+static void
+test_config_all_keys (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuConfig) config = parse ("[Keys]\n"
+					     "Directories=/k1;/k2\n"
+					     "[Trust]\n"
+					     "Trusted=/t\n"
+					     "Revoked=/r1;/r2;\n"
+					     "[Bundle]\n"
+					     "Names=a.enc;b.enc\n"
+					     "MaxSize=100\n"
+					     "[Update]\n"
+					     "Sysroot=/tmp/sysroot\n"
+					     "AllowDowngrade=true\n"
+					     "FreeSpaceMarginMiB=0\n"
+					     "[Paths]\n"
+					     "StateDirectory=/tmp/state\n"
+					     "RuntimeDirectory=/tmp/run\n",
+					     &error);
+
+	g_assert_no_error (error);
+	g_assert_cmpuint (g_strv_length (config->key_dirs), ==, 2);
+	g_assert_cmpstr (config->key_dirs[1], ==, "/k2");
+	g_assert_cmpstr (config->trusted[0], ==, "/t");
+	g_assert_cmpuint (g_strv_length (config->revoked), ==, 2);
+	g_assert_cmpstr (config->bundle_names[1], ==, "b.enc");
+	g_assert_cmpuint (config->bundle_max_size, ==, 100 * 1024 * 1024);
+	g_assert_cmpstr (config->sysroot, ==, "/tmp/sysroot");
+	g_assert_true (config->allow_downgrade);
+	g_assert_cmpuint (config->free_space_margin, ==, 0);
+	g_assert_cmpstr (config->state_dir, ==, "/tmp/state");
+	g_assert_cmpstr (config->runtime_dir, ==, "/tmp/run");
+}
+
+/* Each malformed file is refused with MU_ERROR_CONFIG and a message naming the culprit. */
+static void
+test_config_strict (void)
+{
+	const struct {
+		const gchar *text;
+		const gchar *in_message;
+	} cases[] = {
+		{ "[Keys]\nDirectory=/k\n", "unknown key 'Directory' in [Keys]" },
+		{ "[Key]\nDirectories=/k\n", "unknown group [Key]" },
+		{ "[Update]\nAllowDowngrade=yes please\n", "AllowDowngrade" },
+		{ "[Update]\nSysroot=relative/path\n", "not an absolute path" },
+		{ "[Keys]\nDirectories=/ok;relative\n", "'relative' is not an absolute path" },
+		{ "[Bundle]\nNames=../escape.enc\n", "not a plain file name" },
+		{ "[Bundle]\nNames=\n", "at least one bundle file name" },
+		{ "[Bundle]\nMaxSize=-1\n", "MaxSize" },
+		{ "[Bundle]\nMaxSize=12abc\n", "MaxSize" },
+		{ "[Update]\nFreeSpaceMarginMiB=99999999999\n", "FreeSpaceMarginMiB" },
+		{ "no group at all\n", "test.conf" },
+		{ "[Update]\nSysroot=/a\nSysroot=/b\n", "Sysroot is given more than once" },
+		{ "[Update]\nSysroot=/a\n[Update]\nExtra=1\n", "unknown key 'Extra'" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GError) error = NULL;
+		g_autoptr (MuConfig) config = parse (cases[i].text, &error);
+
+		g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].text);
+		g_assert_null (config);
+		g_assert_error (error, MU_ERROR, MU_ERROR_CONFIG);
+		g_test_message ("-> %s", error->message);
+		g_assert_nonnull (strstr (error->message, cases[i].in_message));
+	}
+}
+
+static void
+test_config_file (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *dir = g_dir_make_tmp ("mu-config-XXXXXX", &error);
+	g_autofree gchar *path = g_build_filename (dir, "mediaupd.conf", NULL);
+	g_autoptr (MuConfig) missing = NULL;
+	g_autoptr (MuConfig) loaded = NULL;
+	g_autoptr (MuConfig) refused = NULL;
+
+	g_assert_no_error (error);
+	missing = mu_config_new_from_file (path, TRUE, &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (missing->sysroot, ==, "/");
+
+	refused = mu_config_new_from_file (path, FALSE, &error);
+	g_assert_null (refused);
+	g_assert_error (error, MU_ERROR, MU_ERROR_CONFIG);
+	g_clear_error (&error);
+
+	g_assert_true (g_file_set_contents (path, "[Update]\nSysroot=/x\n", -1, &error));
+	loaded = mu_config_new_from_file (path, FALSE, &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (loaded->sysroot, ==, "/x");
+
+	g_assert_true (g_file_set_contents (path, "[Update]\nBogus=1\n", -1, &error));
+	g_clear_pointer (&refused, mu_config_free);
+	refused = mu_config_new_from_file (path, TRUE, &error);
+	g_assert_null (refused);
+	g_assert_error (error, MU_ERROR, MU_ERROR_CONFIG);
+	g_assert_nonnull (strstr (error->message, path));
+	g_unlink (path);
+	g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	g_test_add_func ("/config/defaults", test_config_defaults);
+	g_test_add_func ("/config/all-keys", test_config_all_keys);
+	g_test_add_func ("/config/strict", test_config_strict);
+	g_test_add_func ("/config/file", test_config_file);
+	return g_test_run ();
+}
