@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "mu-error.h"
+#include "mu-events.h"
+
+#define LOG_DOMAIN "mediaupd"
+
+gboolean
+mu_error_is_refusal (const GError *error)
+{
+	if (error == NULL || error->domain != MU_ERROR)
+		return FALSE;
+	switch ((MuErrorCode) error->code) {
+	case MU_ERROR_NOT_A_BUNDLE:
+	case MU_ERROR_UNSUPPORTED_FORMAT:
+	case MU_ERROR_CORRUPT_BUNDLE:
+	case MU_ERROR_NO_KEY:
+	case MU_ERROR_UNSIGNED:
+	case MU_ERROR_SIGNATURE_INVALID:
+	case MU_ERROR_KEY_REVOKED:
+	case MU_ERROR_WRONG_OS:
+	case MU_ERROR_DOWNGRADE:
+	case MU_ERROR_MISSING_FROM_COMMIT:
+	case MU_ERROR_CORRUPT_DELTA:
+	case MU_ERROR_ALREADY_INSTALLED:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+const gchar *
+mu_error_advice (const GError *error)
+{
+	if (error == NULL || error->domain != MU_ERROR)
+		return "Check the journal lines before this one for the cause; if it persists, "
+		       "contact support with the output of 'journalctl -u mediaupd'.";
+	switch ((MuErrorCode) error->code) {
+	case MU_ERROR_NOT_A_BUNDLE:
+	case MU_ERROR_CORRUPT_BUNDLE:
+		return "Copy the bundle file to the medium again from the official download; "
+		       "the file on the medium is not a valid update bundle.";
+	case MU_ERROR_UNSUPPORTED_FORMAT:
+		return "The bundle was made for a newer updater; install an intermediate "
+		       "update first or ask the vendor for a bundle for this version.";
+	case MU_ERROR_NO_KEY:
+		return "The bundle was not made for this device (none of its keys opens it); "
+		       "download the bundle for this device model.";
+	case MU_ERROR_UNSIGNED:
+	case MU_ERROR_SIGNATURE_INVALID:
+	case MU_ERROR_KEY_REVOKED:
+		return "Do not use this bundle: it is not an official update. Download the "
+		       "update again from the vendor.";
+	case MU_ERROR_NO_TRUSTED_KEYS:
+		return "The device has no trusted signing keys installed; it cannot accept any "
+		       "update. Contact support.";
+	case MU_ERROR_WRONG_OS:
+		return "The bundle is for another product or OS; download the bundle for this "
+		       "device.";
+	case MU_ERROR_DOWNGRADE:
+		return "The bundle is older than the installed system; use a newer bundle.";
+	case MU_ERROR_ALREADY_INSTALLED:
+		return "Nothing to do: this version is already installed. Remove the medium.";
+	case MU_ERROR_MISSING_FROM_COMMIT:
+		return "The bundle updates from a version this device does not run; use the "
+		       "full update bundle or the one for the installed version.";
+	case MU_ERROR_NO_SPACE:
+		return "Free space on the device (e.g. remove old deployments), then plug the "
+		       "medium in again.";
+	case MU_ERROR_CORRUPT_DELTA:
+		return "The bundle's content is damaged; copy it to the medium again from the "
+		       "official download.";
+	case MU_ERROR_MEDIA_REMOVED:
+		return "The medium was removed during the update; nothing was changed. Plug it "
+		       "in again and leave it until the update has finished.";
+	case MU_ERROR_KEY_PERMISSIONS:
+	case MU_ERROR_INVALID_KEY:
+		return "A device key file is unusable; fix its contents or permissions "
+		       "(root-only, mode 0600 or 0400).";
+	case MU_ERROR_CONFIG:
+		return "Fix /etc/mediaupd/mediaupd.conf as the message says.";
+	case MU_ERROR_BUSY:
+		return "Wait for the running update to finish.";
+	default:
+		return "Check the journal lines before this one for the cause; if it persists, "
+		       "contact support with the output of 'journalctl -u mediaupd'.";
+	}
+}
+
+static const gchar *
+error_name (const GError *error)
+{
+	if (error == NULL || error->domain != MU_ERROR)
+		return mu_error_code_to_name (MU_ERROR_FAILED);
+	return mu_error_code_to_name (error->code);
+}
+
+void
+mu_event_bundle_found (const gchar *path, guint64 size)
+{
+	g_autofree gchar *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
+			  MU_EVENT_BUNDLE_FOUND_ID, "MEDIAUPD_EVENT", "bundle-found",
+			  "MEDIAUPD_BUNDLE", path, "MEDIAUPD_BUNDLE_SIZE", size_str, "MESSAGE",
+			  "Found update bundle '%s' (%" G_GUINT64_FORMAT " bytes)", path, size);
+}
+
+void
+mu_event_unlocked (const gchar *path, const gchar *key_id, gint keyslot)
+{
+	g_autofree gchar *slot_str = g_strdup_printf ("%d", keyslot);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_UNLOCKED_ID,
+			  "MEDIAUPD_EVENT", "unlocked", "MEDIAUPD_BUNDLE", path,
+			  "MEDIAUPD_KEY_ID", key_id, "MEDIAUPD_KEYSLOT", slot_str, "MESSAGE",
+			  "Unlocked bundle '%s' with key '%s' (keyslot %d)", path, key_id,
+			  keyslot);
+}
+
+void
+mu_event_signature_verified (const gchar *key_id, const gchar *to_commit)
+{
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
+			  MU_EVENT_SIGNATURE_VERIFIED_ID, "MEDIAUPD_EVENT", "signature-verified",
+			  "MEDIAUPD_SIGNING_KEY", key_id, "MEDIAUPD_COMMIT", to_commit, "MESSAGE",
+			  "Update signature verified with trusted key '%s' (commit %s)", key_id,
+			  to_commit);
+}
+
+void
+mu_event_applied (const gchar *to_commit, guint64 bytes, gdouble seconds)
+{
+	g_autofree gchar *bytes_str = g_strdup_printf ("%" G_GUINT64_FORMAT, bytes);
+	g_autofree gchar *secs_str = g_strdup_printf ("%.3f", seconds);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_APPLIED_ID,
+			  "MEDIAUPD_EVENT", "applied", "MEDIAUPD_COMMIT", to_commit,
+			  "MEDIAUPD_BYTES", bytes_str, "MEDIAUPD_SECONDS", secs_str, "MESSAGE",
+			  "Applied update to commit %s (%" G_GUINT64_FORMAT " bytes in %.1f s)",
+			  to_commit, bytes, seconds);
+}
+
+void
+mu_event_deployed (const gchar *osname, const gchar *commit, const gchar *version)
+{
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_DEPLOYED_ID,
+			  "MEDIAUPD_EVENT", "deployed", "MEDIAUPD_OSNAME", osname,
+			  "MEDIAUPD_COMMIT", commit, "MEDIAUPD_VERSION",
+			  version != NULL ? version : "", "MESSAGE",
+			  "Deployed %s version '%s' (commit %s); it starts at the next boot", osname,
+			  version != NULL ? version : "unknown", commit);
+}
+
+void
+mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *error)
+{
+	gboolean refusal = mu_error_is_refusal (error);
+	const gchar *message = error != NULL ? error->message : "unknown error";
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+			  "MESSAGE_ID", refusal ? MU_EVENT_REFUSED_ID : MU_EVENT_FAILED_ID,
+			  "MEDIAUPD_EVENT", refusal ? "refused" : "failed", "MEDIAUPD_PHASE",
+			  mu_phase_to_string (phase), "MEDIAUPD_ERROR", error_name (error),
+			  "MEDIAUPD_BUNDLE", bundle_path != NULL ? bundle_path : "",
+			  "MEDIAUPD_ADVICE", mu_error_advice (error), "MESSAGE",
+			  "Update %s in phase %s: %s. %s", refusal ? "refused" : "failed",
+			  mu_phase_to_string (phase), message, mu_error_advice (error));
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "mu-progress.h"
+
+G_BEGIN_DECLS
+
+/*
+ * Structured journal events. The MESSAGE_IDs are stable: support staff search for
+ * them (`journalctl MESSAGE_ID=...`) and systemd/mediaupd.catalog explains each one.
+ * Every event also carries MEDIAUPD_EVENT=<name>; refusals carry MEDIAUPD_ERROR=<name
+ * of the MuErrorCode> and MEDIAUPD_PHASE=<phase>.
+ */
+#define MU_EVENT_BUNDLE_FOUND_ID "0225d7dc771eb4c05bc9c16dd600d6d1"
+#define MU_EVENT_UNLOCKED_ID "1df9a685b26b0fdf3c5e51fa16ca7ac5"
+#define MU_EVENT_SIGNATURE_VERIFIED_ID "aa0b65aa8ffe85f686f013cb4ffa7ac8"
+#define MU_EVENT_REFUSED_ID "074dea9ae51f8bcec426499edd32dff9"
+#define MU_EVENT_APPLIED_ID "7abdbd5b2608995c8fa3ed490f1625fa"
+#define MU_EVENT_DEPLOYED_ID "a4e6b84b811cddf92a52a9a044444c78"
+#define MU_EVENT_FAILED_ID "6171ed3f47ee7550ef616de84e335ce1"
+
+/* A candidate bundle file was found on a medium. */
+void mu_event_bundle_found (const gchar *path, guint64 size);
+/* The bundle opened with the key @key_id in @keyslot (never the key itself). */
+void mu_event_unlocked (const gchar *path, const gchar *key_id, gint keyslot);
+/* The delta's signature verified with the trusted key @key_id. */
+void mu_event_signature_verified (const gchar *key_id, const gchar *to_commit);
+/* The delta was applied into the repository. */
+void mu_event_applied (const gchar *to_commit, guint64 bytes, gdouble seconds);
+/* The commit was deployed and becomes the default at the next boot. */
+void mu_event_deployed (const gchar *osname, const gchar *commit, const gchar *version);
+
+/*
+ * The install ended without deploying. A refusal (the bundle is not acceptable: bad
+ * signature, wrong OS, downgrade, no key ...) and a failure (something broke while
+ * working: I/O, libostree, media removed) are told apart by the error code, so this
+ * picks MU_EVENT_REFUSED_ID or MU_EVENT_FAILED_ID. @error's message says what was wrong;
+ * the event adds what to do.
+ */
+void mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *error);
+
+/* TRUE for codes that describe an unacceptable bundle rather than a failure. */
+gboolean mu_error_is_refusal (const GError *error);
+
+/* What support staff or the user should do about @error, one sentence. */
+const gchar *mu_error_advice (const GError *error);
+
+G_END_DECLS

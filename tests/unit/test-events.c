@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "mu-error.h"
+#include "mu-events.h"
+
+/* The last structured record written, as field -> value. */
+static GHashTable *last_fields;
+
+static GLogWriterOutput
+capture_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+	g_hash_table_remove_all (last_fields);
+	for (gsize i = 0; i < n_fields; i++) {
+		const gchar *value = fields[i].value;
+		gsize len = fields[i].length < 0 ? strlen (value) : (gsize) fields[i].length;
+
+		g_hash_table_insert (last_fields, g_strdup (fields[i].key), g_strndup (value, len));
+	}
+	return G_LOG_WRITER_HANDLED;
+}
+
+static const gchar *
+field (const gchar *name)
+{
+	return g_hash_table_lookup (last_fields, name);
+}
+
+static void
+test_events_fields (void)
+{
+	mu_event_unlocked ("/media/stick/static-update.bundle.enc", "main-2026", 3);
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_UNLOCKED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_KEY_ID"), ==, "main-2026");
+	g_assert_cmpstr (field ("MEDIAUPD_KEYSLOT"), ==, "3");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "'main-2026'"));
+
+	mu_event_deployed ("testos", "abcd", "2.1");
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_DEPLOYED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_VERSION"), ==, "2.1");
+
+	mu_event_applied ("abcd", 1234, 2.5);
+	g_assert_cmpstr (field ("MEDIAUPD_BYTES"), ==, "1234");
+	g_assert_cmpstr (field ("MEDIAUPD_SECONDS"), ==, "2.500");
+}
+
+static void
+test_events_refused_vs_failed (void)
+{
+	g_autoptr (GError) refusal = g_error_new (MU_ERROR, MU_ERROR_SIGNATURE_INVALID,
+						  "no signature verifies");
+	g_autoptr (GError) failure = g_error_new (G_IO_ERROR, G_IO_ERROR_NO_SPACE, "disk full");
+
+	mu_event_install_ended (MU_PHASE_VERIFY, "/m/b.enc", refusal);
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_REFUSED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "SignatureInvalid");
+	g_assert_cmpstr (field ("MEDIAUPD_PHASE"), ==, "verify");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "no signature verifies"));
+	g_assert_nonnull (strstr (field ("MESSAGE"), "not an official update"));
+
+	mu_event_install_ended (MU_PHASE_APPLY, "/m/b.enc", failure);
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_FAILED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "Failed");
+	g_assert_cmpstr (field ("MEDIAUPD_PHASE"), ==, "apply");
+}
+
+/* Every refusal code has advice of its own, not the generic fallback. */
+static void
+test_events_advice (void)
+{
+	g_autoptr (GError) unknown = g_error_new (MU_ERROR, MU_ERROR_FAILED, "x");
+	const gchar *generic = mu_error_advice (unknown);
+
+	for (guint code = 0; code < MU_ERROR_LAST; code++) {
+		g_autoptr (GError) e = g_error_new (MU_ERROR, code, "x");
+
+		if (mu_error_is_refusal (e))
+			g_assert_cmpstr (mu_error_advice (e), !=, generic);
+	}
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	last_fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+	g_log_set_writer_func (capture_writer, NULL, NULL);
+	g_test_add_func ("/events/fields", test_events_fields);
+	g_test_add_func ("/events/refused-vs-failed", test_events_refused_vs_failed);
+	g_test_add_func ("/events/advice", test_events_advice);
+	return g_test_run ();
+}
