@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * What a verified OSTree static delta superblock says, decoded from its bytes alone.
+ * Everything the device decides (OS, version, timestamp, space) comes from here, so
+ * only ever feed it the bytes that the signature covered.
+ */
+typedef struct {
+	gchar *from_commit;        /* NULL for a full (--empty) delta */
+	gchar *to_commit;          /* checked: the SHA-256 of @commit */
+	GVariant *commit;          /* the to-commit object, (a{sv}aya(say)sstayay) */
+	guint64 timestamp;         /* the to-commit's timestamp, seconds */
+	gchar *version;            /* "version" commit metadata, or NULL */
+	GStrv ref_bindings;        /* "ostree.ref-binding", or NULL */
+	gchar *collection_binding; /* "ostree.collection-binding", or NULL */
+	guint n_parts;
+	guint64 *part_compressed;  /* n_parts sizes as stored in the bundle */
+	guint64 *part_uncompressed;
+	guint64 total_compressed;
+	guint64 total_uncompressed;
+} MuDeltaInfo;
+
+void mu_delta_info_free (MuDeltaInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuDeltaInfo, mu_delta_info_free)
+
+/* Decodes an unsigned superblock (the envelope's payload). Malformed input, a commit
+ * that does not match its checksum, or HTTP fallback objects: MU_ERROR_CORRUPT_DELTA. */
+G_GNUC_WARN_UNUSED_RESULT
+MuDeltaInfo *mu_delta_info_new (GBytes *superblock, GError **error);
+
+G_END_DECLS

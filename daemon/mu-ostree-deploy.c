@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "mu-error.h"
+#include "mu-ostree.h"
+
+static GKeyFile *
+copy_origin (OstreeDeployment *deployment)
+{
+	GKeyFile *origin = ostree_deployment_get_origin (deployment);
+	GKeyFile *copy = g_key_file_new ();
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+
+	if (origin == NULL)
+		return copy;
+	data = g_key_file_to_data (origin, &len, NULL);
+	if (!g_key_file_load_from_data (copy, data, len, G_KEY_FILE_KEEP_COMMENTS, NULL))
+		g_warning ("deploy: could not copy the origin of the current deployment");
+	return copy;
+}
+
+static gboolean
+set_ref (OstreeRepo *repo, const gchar *remote, const gchar *ref, const gchar *checksum,
+	 GCancellable *cancellable, GError **error)
+{
+	if (!ostree_repo_prepare_transaction (repo, NULL, cancellable, error))
+		return FALSE;
+	ostree_repo_transaction_set_ref (repo, remote, ref, checksum);
+	if (!ostree_repo_commit_transaction (repo, NULL, cancellable, error)) {
+		(void) ostree_repo_abort_transaction (repo, NULL, NULL);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *cancellable,
+		  GError **error)
+{
+	g_autoptr (GKeyFile) origin = copy_origin (target->current);
+	g_autoptr (OstreeDeployment) deployment = NULL;
+	g_autofree gchar *old_ref_commit = NULL;
+	OstreeSysrootDeployTreeOpts opts = { 0 };
+	g_autoptr (GError) local_error = NULL;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	/* With no kernel arguments given, libostree carries over those of the merge
+	 * deployment, which is the current one; /etc is merged from it too. */
+	if (!ostree_sysroot_deploy_tree_with_options (target->sysroot, target->osname, commit,
+						      origin, target->current, &opts,
+						      &deployment, cancellable, error))
+		return FALSE;
+	if (!ostree_repo_resolve_rev (target->repo, target->refspec, TRUE, &old_ref_commit, error))
+		return FALSE;
+	if (!set_ref (target->repo, target->remote, target->ref, commit, cancellable, error))
+		return FALSE;
+	/* The boot configuration is swapped atomically here: the only point of no return. */
+	if (!ostree_sysroot_simple_write_deployment (
+		    target->sysroot, target->osname, deployment, target->current,
+		    OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NONE, cancellable, error)) {
+		if (!set_ref (target->repo, target->remote, target->ref, old_ref_commit, NULL,
+			      &local_error))
+			g_warning ("deploy: could not restore ref %s: %s", target->refspec,
+				   local_error->message);
+		g_clear_error (&local_error);
+		if (!ostree_sysroot_cleanup (target->sysroot, NULL, &local_error))
+			g_warning ("deploy: cleanup after failure: %s", local_error->message);
+		return FALSE;
+	}
+	return TRUE;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <ostree.h>
+
+#include "mu-delta.h"
+#include "mu-policy.h"
+#include "mu-progress.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The system being updated: an OSTree sysroot, locked for the whole install, and its
+ * current deployment. On a device the current deployment is the booted one; for a
+ * sysroot that is not booted (a test sysroot in a directory) it is the default one.
+ */
+typedef struct {
+	OstreeSysroot *sysroot;
+	OstreeRepo *repo;
+	OstreeDeployment *current;
+	gchar *osname;
+	gchar *refspec;
+	gchar *remote; /* NULL for a local ref */
+	gchar *ref;
+	gchar *commit;
+	guint64 timestamp;
+	gchar *version;
+	gchar *collection_id;
+	gboolean locked;
+} MuOstreeTarget;
+
+void mu_ostree_target_free (MuOstreeTarget *target);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuOstreeTarget, mu_ostree_target_free)
+
+/* Loads and locks the sysroot at @path. When @require_booted, a sysroot that is not the
+ * booted one is an error. */
+G_GNUC_WARN_UNUSED_RESULT
+MuOstreeTarget *mu_ostree_target_open (const gchar *path, gboolean require_booted,
+				       GCancellable *cancellable, GError **error);
+
+/* The policy's view of the running system; the strings stay owned by @target. */
+void mu_ostree_target_describe (const MuOstreeTarget *target, MuPolicySystem *out_system);
+
+gboolean mu_ostree_target_has_commit (MuOstreeTarget *target, const gchar *checksum);
+
+/* Free bytes in the filesystem of the repository, as root may use them. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_ostree_target_free_bytes (MuOstreeTarget *target, guint64 *out_bytes,
+				      GError **error);
+
+/*
+ * Applies the delta described by @info: @superblock is the verified superblock, written
+ * to a private directory under @work_dir next to links to the part files that stay in
+ * @parts_dir (each part is checksummed by libostree against the superblock). Progress
+ * counts parts as libostree opens them. Afterwards the to-commit must be complete.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_ostree_apply_delta (MuOstreeTarget *target, GBytes *superblock,
+				const MuDeltaInfo *info, const gchar *parts_dir,
+				const gchar *work_dir, MuProgress *progress,
+				GCancellable *cancellable, GError **error);
+
+/*
+ * Deploys @commit for the current OS: origin and kernel arguments from the current
+ * deployment, /etc merged, bootloader configuration written atomically, the origin ref
+ * moved. On failure, deployments, refs and boot configuration are as before.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit,
+			   GCancellable *cancellable, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <ostree.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "mu-delta.h"
+#include "mu-error.h"
+#include "mu-ostree.h"
+
+/*
+ * The engine's apply and deploy phases against a real OSTree sysroot in a directory,
+ * built by mk-ostree-sysroot.sh with the stock ostree CLI. Booting is for the VM suite.
+ */
+typedef struct {
+	gchar *dir;
+	gchar *sysroot;
+	gchar *work;
+	gchar *v1;
+	gchar *v2;
+} Fixture;
+
+#define REF "testos/x86_64/main"
+
+static gchar *
+fixture_script (void)
+{
+	return g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "tests", "unit",
+				 "mk-ostree-sysroot.sh", NULL);
+}
+
+static void
+run_or_die (const gchar *const *argv)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *out = NULL;
+	gint status = 0;
+
+	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &out,
+		      &status, &error);
+	g_assert_no_error (error);
+	if (!g_spawn_check_wait_status (status, &error))
+		g_error ("%s failed: %s\n%s", argv[0], error->message, out);
+}
+
+static gchar *
+read_commit (const gchar *dir, const gchar *name)
+{
+	g_autofree gchar *path = g_build_filename (dir, "commits", NULL);
+	g_autofree gchar *text = NULL;
+	g_auto (GStrv) lines = NULL;
+	g_autofree gchar *prefix = g_strconcat (name, "=", NULL);
+
+	g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+	lines = g_strsplit (text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++)
+		if (g_str_has_prefix (lines[i], prefix))
+			return g_strdup (lines[i] + strlen (prefix));
+	g_assert_not_reached ();
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *script = fixture_script ();
+	g_autoptr (GError) error = NULL;
+
+	f->dir = g_dir_make_tmp ("mu-ostree-XXXXXX", &error);
+	g_assert_no_error (error);
+	run_or_die ((const gchar *[]){ "bash", script, f->dir, NULL });
+	f->sysroot = g_build_filename (f->dir, "sysroot", NULL);
+	f->work = g_build_filename (f->dir, "work", NULL);
+	g_assert_cmpint (g_mkdir (f->work, 0700), ==, 0);
+	f->v1 = read_commit (f->dir, "v1");
+	f->v2 = read_commit (f->dir, "v2");
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *script = fixture_script ();
+
+	run_or_die ((const gchar *[]){ "bash", script, "--remove", f->dir, NULL });
+	g_free (f->dir);
+	g_free (f->sysroot);
+	g_free (f->work);
+	g_free (f->v1);
+	g_free (f->v2);
+}
+
+static GBytes *
+read_superblock (Fixture *f, const gchar *delta)
+{
+	g_autofree gchar *path = g_build_filename (f->dir, delta, "superblock", NULL);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GMappedFile) map = g_mapped_file_new (path, FALSE, &error);
+
+	g_assert_no_error (error);
+	return g_mapped_file_get_bytes (map);
+}
+
+/* What a test compares before and after a refused or failed install. */
+static gchar *
+system_state (Fixture *f)
+{
+	g_autoptr (GFile) file = g_file_new_for_path (f->sysroot);
+	g_autoptr (OstreeSysroot) sysroot = ostree_sysroot_new (file);
+	g_autoptr (OstreeRepo) repo = NULL;
+	g_autoptr (GPtrArray) deployments = NULL;
+	g_autoptr (GString) s = g_string_new (NULL);
+	g_autofree gchar *ref = NULL;
+	g_autofree gchar *entries = g_build_filename (f->sysroot, "boot", "loader", "entries", NULL);
+	g_autoptr (GDir) dir = NULL;
+	const gchar *name;
+
+	g_assert_true (ostree_sysroot_load (sysroot, NULL, NULL));
+	g_assert_true (ostree_sysroot_get_repo (sysroot, &repo, NULL, NULL));
+	deployments = ostree_sysroot_get_deployments (sysroot);
+	for (guint i = 0; i < deployments->len; i++)
+		g_string_append_printf (s, "deployment %s.%d\n",
+					ostree_deployment_get_csum (deployments->pdata[i]),
+					ostree_deployment_get_deployserial (deployments->pdata[i]));
+	g_assert_true (ostree_repo_resolve_rev (repo, REF, FALSE, &ref, NULL));
+	g_string_append_printf (s, "ref %s\n", ref);
+	dir = g_dir_open (entries, 0, NULL);
+	g_assert_nonnull (dir);
+	while ((name = g_dir_read_name (dir)) != NULL) {
+		g_autofree gchar *path = g_build_filename (entries, name, NULL);
+		g_autofree gchar *text = NULL;
+
+		g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+		g_string_append_printf (s, "entry %s\n%s", name, text);
+	}
+	return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static gboolean
+dir_is_empty (const gchar *path)
+{
+	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+
+	return dir != NULL && g_dir_read_name (dir) == NULL;
+}
+
+static void
+test_delta_info (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GBytes) sb = read_superblock (f, "delta");
+	g_autoptr (GBytes) sb_full = read_superblock (f, "delta-full");
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuDeltaInfo) full = NULL;
+	g_autoptr (GDateTime) when = NULL;
+
+	g_assert_no_error (error);
+	g_assert_cmpstr (info->from_commit, ==, f->v1);
+	g_assert_cmpstr (info->to_commit, ==, f->v2);
+	g_assert_cmpstr (info->version, ==, "1.1");
+	g_assert_nonnull (info->ref_bindings);
+	g_assert_cmpstr (info->ref_bindings[0], ==, REF);
+	g_assert_null (info->collection_binding);
+	when = g_date_time_new_from_unix_utc ((gint64) info->timestamp);
+	g_assert_cmpint (g_date_time_get_year (when), ==, 2026);
+	g_assert_cmpint (g_date_time_get_month (when), ==, 6);
+	g_assert_cmpuint (info->n_parts, ==, 2);
+	for (guint i = 0; i < info->n_parts; i++) {
+		g_autofree gchar *name = g_strdup_printf ("%u", i);
+		g_autofree gchar *path = g_build_filename (f->dir, "delta", name, NULL);
+		GStatBuf st;
+
+		g_assert_cmpint (g_stat (path, &st), ==, 0);
+		g_assert_cmpuint (info->part_compressed[i], ==, (guint64) st.st_size);
+		g_assert_cmpuint (info->part_uncompressed[i], >, 0);
+	}
+	g_assert_cmpuint (info->total_uncompressed, >=, 3 * 600000);
+
+	full = mu_delta_info_new (sb_full, &error);
+	g_assert_no_error (error);
+	g_assert_null (full->from_commit);
+	g_assert_cmpstr (full->to_commit, ==, f->v2);
+}
+
+/* A superblock whose bytes were changed, cut short or replaced is refused as corrupt. */
+static void
+test_delta_info_corrupt (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GBytes) sb = read_superblock (f, "delta");
+	gsize len = 0;
+	const guint8 *orig = g_bytes_get_data (sb, &len);
+	g_autofree guint8 *flipped = g_memdup2 (orig, len);
+	g_autoptr (GVariant) v = NULL;
+	g_autoptr (GVariant) commit = NULL;
+	gsize commit_offset;
+	struct {
+		const gchar *name;
+		GBytes *bytes;
+	} cases[3];
+
+	/* Flip a byte inside the to-commit object: its checksum no longer matches. */
+	v = g_variant_new_from_bytes (
+		G_VARIANT_TYPE ("(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))"), sb,
+		FALSE);
+	commit = g_variant_get_child_value (v, 4);
+	commit_offset = (const guint8 *) g_variant_get_data (commit) - orig;
+	flipped[commit_offset + g_variant_get_size (commit) - 40] ^= 0x01;
+
+	cases[0].name = "flipped commit byte";
+	cases[0].bytes = g_bytes_new (flipped, len);
+	cases[1].name = "truncated";
+	cases[1].bytes = g_bytes_new (orig, len / 2);
+	cases[2].name = "not a superblock";
+	cases[2].bytes = g_bytes_new_static ("OSTSGNDT and then garbage", 25);
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GError) error = NULL;
+		g_autoptr (MuDeltaInfo) info = mu_delta_info_new (cases[i].bytes, &error);
+
+		g_test_message ("case: %s", cases[i].name);
+		g_assert_null (info);
+		g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA);
+		g_bytes_unref (cases[i].bytes);
+	}
+}
+
+static void
+record_progress (const MuProgressState *state, gpointer user_data)
+{
+	MuProgressState *last = user_data;
+
+	g_assert_cmpuint (state->percentage, >=, last->percentage);
+	*last = *state;
+}
+
+static void
+test_apply_and_deploy (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GBytes) sb = read_superblock (f, "delta");
+	g_autofree gchar *parts = g_build_filename (f->dir, "delta", NULL);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = NULL;
+	MuProgressState seen = { 0 };
+	g_autoptr (MuProgress) progress = mu_progress_new (record_progress, &seen);
+	MuPolicySystem system;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *etc_file = NULL;
+	g_autofree gchar *ref_line = NULL;
+
+	g_assert_no_error (error);
+	target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+	g_assert_no_error (error);
+	mu_ostree_target_describe (target, &system);
+	g_assert_cmpstr (system.commit, ==, f->v1);
+	g_assert_cmpstr (system.origin_ref, ==, REF);
+	g_assert_cmpstr (system.version, ==, "1.0");
+	g_assert_cmpstr (target->osname, ==, "testos");
+	g_assert_true (mu_ostree_target_has_commit (target, f->v1));
+	g_assert_false (mu_ostree_target_has_commit (target, f->v2));
+
+	mu_progress_begin_phase (progress, MU_PHASE_APPLY);
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, progress, NULL,
+					      &error));
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_target_has_commit (target, f->v2));
+	g_assert_cmpuint (seen.items_total, ==, 2);
+	g_assert_cmpuint (seen.items_done, ==, 2);
+	g_assert_cmpuint (seen.bytes_done, ==, info->total_compressed);
+	g_assert_true (dir_is_empty (f->work));
+
+	g_assert_true (mu_ostree_deploy (target, f->v2, NULL, &error));
+	g_assert_no_error (error);
+	g_clear_pointer (&target, mu_ostree_target_free);
+
+	state = system_state (f);
+	g_test_message ("%s", state);
+	/* The new deployment comes first, the old one stays for rollback. */
+	g_assert_true (g_str_has_prefix (state, "deployment "));
+	g_assert_nonnull (strstr (state, f->v2));
+	g_assert_true (strstr (state, f->v2) < strstr (state, f->v1));
+	ref_line = g_strdup_printf ("ref %s\n", f->v2);
+	g_assert_nonnull (strstr (state, ref_line));
+	g_assert_nonnull (strstr (state, "title Test OS 1.1"));
+	/* Kernel arguments carried over. */
+	g_assert_nonnull (strstr (state, "options root=LABEL=testroot quiet ostree="));
+	/* The local /etc change was merged into the new deployment. */
+	etc_file = g_build_filename (f->sysroot, "ostree", "deploy", "testos", "deploy", f->v2,
+				     NULL);
+	{
+		g_autofree gchar *path = g_strconcat (etc_file, ".0/etc/local-change", NULL);
+		g_autofree gchar *text = NULL;
+
+		g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+		g_assert_cmpstr (text, ==, "changed on the device\n");
+	}
+}
+
+static void
+test_apply_full (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GBytes) sb = read_superblock (f, "delta-full");
+	g_autofree gchar *parts = g_build_filename (f->dir, "delta-full", NULL);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
+					      &error));
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_target_has_commit (target, f->v2));
+	g_assert_true (mu_ostree_deploy (target, f->v2, NULL, &error));
+	g_assert_no_error (error);
+}
+
+typedef enum {
+	BAD_PART_FLIPPED_BYTE,
+	BAD_PART_FIFO,
+	BAD_PART_MISSING,
+	BAD_PART_SYMLINK,
+} BadPart;
+
+/* Each damaged part is refused as a corrupt delta, and nothing changes: same
+ * deployments, ref and boot entries, no to-commit, no private directory left. */
+static void
+test_apply_bad_part (Fixture *f, gconstpointer data)
+{
+	BadPart kind = GPOINTER_TO_INT (data);
+	g_autoptr (GBytes) sb = read_superblock (f, "delta");
+	g_autofree gchar *parts = g_build_filename (f->dir, "delta", NULL);
+	g_autofree gchar *part1 = g_build_filename (parts, "1", NULL);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = NULL;
+	g_autofree gchar *before = system_state (f);
+	g_autofree gchar *after = NULL;
+	g_autofree gchar *content = NULL;
+	gsize len = 0;
+
+	g_assert_no_error (error);
+	switch (kind) {
+	case BAD_PART_FLIPPED_BYTE:
+		g_assert_true (g_file_get_contents (part1, &content, &len, NULL));
+		content[len / 2] ^= 0x01;
+		g_assert_true (g_file_set_contents (part1, content, (gssize) len, NULL));
+		break;
+	case BAD_PART_FIFO:
+		g_assert_cmpint (g_unlink (part1), ==, 0);
+		g_assert_cmpint (mkfifo (part1, 0644), ==, 0);
+		break;
+	case BAD_PART_MISSING:
+		g_assert_cmpint (g_unlink (part1), ==, 0);
+		break;
+	case BAD_PART_SYMLINK:
+		g_assert_cmpint (g_unlink (part1), ==, 0);
+		g_assert_cmpint (symlink ("0", part1), ==, 0);
+		break;
+	}
+
+	target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_false (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
+					       &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA);
+	g_test_message ("refused: %s", error->message);
+	g_assert_false (mu_ostree_target_has_commit (target, f->v2));
+	g_assert_true (dir_is_empty (f->work));
+	g_clear_pointer (&target, mu_ostree_target_free);
+
+	after = system_state (f);
+	g_assert_cmpstr (after, ==, before);
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	if (getuid () != 0) {
+		/* Deploying sets the immutable flag on deployments, which needs root. */
+		g_test_skip ("needs root to build a sysroot");
+	}
+#define ADD(path, func, data) \
+	g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
+	ADD ("/ostree/delta-info", test_delta_info, NULL);
+	ADD ("/ostree/delta-info-corrupt", test_delta_info_corrupt, NULL);
+	ADD ("/ostree/apply-and-deploy", test_apply_and_deploy, NULL);
+	ADD ("/ostree/apply-full", test_apply_full, NULL);
+	ADD ("/ostree/bad-part/flipped-byte", test_apply_bad_part,
+	     GINT_TO_POINTER (BAD_PART_FLIPPED_BYTE));
+	ADD ("/ostree/bad-part/fifo", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_FIFO));
+	ADD ("/ostree/bad-part/missing", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_MISSING));
+	ADD ("/ostree/bad-part/symlink", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_SYMLINK));
+#undef ADD
+	return g_test_run ();
+}
