@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "mu-bundle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mu-bundle-format.h"
+#include "mu-error.h"
+
+/* Enough to see the primary header and the last possible secondary LUKS2 header magic. */
+#define SNIFF_LEN (0x400000 + 4096)
+
+struct _MuBundle {
+	gchar *path;
+	MuCryptDevice *cd;
+	MuBundleInfo info;
+};
+
+static void
+keyslot_free (MuBundleKeyslot *slot)
+{
+	g_free (slot->pbkdf_type);
+	g_free (slot->pbkdf_hash);
+	g_free (slot->key_id);
+	g_free (slot);
+}
+
+void
+mu_bundle_free (MuBundle *bundle)
+{
+	if (bundle == NULL)
+		return;
+	g_clear_pointer (&bundle->cd, crypt_free);
+	g_free (bundle->path);
+	g_free (bundle->info.label);
+	g_free (bundle->info.subsystem);
+	g_free (bundle->info.uuid);
+	g_free (bundle->info.cipher);
+	g_free (bundle->info.cipher_mode);
+	g_clear_pointer (&bundle->info.keyslots, g_ptr_array_unref);
+	g_free (bundle);
+}
+
+const gchar *
+mu_bundle_get_path (MuBundle *bundle)
+{
+	g_return_val_if_fail (bundle != NULL, NULL);
+	return bundle->path;
+}
+
+const MuBundleInfo *
+mu_bundle_get_info (MuBundle *bundle)
+{
+	g_return_val_if_fail (bundle != NULL, NULL);
+	return &bundle->info;
+}
+
+struct crypt_device *
+mu_bundle_get_crypt_device (MuBundle *bundle)
+{
+	g_return_val_if_fail (bundle != NULL, NULL);
+	return bundle->cd;
+}
+
+const MuBundleKeyslot *
+mu_bundle_info_find_key_id (const MuBundleInfo *info, const gchar *key_id)
+{
+	g_return_val_if_fail (info != NULL, NULL);
+	g_return_val_if_fail (key_id != NULL, NULL);
+
+	for (guint i = 0; i < info->keyslots->len; i++) {
+		const MuBundleKeyslot *slot = g_ptr_array_index (info->keyslots, i);
+
+		if (g_strcmp0 (slot->key_id, key_id) == 0)
+			return slot;
+	}
+	return NULL;
+}
+
+gboolean
+mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_version,
+		       GError **error)
+{
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (g_strcmp0 (label, MU_BUNDLE_LUKS_LABEL) != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+			     "This is a foreign LUKS2 file (label '%s', not '" MU_BUNDLE_LUKS_LABEL
+			     "'), not a mediaupd bundle; use a bundle made by "
+			     "make-encrypted-bundle.sh",
+			     label != NULL ? label : "");
+		return FALSE;
+	}
+	if (g_strcmp0 (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_V1) == 0) {
+		*out_version = 1;
+		return TRUE;
+	}
+	if (subsystem != NULL && g_str_has_prefix (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_PREFIX)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+			     "This bundle has format '%s', but this mediaupd reads only '"
+			     MU_BUNDLE_LUKS_SUBSYSTEM_V1 "'; update mediaupd or use a bundle "
+			     "of format v1",
+			     subsystem);
+		return FALSE;
+	}
+	g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+		     "This LUKS2 file is labelled '" MU_BUNDLE_LUKS_LABEL "' but its subsystem "
+		     "'%s' names no mediaupd format version; use a bundle made by "
+		     "make-encrypted-bundle.sh",
+		     subsystem != NULL ? subsystem : "");
+	return FALSE;
+}
+
+gboolean
+mu_bundle_parse_keyid_token (GBytes *json, gchar **out_key_id, GError **error)
+{
+	g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+	g_autoptr (GError) local_error = NULL;
+	JsonNode *root;
+	JsonObject *object;
+	const gchar *key_id;
+	const gchar *data;
+	gsize len = 0;
+
+	g_return_val_if_fail (json != NULL, FALSE);
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	data = g_bytes_get_data (json, &len);
+	if (len > G_MAXSSIZE ||
+	    !json_parser_load_from_data (parser, data, (gssize) len, &local_error)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "The key-id token is not valid JSON: %s",
+			     local_error != NULL ? local_error->message : "too long");
+		return FALSE;
+	}
+	root = json_parser_get_root (parser);
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+				     "The key-id token is not a JSON object");
+		return FALSE;
+	}
+	object = json_node_get_object (root);
+	if (g_strcmp0 (mu_json_object_get_string (object, "type"), MU_BUNDLE_TOKEN_TYPE) != 0) {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+				     "The token is not of type '" MU_BUNDLE_TOKEN_TYPE "'");
+		return FALSE;
+	}
+	key_id = mu_json_object_get_string (object, MU_BUNDLE_TOKEN_KEY_ID);
+	if (!mu_key_id_is_valid (key_id)) {
+		g_autofree gchar *shown = key_id != NULL ? g_strescape (key_id, NULL) : NULL;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "The key-id token's '" MU_BUNDLE_TOKEN_KEY_ID "' %s%s%s is no valid "
+			     "key id",
+			     shown != NULL ? "'" : "(missing)", shown != NULL ? shown : "",
+			     shown != NULL ? "'" : "");
+		return FALSE;
+	}
+	*out_key_id = g_strdup (key_id);
+	return TRUE;
+}
+
+/* Opens @path just to learn its kind and size; libcryptsetup reads it itself. */
+static gboolean
+stat_bundle_file (const gchar *path, guint64 *out_size, GError **error)
+{
+	struct stat st;
+	off_t end;
+	int fd;
+
+	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int saved_errno = errno;
+
+		g_set_error (error, MU_ERROR, saved_errno == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
+			     "Cannot open bundle '%s': %s", path, g_strerror (saved_errno));
+		return FALSE;
+	}
+	if (fstat (fd, &st) != 0 || (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))) {
+		close (fd);
+		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+			     "'%s' is not a regular file, so it is not a bundle", path);
+		return FALSE;
+	}
+	/* Regular files and block devices alike. */
+	end = lseek (fd, 0, SEEK_END);
+	close (fd);
+	if (end < 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot find the size of '%s'", path);
+		return FALSE;
+	}
+	*out_size = (guint64) end;
+	return TRUE;
+}
+
+/* The first bytes of @path, to tell a damaged LUKS2 header from something else. */
+static GBytes *
+read_head (const gchar *path)
+{
+	g_autofree guint8 *buf = g_malloc (SNIFF_LEN);
+	gsize len = 0;
+	int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return g_bytes_new (NULL, 0);
+	while (len < SNIFF_LEN) {
+		ssize_t n = pread (fd, buf + len, SNIFF_LEN - len, (off_t) len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (gsize) n;
+	}
+	close (fd);
+	return g_bytes_new_take (g_steal_pointer (&buf), len);
+}
+
+static gboolean
+load_error (const gchar *path, int r, GError **error)
+{
+	g_autoptr (GBytes) head = read_head (path);
+
+	switch (mu_luks_sniff (head)) {
+	case MU_LUKS_MAGIC_LUKS2:
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "'%s' has a damaged or truncated LUKS2 header (%s); copy or "
+			     "download the bundle again",
+			     path, g_strerror (-r));
+		return FALSE;
+	case MU_LUKS_MAGIC_LUKS1:
+		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+			     "'%s' is a LUKS1 container, not a mediaupd bundle (bundles are LUKS2)",
+			     path);
+		return FALSE;
+	case MU_LUKS_MAGIC_NONE:
+	default:
+		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+			     "'%s' is not a mediaupd bundle (no LUKS2 header)", path);
+		return FALSE;
+	}
+}
+
+static gboolean
+check_requirements (MuBundle *bundle, GError **error)
+{
+	guint32 requirements = 0;
+
+	if (crypt_persistent_flags_get (bundle->cd, CRYPT_FLAGS_REQUIREMENTS, &requirements) < 0 ||
+	    requirements != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "'%s' is an unfinished LUKS2 container (reencryption not completed, "
+			     "requirements 0x%x); rebuild the bundle",
+			     bundle->path, requirements);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Data segment placement and size against the file: catches truncation. */
+static gboolean
+read_data_segment (MuBundle *bundle, GError **error)
+{
+	MuBundleInfo *info = &bundle->info;
+	const gchar *json = NULL;
+	g_autoptr (GBytes) bytes = NULL;
+	guint64 offset = 0;
+	guint64 size = 0;
+	int r;
+
+	r = crypt_dump_json (bundle->cd, &json, 0);
+	if (r < 0 || json == NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "Cannot read the LUKS2 metadata of '%s': %s", bundle->path,
+			     g_strerror (-r));
+		return FALSE;
+	}
+	bytes = g_bytes_new (json, strlen (json));
+	if (!mu_luks_parse_segment (bytes, &offset, &size, error)) {
+		g_prefix_error (error, "'%s': ", bundle->path);
+		return FALSE;
+	}
+	if (offset != crypt_get_data_offset (bundle->cd) * 512 || info->sector_size == 0 ||
+	    offset % info->sector_size != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "'%s' has an inconsistent LUKS2 data offset; rebuild the bundle",
+			     bundle->path);
+		return FALSE;
+	}
+	info->data_offset = offset;
+	info->data_size_dynamic = size == 0;
+	if (info->file_size <= offset) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "'%s' is truncated: it ends at byte %" G_GUINT64_FORMAT ", before its "
+			     "data starts (byte %" G_GUINT64_FORMAT "); copy the bundle again",
+			     bundle->path, info->file_size, offset);
+		return FALSE;
+	}
+	if (info->data_size_dynamic)
+		size = info->file_size - offset;
+	if (info->file_size - offset < size) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "'%s' is truncated: its data segment needs %" G_GUINT64_FORMAT
+			     " bytes but the file holds %" G_GUINT64_FORMAT "; copy the bundle again",
+			     bundle->path, size, info->file_size - offset);
+		return FALSE;
+	}
+	if (size % info->sector_size != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "'%s' is truncated: its %" G_GUINT64_FORMAT " bytes of data are not a "
+			     "whole number of %u-byte sectors; copy the bundle again",
+			     bundle->path, size, info->sector_size);
+		return FALSE;
+	}
+	info->data_size = size;
+	return TRUE;
+}
+
+static MuBundleKeyslot *
+read_keyslot (struct crypt_device *cd, gint slot, crypt_keyslot_info status)
+{
+	MuBundleKeyslot *ks = g_new0 (MuBundleKeyslot, 1);
+	struct crypt_pbkdf_type pbkdf = { 0 };
+
+	ks->slot = slot;
+	ks->status = status == CRYPT_SLOT_UNBOUND ? MU_BUNDLE_KEYSLOT_UNBOUND
+						  : MU_BUNDLE_KEYSLOT_ACTIVE;
+	ks->priority = crypt_keyslot_get_priority (cd, slot);
+	ks->token = -1;
+	if (crypt_keyslot_get_pbkdf (cd, slot, &pbkdf) == 0) {
+		ks->pbkdf_type = g_strdup (pbkdf.type);
+		if (g_strcmp0 (pbkdf.type, CRYPT_KDF_PBKDF2) == 0)
+			ks->pbkdf_hash = g_strdup (pbkdf.hash);
+		ks->pbkdf_iterations = pbkdf.iterations;
+		ks->pbkdf_memory_kib = pbkdf.max_memory_kb;
+		ks->pbkdf_parallel = pbkdf.parallel_threads;
+	}
+	return ks;
+}
+
+/* One mediaupd-keyid token: hints are an optimisation, so a bad one is skipped. */
+static void
+read_token (MuBundle *bundle, gint token)
+{
+	g_autoptr (GError) local_error = NULL;
+	g_autoptr (GBytes) bytes = NULL;
+	g_autofree gchar *key_id = NULL;
+	MuBundleKeyslot *target = NULL;
+	const gchar *json = NULL;
+	guint n_assigned = 0;
+
+	if (crypt_token_json_get (bundle->cd, token, &json) < 0 || json == NULL)
+		return;
+	bytes = g_bytes_new (json, strlen (json));
+	if (!mu_bundle_parse_keyid_token (bytes, &key_id, &local_error)) {
+		g_message ("Bundle '%s': ignoring token %d: %s", bundle->path, token,
+			   local_error->message);
+		return;
+	}
+	for (guint i = 0; i < bundle->info.keyslots->len; i++) {
+		MuBundleKeyslot *ks = g_ptr_array_index (bundle->info.keyslots, i);
+
+		if (crypt_token_is_assigned (bundle->cd, token, ks->slot) == 0) {
+			target = ks;
+			n_assigned++;
+		}
+	}
+	if (n_assigned != 1 || target->key_id != NULL) {
+		g_message ("Bundle '%s': ignoring key-id token %d ('%s'): it must name exactly one "
+			   "keyslot that no other token names",
+			   bundle->path, token, key_id);
+		return;
+	}
+	target->token = token;
+	target->key_id = g_steal_pointer (&key_id);
+}
+
+static void
+read_keyslots (MuBundle *bundle)
+{
+	MuBundleInfo *info = &bundle->info;
+	gint max_slots = crypt_keyslot_max (CRYPT_LUKS2);
+	gint max_tokens = crypt_token_max (CRYPT_LUKS2);
+
+	info->keyslots = g_ptr_array_new_with_free_func ((GDestroyNotify) keyslot_free);
+	for (gint slot = 0; slot < max_slots; slot++) {
+		crypt_keyslot_info status = crypt_keyslot_status (bundle->cd, slot);
+
+		if (status == CRYPT_SLOT_ACTIVE || status == CRYPT_SLOT_ACTIVE_LAST ||
+		    status == CRYPT_SLOT_UNBOUND)
+			g_ptr_array_add (info->keyslots, read_keyslot (bundle->cd, slot, status));
+	}
+	for (gint token = 0; token < max_tokens; token++) {
+		const gchar *type = NULL;
+		g_autofree gchar *type_copy = NULL;
+		crypt_token_info status = crypt_token_status (bundle->cd, token, &type);
+
+		if (status == CRYPT_TOKEN_INVALID || status == CRYPT_TOKEN_INACTIVE)
+			continue;
+		/* @type is only valid until the next libcryptsetup call. */
+		type_copy = g_strdup (type);
+		if (g_strcmp0 (type_copy, MU_BUNDLE_TOKEN_TYPE) == 0)
+			read_token (bundle, token);
+	}
+}
+
+static gboolean
+read_header (MuBundle *bundle, GError **error)
+{
+	MuBundleInfo *info = &bundle->info;
+	int r;
+
+	r = crypt_load (bundle->cd, CRYPT_LUKS2, NULL);
+	if (r < 0)
+		return load_error (bundle->path, r, error);
+
+	info->label = g_strdup (crypt_get_label (bundle->cd));
+	info->subsystem = g_strdup (crypt_get_subsystem (bundle->cd));
+	if (!mu_bundle_check_label (info->label, info->subsystem, &info->format_version, error)) {
+		g_prefix_error (error, "'%s': ", bundle->path);
+		return FALSE;
+	}
+	if (!check_requirements (bundle, error))
+		return FALSE;
+
+	info->uuid = g_strdup (crypt_get_uuid (bundle->cd));
+	info->cipher = g_strdup (crypt_get_cipher (bundle->cd));
+	info->cipher_mode = g_strdup (crypt_get_cipher_mode (bundle->cd));
+	info->key_size = (guint) MAX (crypt_get_volume_key_size (bundle->cd), 0);
+	info->sector_size = (guint) MAX (crypt_get_sector_size (bundle->cd), 0);
+	if (!read_data_segment (bundle, error))
+		return FALSE;
+	read_keyslots (bundle);
+	return TRUE;
+}
+
+MuBundle *
+mu_bundle_open (const gchar *path, GError **error)
+{
+	g_autoptr (MuBundle) bundle = NULL;
+	int r;
+
+	g_return_val_if_fail (path != NULL, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	mu_luks_init ();
+	bundle = g_new0 (MuBundle, 1);
+	bundle->path = g_strdup (path);
+	if (!stat_bundle_file (path, &bundle->info.file_size, error))
+		return NULL;
+
+	r = crypt_init (&bundle->cd, path);
+	if (r < 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot open bundle '%s': %s", path,
+			     g_strerror (-r));
+		return NULL;
+	}
+	mu_luks_set_device_logging (bundle->cd);
+	if (!read_header (bundle, error))
+		return NULL;
+	return g_steal_pointer (&bundle);
+}

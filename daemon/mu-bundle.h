@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <libcryptsetup.h>
+
+#include "mu-key.h"
+#include "mu-luks.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The outer container of a bundle: a LUKS2 header, read without any key.
+ *
+ *   g_autoptr (MuBundle) bundle = mu_bundle_open (path, &error);
+ *   const MuBundleInfo *info = mu_bundle_get_info (bundle);
+ *   mu_bundle_try_keys (bundle, keys, trials, cancellable, &slot, &key, &error);
+ *
+ * Opening checks, before any PBKDF work: LUKS2 at all, label and subsystem
+ * (format version), a single data segment, no unfinished reencryption, and
+ * that the file is not cut short. Key trials are check-only (no
+ * device-mapper, no root); activating the data segment is up to the caller,
+ * with mu_bundle_get_crypt_device() and the slot and key that opened it.
+ */
+
+typedef enum {
+	MU_BUNDLE_KEYSLOT_ACTIVE,  /* holds the data segment's volume key */
+	MU_BUNDLE_KEYSLOT_UNBOUND, /* active but bound to no segment: never opens the data */
+} MuBundleKeyslotStatus;
+
+typedef struct {
+	gint slot;
+	MuBundleKeyslotStatus status;
+	gint priority; /* crypt_keyslot_priority: 0 ignore, 1 normal, 2 prefer */
+	gchar *pbkdf_type; /* "pbkdf2", "argon2id", "argon2i" */
+	gchar *pbkdf_hash; /* pbkdf2 only, else NULL */
+	guint32 pbkdf_iterations; /* pbkdf2: iterations; argon2: time cost */
+	guint32 pbkdf_memory_kib; /* argon2 only */
+	guint32 pbkdf_parallel;   /* argon2 only */
+	gint token;    /* the mediaupd-keyid token naming this slot's key, or -1 */
+	gchar *key_id; /* the key id from that token, or NULL */
+} MuBundleKeyslot;
+
+typedef struct {
+	guint format_version; /* from the subsystem: "mediaupd-v1" -> 1 */
+	gchar *label;
+	gchar *subsystem;
+	gchar *uuid;
+	gchar *cipher;      /* "aes" */
+	gchar *cipher_mode; /* "xts-plain64" */
+	guint key_size;     /* volume key, bytes */
+	guint sector_size;  /* bytes */
+	guint64 file_size;  /* bytes */
+	guint64 data_offset; /* bytes */
+	guint64 data_size;   /* bytes: the segment's size, or what the file holds past the offset */
+	gboolean data_size_dynamic; /* the segment runs to the end of the file */
+	GPtrArray *keyslots; /* MuBundleKeyslot*, ascending slot numbers, active slots only */
+} MuBundleInfo;
+
+typedef struct _MuBundle MuBundle;
+
+/*
+ * Reads and checks the LUKS2 header of @path (a file or a block device).
+ * Errors: MU_ERROR_NOT_FOUND, MU_ERROR_IO, MU_ERROR_NOT_A_BUNDLE (not LUKS2, or
+ * a LUKS2 file without the mediaupd label), MU_ERROR_UNSUPPORTED_FORMAT (a
+ * mediaupd bundle of another format version), MU_ERROR_CORRUPT_BUNDLE
+ * (damaged header, truncated file, unfinished reencryption).
+ */
+MuBundle *mu_bundle_open (const gchar *path, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+void mu_bundle_free (MuBundle *bundle);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuBundle, mu_bundle_free)
+
+const gchar *mu_bundle_get_path (MuBundle *bundle);
+const MuBundleInfo *mu_bundle_get_info (MuBundle *bundle);
+/* The loaded header, for activating the data segment; owned by @bundle. */
+struct crypt_device *mu_bundle_get_crypt_device (MuBundle *bundle);
+/* The keyslot whose token names @key_id, or NULL. */
+const MuBundleKeyslot *mu_bundle_info_find_key_id (const MuBundleInfo *info,
+						   const gchar *key_id);
+
+/* One check-only attempt of one key against one keyslot. */
+typedef struct {
+	gchar *key_id;
+	gint slot;
+	gboolean hinted;     /* the slot's token names this key id */
+	gint result;         /* >= 0: opened (the slot); else -errno from libcryptsetup */
+	gint64 duration_us;  /* wall time of the attempt (one PBKDF) */
+} MuKeyTrial;
+
+void mu_key_trial_free (MuKeyTrial *trial);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuKeyTrial, mu_key_trial_free)
+
+/* "opened", "wrong key", "no such keyslot", "not enough memory for the PBKDF", ... */
+const gchar *mu_key_trial_result_to_string (gint result);
+
+/*
+ * Why each key failed, one clause per key id, for messages and the journal:
+ * "'main-2026' (wrong key for its slot 0 and 2 other slots), 'old' (wrong key
+ * for 3 slots)". At most about @max_len bytes (0: no limit); names no key
+ * bytes. Keys that were never tried are not listed.
+ */
+gchar *mu_key_trials_summarize (GPtrArray *trials, gsize max_len) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * Tries @keys (MuKey*) check-only until one opens a keyslot: first each key
+ * against the slot(s) whose token names its id, in the order of @keys; then
+ * every key against every other active keyslot (slots without a token first),
+ * so bundles without tokens still open. Each attempt is appended to @trials
+ * (MuKeyTrial*, may be NULL; give it mu_key_trial_free as free func), on
+ * failure too. On success sets @out_slot and @out_key (a pointer into @keys).
+ * Errors: MU_ERROR_NO_KEY (naming the key ids tried and why each failed),
+ * MU_ERROR_CANCELLED (checked between attempts).
+ */
+gboolean mu_bundle_try_keys (MuBundle *bundle, GPtrArray *keys, GPtrArray *trials,
+			     GCancellable *cancellable, gint *out_slot, const MuKey **out_key,
+			     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* ---- Pure checks, exported for tests and fuzzing ---- */
+
+/* Label and subsystem -> format version (1), or NOT_A_BUNDLE / UNSUPPORTED_FORMAT. */
+gboolean mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_version,
+				GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* A token's JSON -> its key id. MU_ERROR_CORRUPT_BUNDLE unless it is a
+ * {"type":"mediaupd-keyid","key_id":"VALID-ID",...} object. */
+gboolean mu_bundle_parse_keyid_token (GBytes *json, gchar **out_key_id,
+				      GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+G_END_DECLS

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "mu-key.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "mu-bundle-format.h"
+#include "mu-error.h"
+
+#define MU_KEY_FILE_SUFFIX ".key"
+
+gboolean
+mu_key_id_is_valid (const gchar *id)
+{
+	gsize len;
+
+	if (id == NULL || id[0] == '\0' || id[0] == '.')
+		return FALSE;
+	len = strlen (id);
+	if (len > MU_KEY_ID_MAX_LEN)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_isalnum (id[i]) && id[i] != '.' && id[i] != '_' && id[i] != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+check_key_length (const gchar *what, gsize len, GError **error)
+{
+	if (len < MU_LUKS_KEY_MIN_LEN) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			     "%s holds %" G_GSIZE_FORMAT " bytes, but a bundle key needs at least %d "
+			     "random bytes; make a new one with 'mediaupd-bundle keygen --luks FILE'",
+			     what, len, MU_LUKS_KEY_MIN_LEN);
+		return FALSE;
+	}
+	if (len > MU_LUKS_KEY_MAX_LEN) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			     "%s is longer than %d bytes, so it is not a bundle key; "
+			     "give the raw key file that 'mediaupd-bundle keygen --luks' made",
+			     what, MU_LUKS_KEY_MAX_LEN);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+MuKey *
+mu_key_new (const gchar *id, const guint8 *data, gsize len, GError **error)
+{
+	g_autoptr (MuKey) key = NULL;
+
+	g_return_val_if_fail (id != NULL, NULL);
+	g_return_val_if_fail (data != NULL || len == 0, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	if (!mu_key_id_is_valid (id)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			     "Invalid key id '%s': use 1 to %d characters of A-Z a-z 0-9 . _ -, "
+			     "not starting with '.'",
+			     id, MU_KEY_ID_MAX_LEN);
+		return NULL;
+	}
+	if (!check_key_length ("The key", len, error))
+		return NULL;
+
+	key = g_new0 (MuKey, 1);
+	key->id = g_strdup (id);
+	key->data = g_memdup2 (data, len);
+	key->len = len;
+	return g_steal_pointer (&key);
+}
+
+void
+mu_key_free (MuKey *key)
+{
+	if (key == NULL)
+		return;
+	if (key->data != NULL)
+		explicit_bzero (key->data, key->len);
+	g_free (key->data);
+	g_free (key->id);
+	g_free (key);
+}
+
+/* "dir/main-2026.key" -> "main-2026"; NULL if that is no valid key id. */
+static gchar *
+key_id_from_path (const gchar *path)
+{
+	g_autofree gchar *base = g_path_get_basename (path);
+
+	if (g_str_has_suffix (base, MU_KEY_FILE_SUFFIX))
+		base[strlen (base) - strlen (MU_KEY_FILE_SUFFIX)] = '\0';
+	if (!mu_key_id_is_valid (base))
+		return NULL;
+	return g_steal_pointer (&base);
+}
+
+static gboolean
+check_key_file_stat (const gchar *path, const struct stat *st, MuKeyLoadFlags flags,
+		     GError **error)
+{
+	if (!S_ISREG (st->st_mode)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			     "Key file '%s' is not a regular file; give the raw key file", path);
+		return FALSE;
+	}
+	if ((flags & MU_KEY_LOAD_REQUIRE_PRIVATE) == 0)
+		return TRUE;
+	if (st->st_uid != 0 && st->st_uid != geteuid ()) {
+		g_set_error (error, MU_ERROR, MU_ERROR_KEY_PERMISSIONS,
+			     "Key file '%s' is owned by uid %u; it must belong to root "
+			     "('chown root: %s')",
+			     path, (guint) st->st_uid, path);
+		return FALSE;
+	}
+	if ((st->st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_KEY_PERMISSIONS,
+			     "Key file '%s' has mode %04o, so others than its owner can read or "
+			     "change it; make it private with 'chmod 0600 %s'",
+			     path, (guint) (st->st_mode & 07777), path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Reads at most @size bytes; sets *@out_len. The caller wipes @buf. */
+static gboolean
+read_all (int fd, const gchar *path, guint8 *buf, gsize size, gsize *out_len, GError **error)
+{
+	gsize len = 0;
+
+	while (len < size) {
+		ssize_t n = read (fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int saved_errno = errno;
+
+			g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot read key file '%s': %s",
+				     path, g_strerror (saved_errno));
+			return FALSE;
+		}
+		if (n == 0)
+			break;
+		len += (gsize) n;
+	}
+	*out_len = len;
+	return TRUE;
+}
+
+MuKey *
+mu_key_load_file (const gchar *path, MuKeyLoadFlags flags, GError **error)
+{
+	/* One byte more than the longest key, to tell "too long" from "just right". */
+	guint8 buf[MU_LUKS_KEY_MAX_LEN + 1];
+	g_autofree gchar *id = NULL;
+	g_autofree gchar *what = NULL;
+	struct stat st;
+	gsize len = 0;
+	MuKey *key;
+	int fd;
+
+	g_return_val_if_fail (path != NULL, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	id = key_id_from_path (path);
+	if (id == NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			     "Key file name '%s' gives no valid key id: name it ID.key, where ID is "
+			     "1 to %d characters of A-Z a-z 0-9 . _ - not starting with '.'",
+			     path, MU_KEY_ID_MAX_LEN);
+		return NULL;
+	}
+
+	/* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
+	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int saved_errno = errno;
+
+		g_set_error (error, MU_ERROR,
+			     saved_errno == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
+			     "Cannot open key file '%s': %s", path, g_strerror (saved_errno));
+		return NULL;
+	}
+	if (fstat (fd, &st) != 0) {
+		int saved_errno = errno;
+
+		close (fd);
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot stat key file '%s': %s", path,
+			     g_strerror (saved_errno));
+		return NULL;
+	}
+	if (!check_key_file_stat (path, &st, flags, error) ||
+	    !read_all (fd, path, buf, sizeof buf, &len, error)) {
+		close (fd);
+		explicit_bzero (buf, sizeof buf);
+		return NULL;
+	}
+	close (fd);
+
+	what = g_strdup_printf ("Key file '%s'", path);
+	if (!check_key_length (what, len, error)) {
+		explicit_bzero (buf, sizeof buf);
+		return NULL;
+	}
+	key = mu_key_new (id, buf, len, error);
+	explicit_bzero (buf, sizeof buf);
+	return key;
+}

@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "mu-bundle-format.h"
+#include "mu-bundle.h"
+#include "mu-error.h"
+#include "mu-luks.h"
+#include "test-luks-util.h"
+
+/* The three keys of the test bundles, in keyslots 0, 1, 2. */
+static const gchar *const key_ids[] = { "main-2026", "fallback-1", "old.v2" };
+
+static MuBundle *
+open_ok (const gchar *path)
+{
+	g_autoptr (GError) error = NULL;
+	MuBundle *bundle = mu_bundle_open (path, &error);
+
+	g_assert_no_error (error);
+	g_assert_nonnull (bundle);
+	return bundle;
+}
+
+static void
+assert_open_fails (const gchar *path, MuErrorCode code)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuBundle) bundle = mu_bundle_open (path, &error);
+
+	g_assert_error (error, MU_ERROR, (gint) code);
+	g_assert_null (bundle);
+	g_test_message ("%s: %s", mu_error_code_to_name (code), error->message);
+}
+
+static GPtrArray *
+new_trials (void)
+{
+	return g_ptr_array_new_with_free_func ((GDestroyNotify) mu_key_trial_free);
+}
+
+static GPtrArray *
+keys_of (MuKey *first, ...)
+{
+	GPtrArray *keys = g_ptr_array_new ();
+	va_list ap;
+
+	va_start (ap, first);
+	for (MuKey *key = first; key != NULL; key = va_arg (ap, MuKey *))
+		g_ptr_array_add (keys, key);
+	va_end (ap);
+	return keys;
+}
+
+static void
+assert_trial (GPtrArray *trials, guint index, const gchar *key_id, gint slot, gboolean hinted,
+	      gint result)
+{
+	const MuKeyTrial *trial;
+
+	g_assert_cmpuint (index, <, trials->len);
+	trial = g_ptr_array_index (trials, index);
+	g_assert_cmpstr (trial->key_id, ==, key_id);
+	g_assert_cmpint (trial->slot, ==, slot);
+	g_assert_cmpint (trial->hinted, ==, hinted);
+	g_assert_cmpint (trial->result, ==, result);
+	g_assert_cmpint (trial->duration_us, >=, 0);
+}
+
+static void
+test_inspect (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+	const MuBundleInfo *info = mu_bundle_get_info (bundle);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GFileInfo) finfo = NULL;
+	g_autoptr (GFile) file = g_file_new_for_path (fx->three);
+
+	finfo = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE,
+				   NULL, &error);
+	g_assert_no_error (error);
+
+	g_assert_cmpstr (mu_bundle_get_path (bundle), ==, fx->three);
+	g_assert_nonnull (mu_bundle_get_crypt_device (bundle));
+	g_assert_cmpuint (info->format_version, ==, 1);
+	g_assert_cmpstr (info->label, ==, MU_BUNDLE_LUKS_LABEL);
+	g_assert_cmpstr (info->subsystem, ==, MU_BUNDLE_LUKS_SUBSYSTEM_V1);
+	g_assert_nonnull (info->uuid);
+	g_assert_cmpstr (info->cipher, ==, "aes");
+	g_assert_cmpstr (info->cipher_mode, ==, "xts-plain64");
+	g_assert_cmpuint (info->key_size, ==, 64);
+	g_assert_cmpuint (info->sector_size, ==, 4096);
+	/* --reduce-device-size 4M puts the data at 2 MiB; the 1 MiB payload plus
+	 * the 2 MiB of the reduction that stay behind it make 3 MiB of data. */
+	g_assert_cmpuint (info->file_size, ==, (guint64) g_file_info_get_size (finfo));
+	g_assert_cmpuint (info->data_offset, ==, 2 * 1024 * 1024);
+	g_assert_true (info->data_size_dynamic);
+	g_assert_cmpuint (info->data_size, ==, info->file_size - info->data_offset);
+	g_assert_cmpuint (info->data_size, ==, 3 * 1024 * 1024);
+
+	g_assert_cmpuint (info->keyslots->len, ==, 3);
+	for (guint i = 0; i < 3; i++) {
+		const MuBundleKeyslot *ks = g_ptr_array_index (info->keyslots, i);
+
+		g_assert_cmpint (ks->slot, ==, i);
+		g_assert_cmpint (ks->status, ==, MU_BUNDLE_KEYSLOT_ACTIVE);
+		g_assert_cmpint (ks->priority, ==, CRYPT_SLOT_PRIORITY_NORMAL);
+		g_assert_cmpstr (ks->pbkdf_type, ==, "pbkdf2");
+		g_assert_cmpstr (ks->pbkdf_hash, ==, "sha256");
+		g_assert_cmpuint (ks->pbkdf_iterations, ==, 1000);
+		g_assert_cmpuint (ks->pbkdf_memory_kib, ==, 0);
+		g_assert_cmpint (ks->token, ==, i);
+		g_assert_cmpstr (ks->key_id, ==, key_ids[i]);
+		g_assert_true (mu_bundle_info_find_key_id (info, key_ids[i]) == ks);
+	}
+	g_assert_null (mu_bundle_info_find_key_id (info, "spare-a"));
+}
+
+static void
+test_inspect_no_tokens (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->no_tokens);
+	const MuBundleInfo *info = mu_bundle_get_info (bundle);
+
+	g_assert_cmpuint (info->keyslots->len, ==, 3);
+	for (guint i = 0; i < 3; i++) {
+		const MuBundleKeyslot *ks = g_ptr_array_index (info->keyslots, i);
+
+		g_assert_cmpint (ks->token, ==, -1);
+		g_assert_null (ks->key_id);
+	}
+}
+
+/* Each key opens exactly its slot, hinted by its token: one PBKDF each. */
+static void
+test_each_key_opens_its_slot (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr (GPtrArray) keys = keys_of (fx->keys[i], NULL);
+		g_autoptr (GPtrArray) trials = new_trials ();
+		g_autoptr (GError) error = NULL;
+		const MuKey *opened = NULL;
+		gint slot = -1;
+
+		g_assert_true (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, &opened,
+						   &error));
+		g_assert_no_error (error);
+		g_assert_cmpint (slot, ==, i);
+		g_assert_true (opened == fx->keys[i]);
+		g_assert_cmpuint (trials->len, ==, 1);
+		assert_trial (trials, 0, key_ids[i], i, TRUE, i);
+	}
+}
+
+/* Keys without a token go after hinted ones: the matching key costs one PBKDF
+ * even when the device lists other keys first. */
+static void
+test_hinted_first (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+	g_autoptr (GPtrArray) keys = keys_of (fx->spare_a, fx->spare_b, fx->keys[2], NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autoptr (GError) error = NULL;
+	const MuKey *opened = NULL;
+	gint slot = -1;
+
+	g_assert_true (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, &opened, &error));
+	g_assert_no_error (error);
+	g_assert_cmpint (slot, ==, 2);
+	g_assert_true (opened == fx->keys[2]);
+	g_assert_cmpuint (trials->len, ==, 1);
+	assert_trial (trials, 0, "old.v2", 2, TRUE, 2);
+}
+
+/* Without tokens, every key is tried against every slot until one opens. */
+static void
+test_no_tokens_tries_all (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->no_tokens);
+	g_autoptr (GPtrArray) keys = keys_of (fx->spare_a, fx->keys[2], NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autoptr (GError) error = NULL;
+	const MuKey *opened = NULL;
+	gint slot = -1;
+
+	g_assert_true (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, &opened, &error));
+	g_assert_no_error (error);
+	g_assert_cmpint (slot, ==, 2);
+	g_assert_true (opened == fx->keys[2]);
+	g_assert_cmpuint (trials->len, ==, 6);
+	for (guint s = 0; s < 3; s++)
+		assert_trial (trials, s, "spare-a", s, FALSE, -EPERM);
+	assert_trial (trials, 3, "old.v2", 0, FALSE, -EPERM);
+	assert_trial (trials, 4, "old.v2", 1, FALSE, -EPERM);
+	assert_trial (trials, 5, "old.v2", 2, FALSE, 2);
+}
+
+/* A key whose id names another slot than the one it opens: the hint fails,
+ * the search finds it. */
+static void
+test_wrong_hint_falls_back (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuKey) renamed = mu_key_new ("main-2026", fx->keys[1]->data, fx->keys[1]->len,
+						&error);
+	g_autoptr (GPtrArray) keys = keys_of (renamed, NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	gint slot = -1;
+
+	g_assert_no_error (error);
+	g_assert_true (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, NULL, &error));
+	g_assert_no_error (error);
+	g_assert_cmpint (slot, ==, 1);
+	g_assert_cmpuint (trials->len, ==, 2);
+	assert_trial (trials, 0, "main-2026", 0, TRUE, -EPERM);
+	assert_trial (trials, 1, "main-2026", 1, FALSE, 1);
+}
+
+static void
+test_wrong_keys (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+	g_autoptr (GPtrArray) keys = keys_of (fx->wrong_main, fx->spare_a, NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autoptr (GError) error = NULL;
+	const MuKey *opened = NULL;
+	gint slot = -7;
+
+	g_assert_false (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, &opened, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_NO_KEY);
+	g_test_message ("%s", error->message);
+	/* Output parameters stay untouched on failure. */
+	g_assert_cmpint (slot, ==, -7);
+	g_assert_null (opened);
+	g_assert_nonnull (strstr (error->message, "'main-2026' (its slot 0: wrong key; "
+						  "2 other slots: wrong key)"));
+	g_assert_nonnull (strstr (error->message, "'spare-a' (3 slots: wrong key)"));
+	g_assert_nonnull (strstr (error->message, "'fallback-1'"));
+	/* The hinted slot first, then the other two; then the spare key on all three. */
+	g_assert_cmpuint (trials->len, ==, 6);
+	assert_trial (trials, 0, "main-2026", 0, TRUE, -EPERM);
+	assert_trial (trials, 1, "main-2026", 1, FALSE, -EPERM);
+	assert_trial (trials, 2, "main-2026", 2, FALSE, -EPERM);
+	for (guint s = 0; s < 3; s++)
+		assert_trial (trials, 3 + s, "spare-a", s, FALSE, -EPERM);
+}
+
+static void
+test_no_keys (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+	g_autoptr (GPtrArray) keys = g_ptr_array_new ();
+	g_autoptr (GError) error = NULL;
+	gint slot = -1;
+
+	g_assert_false (mu_bundle_try_keys (bundle, keys, NULL, NULL, &slot, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_NO_KEY);
+}
+
+static void
+test_cancelled (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+	g_autoptr (GPtrArray) keys = keys_of (fx->keys[0], NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+	g_autoptr (GError) error = NULL;
+	gint slot = -1;
+
+	g_cancellable_cancel (cancellable);
+	g_assert_false (mu_bundle_try_keys (bundle, keys, trials, cancellable, &slot, NULL,
+					    &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_CANCELLED);
+	g_assert_cmpuint (trials->len, ==, 0);
+}
+
+static void
+test_foreign_label (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->foreign, MU_ERROR_NOT_A_BUNDLE);
+}
+
+static void
+test_no_label (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->no_label, MU_ERROR_NOT_A_BUNDLE);
+}
+
+static void
+test_other_subsystem (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->other_subsystem, MU_ERROR_NOT_A_BUNDLE);
+}
+
+static void
+test_unsupported_version (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->v2, MU_ERROR_UNSUPPORTED_FORMAT);
+}
+
+static void
+test_luks1 (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->luks1, MU_ERROR_NOT_A_BUNDLE);
+}
+
+static void
+test_not_luks (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->random, MU_ERROR_NOT_A_BUNDLE);
+	assert_open_fails (fx->empty, MU_ERROR_NOT_A_BUNDLE);
+	assert_open_fails (fx->directory, MU_ERROR_NOT_A_BUNDLE);
+}
+
+static void
+test_missing (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autofree gchar *path = g_build_filename (fx->tmpdir, "absent.bundle", NULL);
+
+	assert_open_fails (path, MU_ERROR_NOT_FOUND);
+}
+
+static void
+test_truncated (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	/* Inside the keyslot area, just at the data offset, inside the last sector. */
+	assert_open_fails (fx->cut_in_header, MU_ERROR_CORRUPT_BUNDLE);
+	assert_open_fails (fx->cut_at_data, MU_ERROR_CORRUPT_BUNDLE);
+	assert_open_fails (fx->cut_mid_sector, MU_ERROR_CORRUPT_BUNDLE);
+}
+
+static void
+test_damaged_headers (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->damaged_both, MU_ERROR_CORRUPT_BUNDLE);
+}
+
+/* One good header copy is enough, and opening never rewrites the file. */
+static void
+test_damaged_primary (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *after = NULL;
+	gsize before_len = 0;
+	gsize after_len = 0;
+
+	g_assert_true (g_file_get_contents (fx->damaged_primary, &before, &before_len, NULL));
+	{
+		g_autoptr (MuBundle) bundle = open_ok (fx->damaged_primary);
+		g_autoptr (GPtrArray) keys = keys_of (fx->keys[1], NULL);
+		g_autoptr (GError) error = NULL;
+		gint slot = -1;
+
+		g_assert_true (mu_bundle_try_keys (bundle, keys, NULL, NULL, &slot, NULL, &error));
+		g_assert_no_error (error);
+		g_assert_cmpint (slot, ==, 1);
+	}
+	g_assert_true (g_file_get_contents (fx->damaged_primary, &after, &after_len, NULL));
+	g_assert_cmpmem (before, before_len, after, after_len);
+}
+
+static void
+test_unfinished_reencryption (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+
+	assert_open_fails (fx->unfinished, MU_ERROR_CORRUPT_BUNDLE);
+}
+
+static void
+test_check_label (void)
+{
+	static const struct {
+		const gchar *label;
+		const gchar *subsystem;
+		MuErrorCode code; /* MU_ERROR_LAST: accepted */
+	} cases[] = {
+		{ "mediaupd-bundle", "mediaupd-v1", MU_ERROR_LAST },
+		{ "mediaupd-bundle", "mediaupd-v2", MU_ERROR_UNSUPPORTED_FORMAT },
+		{ "mediaupd-bundle", "mediaupd-v10", MU_ERROR_UNSUPPORTED_FORMAT },
+		{ "mediaupd-bundle", "mediaupd-v", MU_ERROR_UNSUPPORTED_FORMAT },
+		{ "mediaupd-bundle", "apertis-v2", MU_ERROR_NOT_A_BUNDLE },
+		{ "mediaupd-bundle", "", MU_ERROR_NOT_A_BUNDLE },
+		{ "mediaupd-bundle", NULL, MU_ERROR_NOT_A_BUNDLE },
+		{ "home", "mediaupd-v1", MU_ERROR_NOT_A_BUNDLE },
+		{ "", "mediaupd-v1", MU_ERROR_NOT_A_BUNDLE },
+		{ NULL, NULL, MU_ERROR_NOT_A_BUNDLE },
+		{ "MEDIAUPD-BUNDLE", "mediaupd-v1", MU_ERROR_NOT_A_BUNDLE },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GError) error = NULL;
+		guint version = 0;
+		gboolean ok = mu_bundle_check_label (cases[i].label, cases[i].subsystem,
+						     &version, &error);
+
+		if (cases[i].code == MU_ERROR_LAST) {
+			g_assert_no_error (error);
+			g_assert_true (ok);
+			g_assert_cmpuint (version, ==, 1);
+		} else {
+			g_assert_error (error, MU_ERROR, (gint) cases[i].code);
+			g_assert_false (ok);
+			g_assert_cmpuint (version, ==, 0);
+		}
+	}
+}
+
+static void
+test_parse_token (void)
+{
+	static const struct {
+		const gchar *json;
+		const gchar *key_id; /* NULL: refused */
+	} cases[] = {
+		{ "{\"type\":\"mediaupd-keyid\",\"keyslots\":[\"0\"],\"key_id\":\"main-2026\"}",
+		  "main-2026" },
+		{ "{\"key_id\":\"a.b_c\",\"type\":\"mediaupd-keyid\",\"keyslots\":[]}", "a.b_c" },
+		{ "{\"type\":\"mediaupd-keyid\",\"keyslots\":[\"0\"]}", NULL },
+		{ "{\"type\":\"mediaupd-keyid\",\"key_id\":\"../../etc/shadow\"}", NULL },
+		{ "{\"type\":\"mediaupd-keyid\",\"key_id\":\".hidden\"}", NULL },
+		{ "{\"type\":\"mediaupd-keyid\",\"key_id\":\"\"}", NULL },
+		{ "{\"type\":\"mediaupd-keyid\",\"key_id\":42}", NULL },
+		{ "{\"type\":\"mediaupd-keyid\",\"key_id\":[\"x\"]}", NULL },
+		{ "{\"type\":\"mediaupd-keyid\",\"key_id\":null}", NULL },
+		{ "{\"type\":\"mediaupd-keyhint\",\"key_id\":\"main\"}", NULL },
+		{ "{\"type\":42,\"key_id\":\"main\"}", NULL },
+		{ "[\"mediaupd-keyid\"]", NULL },
+		{ "\"mediaupd-keyid\"", NULL },
+		{ "{\"type\":\"mediaupd-keyid\",\"key_id\":\"main\"", NULL },
+		{ "", NULL },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GBytes) bytes = g_bytes_new_static (cases[i].json,
+							       strlen (cases[i].json));
+		g_autoptr (GError) error = NULL;
+		g_autofree gchar *key_id = NULL;
+		gboolean ok;
+
+		g_test_message ("token %s", cases[i].json);
+		ok = mu_bundle_parse_keyid_token (bytes, &key_id, &error);
+		if (cases[i].key_id != NULL) {
+			g_assert_no_error (error);
+			g_assert_true (ok);
+			g_assert_cmpstr (key_id, ==, cases[i].key_id);
+		} else {
+			g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE);
+			g_assert_false (ok);
+			g_assert_null (key_id);
+		}
+	}
+}
+
+static GBytes *
+header_bytes (const gchar *magic, gsize magic_len, gsize offset, guint16 version, gsize size)
+{
+	guint8 *data = g_malloc0 (size);
+
+	if (magic != NULL && offset + magic_len + 2 <= size) {
+		memcpy (data + offset, magic, magic_len);
+		data[offset + magic_len] = (guint8) (version >> 8);
+		data[offset + magic_len + 1] = (guint8) version;
+	}
+	return g_bytes_new_take (data, size);
+}
+
+static void
+test_sniff (void)
+{
+	static const gchar primary[] = "LUKS\xba\xbe";
+	static const gchar secondary[] = "SKUL\xba\xbe";
+	static const struct {
+		const gchar *magic;
+		gsize offset;
+		guint16 version;
+		gsize size;
+		MuLuksMagic expected;
+	} cases[] = {
+		{ primary, 0, 2, 4096, MU_LUKS_MAGIC_LUKS2 },
+		{ primary, 0, 1, 4096, MU_LUKS_MAGIC_LUKS1 },
+		{ primary, 0, 3, 4096, MU_LUKS_MAGIC_NONE },
+		{ primary, 0, 2, 7, MU_LUKS_MAGIC_NONE },   /* cut inside the version */
+		{ primary, 0, 2, 8, MU_LUKS_MAGIC_LUKS2 },
+		{ secondary, 0x4000, 2, 0x8000, MU_LUKS_MAGIC_LUKS2 },
+		{ secondary, 0x400000, 2, 0x400008, MU_LUKS_MAGIC_LUKS2 },
+		{ secondary, 0x4001, 2, 0x8000, MU_LUKS_MAGIC_NONE }, /* not a header offset */
+		{ secondary, 0, 2, 4096, MU_LUKS_MAGIC_NONE },      /* secondary magic at 0 */
+		{ primary, 0x4000, 2, 0x8000, MU_LUKS_MAGIC_NONE }, /* primary magic at 16 KiB */
+		{ NULL, 0, 0, 4096, MU_LUKS_MAGIC_NONE },
+		{ NULL, 0, 0, 0, MU_LUKS_MAGIC_NONE },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GBytes) head = header_bytes (cases[i].magic, 6, cases[i].offset,
+							cases[i].version, cases[i].size);
+
+		g_test_message ("sniff case %u", i);
+		g_assert_cmpint (mu_luks_sniff (head), ==, cases[i].expected);
+	}
+}
+
+static void
+test_parse_segment (void)
+{
+	static const struct {
+		const gchar *json;
+		gboolean ok;
+		guint64 offset;
+		guint64 size;
+	} cases[] = {
+		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"2097152\","
+		  "\"size\":\"dynamic\"}}}", TRUE, 2097152, 0 },
+		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"16777216\","
+		  "\"size\":\"1048576\"}}}", TRUE, 16777216, 1048576 },
+		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"0\",\"size\":\"0\"}}}",
+		  FALSE, 0, 0 },
+		{ "{\"segments\":{\"0\":{\"type\":\"linear\",\"offset\":\"0\","
+		  "\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":2097152,"
+		  "\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"-1\","
+		  "\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"1\",\"size\":\"x\"}}}",
+		  FALSE, 0, 0 },
+		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"1\",\"size\":\"dynamic\"},"
+		  "\"1\":{\"type\":\"crypt\",\"offset\":\"1\",\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		{ "{\"segments\":{}}", FALSE, 0, 0 },
+		{ "{\"segments\":[]}", FALSE, 0, 0 },
+		{ "{}", FALSE, 0, 0 },
+		{ "[]", FALSE, 0, 0 },
+		{ "{\"segments\":", FALSE, 0, 0 },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GBytes) bytes = g_bytes_new_static (cases[i].json,
+							       strlen (cases[i].json));
+		g_autoptr (GError) error = NULL;
+		guint64 offset = 1;
+		guint64 size = 1;
+		gboolean ok;
+
+		g_test_message ("segment %s", cases[i].json);
+		ok = mu_luks_parse_segment (bytes, &offset, &size, &error);
+		if (cases[i].ok) {
+			g_assert_no_error (error);
+			g_assert_true (ok);
+			g_assert_cmpuint (offset, ==, cases[i].offset);
+			g_assert_cmpuint (size, ==, cases[i].size);
+		} else {
+			g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE);
+			g_assert_false (ok);
+			g_assert_cmpuint (offset, ==, 1);
+			g_assert_cmpuint (size, ==, 1);
+		}
+	}
+}
+
+static void
+add_trial (GPtrArray *trials, const gchar *key_id, gint slot, gboolean hinted, gint result)
+{
+	MuKeyTrial *trial = g_new0 (MuKeyTrial, 1);
+
+	trial->key_id = g_strdup (key_id);
+	trial->slot = slot;
+	trial->hinted = hinted;
+	trial->result = result;
+	g_ptr_array_add (trials, trial);
+}
+
+static void
+test_summarize (void)
+{
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autofree gchar *full = NULL;
+	g_autofree gchar *capped = NULL;
+
+	add_trial (trials, "main", 3, TRUE, -EPERM);
+	add_trial (trials, "main", 0, FALSE, -EPERM);
+	add_trial (trials, "main", 1, FALSE, -ENOMEM);
+	add_trial (trials, "main", 2, FALSE, -EPERM);
+	add_trial (trials, "old", 0, FALSE, -EPERM);
+	full = mu_key_trials_summarize (trials, 0);
+	g_assert_cmpstr (full, ==,
+			 "'main' (its slot 3: wrong key; 2 other slots: wrong key; "
+			 "1 other slot: not enough memory for the keyslot's PBKDF), "
+			 "'old' (1 slot: wrong key)");
+	capped = mu_key_trials_summarize (trials, 40);
+	g_assert_cmpstr (capped, ==, "... and 2 more keys");
+	g_assert_cmpstr (mu_key_trial_result_to_string (4), ==, "opened");
+	g_assert_cmpstr (mu_key_trial_result_to_string (-ENOENT), ==, "no such keyslot");
+}
+
+int
+main (int argc, char **argv)
+{
+	g_autoptr (MuLuksFixtures) fx = NULL;
+	int ret;
+
+	g_test_init (&argc, &argv, NULL);
+	fx = mu_luks_fixtures_new ();
+
+	g_test_add_data_func ("/bundle/inspect", fx, test_inspect);
+	g_test_add_data_func ("/bundle/inspect-no-tokens", fx, test_inspect_no_tokens);
+	g_test_add_data_func ("/bundle/each-key-opens-its-slot", fx, test_each_key_opens_its_slot);
+	g_test_add_data_func ("/bundle/hinted-first", fx, test_hinted_first);
+	g_test_add_data_func ("/bundle/no-tokens-tries-all", fx, test_no_tokens_tries_all);
+	g_test_add_data_func ("/bundle/wrong-hint-falls-back", fx, test_wrong_hint_falls_back);
+	g_test_add_data_func ("/bundle/wrong-keys", fx, test_wrong_keys);
+	g_test_add_data_func ("/bundle/no-keys", fx, test_no_keys);
+	g_test_add_data_func ("/bundle/cancelled", fx, test_cancelled);
+	g_test_add_data_func ("/bundle/foreign-label", fx, test_foreign_label);
+	g_test_add_data_func ("/bundle/no-label", fx, test_no_label);
+	g_test_add_data_func ("/bundle/other-subsystem", fx, test_other_subsystem);
+	g_test_add_data_func ("/bundle/unsupported-version", fx, test_unsupported_version);
+	g_test_add_data_func ("/bundle/luks1", fx, test_luks1);
+	g_test_add_data_func ("/bundle/not-luks", fx, test_not_luks);
+	g_test_add_data_func ("/bundle/missing", fx, test_missing);
+	g_test_add_data_func ("/bundle/truncated", fx, test_truncated);
+	g_test_add_data_func ("/bundle/damaged-headers", fx, test_damaged_headers);
+	g_test_add_data_func ("/bundle/damaged-primary", fx, test_damaged_primary);
+	g_test_add_data_func ("/bundle/unfinished-reencryption", fx,
+			      test_unfinished_reencryption);
+	g_test_add_func ("/bundle/check-label", test_check_label);
+	g_test_add_func ("/bundle/parse-token", test_parse_token);
+	g_test_add_func ("/bundle/summarize", test_summarize);
+	g_test_add_func ("/luks/sniff", test_sniff);
+	g_test_add_func ("/luks/parse-segment", test_parse_segment);
+
+	ret = g_test_run ();
+	return ret;
+}
