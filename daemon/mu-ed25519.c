@@ -244,7 +244,7 @@ decode_key_line (const Line *line, guint8 *out, gsize expected, const gchar *fil
 	if (!is_base64_syntax (line->start, line->len)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
 			     "'%s' line %u: not valid base64; the file must hold one "
-			     "base64-encoded %s per line",
+			     "base64-encoded ed25519 %s per line",
 			     file_name, line->number, what);
 		return FALSE;
 	}
@@ -316,7 +316,7 @@ mu_ed25519_parse_public_keys (GBytes *contents, const gchar *file_name, GError *
 
 		if (line.len == 0)
 			continue;
-		if (!decode_key_line (&line, raw, sizeof raw, file_name, "public key (32 bytes)",
+		if (!decode_key_line (&line, raw, sizeof raw, file_name, "public key",
 				      error))
 			return NULL;
 		origin = g_strdup_printf ("%s:%u", file_name, line.number);
@@ -445,7 +445,7 @@ mu_ed25519_secret_key_parse (GBytes *contents, const gchar *file_name, GError **
 	if (!find_single_line (data, size, file_name, &line, error))
 		return NULL;
 	if (!decode_key_line (&line, raw, sizeof raw, file_name,
-			      "secret key (64 bytes: seed and public key)", error))
+			      "secret key (seed followed by public key)", error))
 		return NULL;
 	pkey = EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, raw,
 					     MU_ED25519_SECRET_KEY_LEN - MU_ED25519_PUBLIC_KEY_LEN);

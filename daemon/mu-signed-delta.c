@@ -245,8 +245,8 @@ mu_signed_delta_verify (MuSignedDelta *delta, MuKeyring *keyring, MuEd25519Key *
 	signer = find_signer (delta, revoked);
 	if (signer != NULL) {
 		g_set_error (error, MU_ERROR, MU_ERROR_KEY_REVOKED,
-			     "the delta is signed with key %s, which is revoked (%s); an update "
-			     "signed with a current key is needed",
+			     "the delta is signed with key %s, which is revoked (listed in %s); an "
+			     "update signed with a current key is needed",
 			     mu_ed25519_key_get_id (signer), mu_ed25519_key_get_origin (signer));
 		return FALSE;
 	}

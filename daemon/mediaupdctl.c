@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mediaupdctl: the command line of mediaupd. For now it runs the engine in-process,
+ * as root: `mediaupdctl apply --local FILE`.
+ */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mu-config.h"
+#include "mu-engine.h"
+#include "mu-error.h"
+
+typedef struct {
+	gboolean json;
+	gboolean tty;
+	guint last_percentage;
+	MuPhase last_phase;
+} Output;
+
+static void
+print_json_line (JsonBuilder *builder)
+{
+	g_autoptr (JsonNode) root = json_builder_get_root (builder);
+	g_autofree gchar *text = json_to_string (root, FALSE);
+
+	g_print ("%s\n", text);
+}
+
+static void
+on_progress (const MuProgressState *s, gpointer user_data)
+{
+	Output *out = user_data;
+
+	if (out->json) {
+		g_autoptr (JsonBuilder) b = json_builder_new ();
+
+		/* One line per visible change, not per byte. */
+		if (s->percentage == out->last_percentage && s->phase == out->last_phase)
+			return;
+		json_builder_begin_object (b);
+		json_builder_set_member_name (b, "event");
+		json_builder_add_string_value (b, "progress");
+		json_builder_set_member_name (b, "phase");
+		json_builder_add_string_value (b, mu_phase_to_string (s->phase));
+		json_builder_set_member_name (b, "percentage");
+		json_builder_add_int_value (b, s->percentage);
+		json_builder_set_member_name (b, "bytes_done");
+		json_builder_add_int_value (b, (gint64) s->bytes_done);
+		json_builder_set_member_name (b, "bytes_total");
+		json_builder_add_int_value (b, (gint64) s->bytes_total);
+		json_builder_set_member_name (b, "parts_done");
+		json_builder_add_int_value (b, s->items_done);
+		json_builder_set_member_name (b, "parts_total");
+		json_builder_add_int_value (b, s->items_total);
+		json_builder_end_object (b);
+		print_json_line (b);
+	} else if (out->tty) {
+		g_autofree gchar *detail = NULL;
+
+		if (s->items_total > 0)
+			detail = g_strdup_printf ("  part %u/%u, %.1f/%.1f MiB", s->items_done,
+						  s->items_total, s->bytes_done / 1048576.0,
+						  s->bytes_total / 1048576.0);
+		g_print ("\r[%3u%%] %-8s%-40s", s->percentage, mu_phase_to_string (s->phase),
+			 detail != NULL ? detail : "");
+		fflush (stdout);
+	} else if (s->phase != out->last_phase) {
+		g_print ("%s...\n", mu_phase_to_string (s->phase));
+	}
+	out->last_percentage = s->percentage;
+	out->last_phase = s->phase;
+}
+
+static void
+add_string (JsonBuilder *b, const gchar *name, const gchar *value)
+{
+	json_builder_set_member_name (b, name);
+	if (value != NULL)
+		json_builder_add_string_value (b, value);
+	else
+		json_builder_add_null_value (b);
+}
+
+static void
+print_result (const Output *out, const MuInstallResult *r, const GError *error)
+{
+	if (out->json) {
+		g_autoptr (JsonBuilder) b = json_builder_new ();
+
+		json_builder_begin_object (b);
+		add_string (b, "event", "result");
+		json_builder_set_member_name (b, "success");
+		json_builder_add_boolean_value (b, error == NULL);
+		add_string (b, "bundle", r->bundle);
+		add_string (b, "key_id", r->key_id);
+		json_builder_set_member_name (b, "keyslot");
+		json_builder_add_int_value (b, r->keyslot);
+		add_string (b, "signing_key", r->signing_key_id);
+		add_string (b, "osname", r->osname);
+		add_string (b, "from_commit", r->from_commit);
+		add_string (b, "to_commit", r->to_commit);
+		add_string (b, "version", r->version);
+		if (error != NULL) {
+			add_string (b, "phase", mu_phase_to_string (r->failed_phase));
+			add_string (b, "error",
+				    error->domain == MU_ERROR
+					    ? mu_error_code_to_name (error->code)
+					    : mu_error_code_to_name (MU_ERROR_FAILED));
+			add_string (b, "message", error->message);
+		}
+		json_builder_end_object (b);
+		print_json_line (b);
+		return;
+	}
+	if (out->tty)
+		g_print ("\n");
+	if (error != NULL) {
+		g_printerr ("Update failed: %s\n", error->message);
+		return;
+	}
+	g_print ("Installed %s version %s (commit %s).\n"
+		 "Opened with key '%s' (keyslot %d); signed by %s.\n"
+		 "It starts at the next boot.\n",
+		 r->osname, r->version != NULL ? r->version : "(none)", r->to_commit,
+		 r->key_id, r->keyslot, r->signing_key_id);
+}
+
+static int
+cmd_apply (int argc, char **argv)
+{
+	g_autofree gchar *local = NULL;
+	g_autofree gchar *config_path = NULL;
+	gboolean json = FALSE;
+	GOptionEntry entries[] = {
+		{ "local", 0, 0, G_OPTION_ARG_FILENAME, &local,
+		  "Install this bundle file in-process (as root)", "FILE" },
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &json,
+		  "Print progress and the result as JSON lines", NULL },
+		{ "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+		  "Read this configuration instead of " MU_CONFIG_DEFAULT_PATH, "FILE" },
+		{ NULL },
+	};
+	g_autoptr (GOptionContext) ctx = g_option_context_new ("--local FILE - install a bundle");
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuConfig) config = NULL;
+	g_autoptr (MuProgress) progress = NULL;
+	g_auto (MuInstallResult) result = { 0 };
+	Output out = { 0 };
+	gboolean ok;
+
+	g_option_context_add_main_entries (ctx, entries, NULL);
+	if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1 || local == NULL) {
+		g_printerr ("%s\nUsage: mediaupdctl apply --local FILE [--json] [--config FILE]\n",
+			    error != NULL ? error->message : "give the bundle with --local FILE");
+		return 2;
+	}
+	config = mu_config_new_from_file (config_path != NULL ? config_path
+							      : MU_CONFIG_DEFAULT_PATH,
+					  config_path == NULL, &error);
+	if (config == NULL) {
+		g_printerr ("Configuration: %s\n", error->message);
+		return 2;
+	}
+	out.json = json;
+	out.tty = !json && isatty (STDOUT_FILENO);
+	out.last_phase = MU_PHASE_IDLE;
+	progress = mu_progress_new (on_progress, &out);
+	ok = mu_engine_install (config, local, progress, &result, NULL, &error);
+	print_result (&out, &result, ok ? NULL : error);
+	return ok ? 0 : 1;
+}
+
+int
+main (int argc, char **argv)
+{
+	setlocale (LC_ALL, "");
+	if (argc >= 2 && g_str_equal (argv[1], "apply"))
+		return cmd_apply (argc - 1, argv + 1);
+	if (argc >= 2 && g_str_equal (argv[1], "--version")) {
+		g_print ("mediaupdctl %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	g_printerr ("Usage: mediaupdctl COMMAND [OPTIONS]\n\n"
+		    "Commands:\n"
+		    "  apply --local FILE [--json] [--config FILE]   install a bundle (as root)\n");
+	return (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
+		       ? 0
+		       : 2;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "mu-key.h"
+
+G_BEGIN_DECLS
+
+/*
+ * Loads the device's LUKS keys: every ID.key file of @dirs, in order; a key in a later
+ * directory replaces one with the same id from an earlier one (so /etc/mediaupd/keys
+ * overrides /usr/share/mediaupd/keys). Key files readable or writable by group or
+ * others, or not regular files, are refused: each refusal is logged and added to
+ * @refused (optional, messages) and the file is skipped. No usable key at all is
+ * MU_ERROR_NO_KEY. Returns MuKey* in a stable order: by id.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+GPtrArray *mu_device_keys_load (const gchar *const *dirs, GPtrArray *refused, GError **error);
+
+G_END_DECLS

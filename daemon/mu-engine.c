@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mu-bundle-format.h"
+#include "mu-delta.h"
+#include "mu-device-keys.h"
+#include "mu-engine.h"
+#include "mu-error.h"
+#include "mu-events.h"
+#include "mu-keyring.h"
+#include "mu-ostree.h"
+#include "mu-policy.h"
+#include "mu-signed-delta.h"
+#include "mu-unlock.h"
+
+/* A signed superblock is small (part headers and the commit); this bounds the
+ * memory a hostile bundle can make the device allocate. */
+#define MAX_SUPERBLOCK_SIZE ((gsize) 64 * 1024 * 1024)
+
+/* State handed from phase to phase. */
+typedef struct {
+	const MuConfig *config;
+	MuProgress *progress;
+	MuInstallResult *result;
+	GCancellable *cancellable;
+	MuPhase phase;
+	MuUnlocked *unlocked;
+	GBytes *superblock;
+	MuDeltaInfo *info;
+	MuOstreeTarget *target;
+} Install;
+
+void
+mu_install_result_clear (MuInstallResult *r)
+{
+	g_clear_pointer (&r->bundle, g_free);
+	g_clear_pointer (&r->key_id, g_free);
+	g_clear_pointer (&r->signing_key_id, g_free);
+	g_clear_pointer (&r->osname, g_free);
+	g_clear_pointer (&r->from_commit, g_free);
+	g_clear_pointer (&r->to_commit, g_free);
+	g_clear_pointer (&r->version, g_free);
+}
+
+static void
+enter (Install *in, MuPhase phase)
+{
+	in->phase = phase;
+	if (in->progress != NULL)
+		mu_progress_begin_phase (in->progress, phase);
+	g_debug ("phase %s", mu_phase_to_string (phase));
+}
+
+static gboolean
+phase_unlock (Install *in, const gchar *path, GError **error)
+{
+	g_autoptr (GPtrArray) keys = NULL;
+	g_autoptr (GPtrArray) trials = g_ptr_array_new_with_free_func (
+		(GDestroyNotify) mu_key_trial_free);
+	MuUnlockOptions options = {
+		.run_dir = in->config->runtime_dir,
+		.max_size = in->config->bundle_max_size,
+		.trials = trials,
+	};
+
+	enter (in, MU_PHASE_UNLOCK);
+	keys = mu_device_keys_load ((const gchar *const *) in->config->key_dirs, NULL, error);
+	if (keys == NULL)
+		return FALSE;
+	in->unlocked = mu_unlock_bundle (path, keys, &options, in->cancellable, error);
+	if (in->unlocked == NULL)
+		return FALSE;
+	in->result->key_id = g_strdup (mu_unlocked_get_key_id (in->unlocked));
+	in->result->keyslot = mu_unlocked_get_keyslot (in->unlocked);
+	mu_event_unlocked (path, in->result->key_id, in->result->keyslot);
+	return TRUE;
+}
+
+/* Reads all of @fd; plain reads rather than a mapping, since a medium pulled out
+ * under a mapping kills the process with SIGBUS. */
+static GBytes *
+read_all (int fd, gsize size, const gchar *path, GError **error)
+{
+	g_autofree guint8 *buf = g_malloc (MAX (size, 1));
+	gsize done = 0;
+
+	while (done < size) {
+		ssize_t n = pread (fd, buf + done, size - done, (off_t) done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int saved = errno;
+
+			g_set_error (error, MU_ERROR, n == 0 ? MU_ERROR_CORRUPT_BUNDLE : MU_ERROR_IO,
+				     "cannot read %s: %s", path,
+				     n == 0 ? "file shorter than its size" : g_strerror (saved));
+			return NULL;
+		}
+		done += (gsize) n;
+	}
+	return g_bytes_new_take (g_steal_pointer (&buf), size);
+}
+
+/* The envelope is read once, into memory, through a descriptor that must be a
+ * regular file: what is verified is exactly what gets applied. */
+static GBytes *
+read_envelope (const gchar *path, GError **error)
+{
+	int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	GBytes *bytes;
+
+	if (fd < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "the bundle has no readable delta superblock %s: %s", path,
+			     g_strerror (saved));
+		return NULL;
+	}
+	if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) ||
+	    (guint64) st.st_size > MAX_SUPERBLOCK_SIZE) {
+		close (fd);
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "the bundle's delta superblock %s is not a regular file of at most "
+			     "%" G_GSIZE_FORMAT " bytes",
+			     path, MAX_SUPERBLOCK_SIZE);
+		return NULL;
+	}
+	bytes = read_all (fd, (gsize) st.st_size, path, error);
+	close (fd);
+	return bytes;
+}
+
+static MuKeyring *
+load_keyring (const MuConfig *config, GError **error)
+{
+	g_autoptr (MuKeyring) keyring = mu_keyring_new ();
+
+	for (guint i = 0; config->trusted[i] != NULL; i++) {
+		g_autoptr (GError) local_error = NULL;
+
+		if (!mu_keyring_load_trusted (keyring, config->trusted[i], &local_error) &&
+		    !g_error_matches (local_error, MU_ERROR, MU_ERROR_NOT_FOUND)) {
+			g_propagate_error (error, g_steal_pointer (&local_error));
+			return NULL;
+		}
+	}
+	for (guint i = 0; config->revoked[i] != NULL; i++) {
+		g_autoptr (GError) local_error = NULL;
+
+		if (!mu_keyring_load_revoked (keyring, config->revoked[i], &local_error) &&
+		    !g_error_matches (local_error, MU_ERROR, MU_ERROR_NOT_FOUND)) {
+			g_propagate_error (error, g_steal_pointer (&local_error));
+			return NULL;
+		}
+	}
+	return g_steal_pointer (&keyring);
+}
+
+static gboolean
+phase_verify (Install *in, GError **error)
+{
+	g_autofree gchar *path = g_build_filename (mu_unlocked_get_root (in->unlocked),
+						   MU_BUNDLE_DELTA_DIR, MU_BUNDLE_SUPERBLOCK, NULL);
+	g_autoptr (GBytes) envelope = NULL;
+	g_autoptr (MuKeyring) keyring = NULL;
+	MuEd25519Key *signer = NULL;
+
+	enter (in, MU_PHASE_VERIFY);
+	keyring = load_keyring (in->config, error);
+	if (keyring == NULL)
+		return FALSE;
+	envelope = read_envelope (path, error);
+	if (envelope == NULL)
+		return FALSE;
+	if (!mu_signed_delta_verify_bytes (envelope, keyring, &in->superblock, &signer, error))
+		return FALSE;
+	in->result->signing_key_id = g_strdup (mu_ed25519_key_get_id (signer));
+	in->info = mu_delta_info_new (in->superblock, error);
+	if (in->info == NULL)
+		return FALSE;
+	in->result->from_commit = g_strdup (in->info->from_commit);
+	in->result->to_commit = g_strdup (in->info->to_commit);
+	in->result->version = g_strdup (in->info->version);
+	in->result->bytes = in->info->total_compressed;
+	mu_event_signature_verified (in->result->signing_key_id, in->info->to_commit);
+	return TRUE;
+}
+
+static gboolean
+phase_check (Install *in, GError **error)
+{
+	const MuDeltaInfo *info = in->info;
+	MuPolicySystem system;
+	MuPolicyUpdate update = {
+		.to_commit = info->to_commit,
+		.from_commit = info->from_commit,
+		.timestamp = info->timestamp,
+		.version = info->version,
+		.ref_bindings = (const gchar *const *) info->ref_bindings,
+		.collection_binding = info->collection_binding,
+		.needed_bytes = info->total_uncompressed,
+	};
+	MuPolicyLimits limits = {
+		.allow_downgrade = in->config->allow_downgrade,
+		.margin_bytes = in->config->free_space_margin,
+	};
+
+	enter (in, MU_PHASE_CHECK);
+	/* On a device the sysroot is "/" and must be the booted one. */
+	in->target = mu_ostree_target_open (in->config->sysroot,
+					    g_str_equal (in->config->sysroot, "/"),
+					    in->cancellable, error);
+	if (in->target == NULL)
+		return FALSE;
+	in->result->osname = g_strdup (in->target->osname);
+	mu_ostree_target_describe (in->target, &system);
+	if (info->from_commit != NULL)
+		update.from_present = mu_ostree_target_has_commit (in->target, info->from_commit);
+	if (!mu_ostree_target_free_bytes (in->target, &limits.free_bytes, error))
+		return FALSE;
+	return mu_policy_check (&system, &update, &limits, error);
+}
+
+static gboolean
+phase_apply (Install *in, GError **error)
+{
+	g_autofree gchar *parts = g_build_filename (mu_unlocked_get_root (in->unlocked),
+						    MU_BUNDLE_DELTA_DIR, NULL);
+	gint64 start;
+
+	enter (in, MU_PHASE_APPLY);
+	if (g_mkdir_with_parents (in->config->runtime_dir, 0700) < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot create %s: %s",
+			     in->config->runtime_dir, g_strerror (saved));
+		return FALSE;
+	}
+	start = g_get_monotonic_time ();
+	if (!mu_ostree_apply_delta (in->target, in->superblock, in->info, parts,
+				    in->config->runtime_dir, in->progress, in->cancellable, error))
+		return FALSE;
+	in->result->apply_seconds = (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+	mu_event_applied (in->info->to_commit, in->info->total_compressed,
+			  in->result->apply_seconds);
+	return TRUE;
+}
+
+static gboolean
+phase_deploy (Install *in, GError **error)
+{
+	enter (in, MU_PHASE_DEPLOY);
+	if (!mu_ostree_deploy (in->target, in->info->to_commit, in->cancellable, error))
+		return FALSE;
+	mu_event_deployed (in->target->osname, in->info->to_commit, in->info->version);
+	return TRUE;
+}
+
+static gboolean
+run_phases (Install *in, const gchar *path, GError **error)
+{
+	guint64 size = 0;
+
+	enter (in, MU_PHASE_DISCOVER);
+	if (!mu_unlock_check_candidate (path, in->config->bundle_max_size, &size, error))
+		return FALSE;
+	mu_event_bundle_found (path, size);
+	return phase_unlock (in, path, error) && phase_verify (in, error) &&
+	       phase_check (in, error) && phase_apply (in, error) && phase_deploy (in, error);
+}
+
+static gboolean
+phase_finish (Install *in, GError **error)
+{
+	gboolean ok = TRUE;
+
+	enter (in, MU_PHASE_FINISH);
+	if (in->unlocked != NULL)
+		ok = mu_unlocked_close (in->unlocked, error);
+	g_clear_pointer (&in->unlocked, mu_unlocked_free);
+	g_clear_pointer (&in->target, mu_ostree_target_free);
+	g_clear_pointer (&in->info, mu_delta_info_free);
+	g_clear_pointer (&in->superblock, g_bytes_unref);
+	return ok;
+}
+
+gboolean
+mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress *progress,
+		   MuInstallResult *result, GCancellable *cancellable, GError **error)
+{
+	g_auto (MuInstallResult) local_result = { 0 };
+	g_autoptr (GError) local_error = NULL;
+	g_autoptr (GError) finish_error = NULL;
+	Install in = {
+		.config = config,
+		.progress = progress,
+		.result = result != NULL ? result : &local_result,
+		.cancellable = cancellable,
+	};
+	gboolean ok;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	in.result->bundle = g_strdup (bundle_path);
+	in.result->keyslot = -1;
+	ok = run_phases (&in, bundle_path, &local_error);
+	if (!ok)
+		in.result->failed_phase = in.phase;
+	/* Tear down on success and failure alike; a failure to tear down after a
+	 * successful deploy is reported but the update stays deployed. */
+	if (!phase_finish (&in, &finish_error)) {
+		g_warning ("finish: %s", finish_error->message);
+		if (ok) {
+			ok = FALSE;
+			in.result->failed_phase = MU_PHASE_FINISH;
+			local_error = g_steal_pointer (&finish_error);
+		}
+	}
+	if (!ok) {
+		g_prefix_error (&local_error, "%s: ", mu_phase_to_string (in.result->failed_phase));
+		mu_event_install_ended (in.result->failed_phase, bundle_path, local_error);
+		g_propagate_error (error, g_steal_pointer (&local_error));
+		return FALSE;
+	}
+	if (progress != NULL)
+		mu_progress_done (progress);
+	return TRUE;
+}

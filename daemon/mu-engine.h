@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mu-config.h"
+#include "mu-progress.h"
+
+G_BEGIN_DECLS
+
+/* What a finished install did. */
+typedef struct {
+	gchar *bundle;
+	gchar *key_id;         /* the device key that opened the bundle */
+	gint keyslot;
+	gchar *signing_key_id; /* the trusted key that verified the delta */
+	gchar *osname;
+	gchar *from_commit;    /* NULL for a full update */
+	gchar *to_commit;
+	gchar *version;        /* of the deployed commit, or NULL */
+	guint64 bytes;         /* size of the delta applied */
+	gdouble apply_seconds;
+	MuPhase failed_phase;  /* on failure: where it stopped */
+} MuInstallResult;
+
+void mu_install_result_clear (MuInstallResult *result);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuInstallResult, mu_install_result_clear)
+
+/*
+ * Installs the bundle at @bundle_path: discover, unlock, verify, check, apply, deploy,
+ * finish. Every phase prefixes its errors with its name and reports to @progress
+ * (optional). The outcome is logged once, as a journal event, here. On any failure the
+ * deployments, refs and boot configuration are as they were, and no mount, mapping or
+ * loop device is left. @result (optional) is filled as far as the install got.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path,
+			    MuProgress *progress, MuInstallResult *result,
+			    GCancellable *cancellable, GError **error);
+
+G_END_DECLS

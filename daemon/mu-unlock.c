@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libcryptsetup.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "mu-error.h"
+#include "mu-unlock.h"
+
+/* A LUKS2 container smaller than its own minimal header is no bundle. */
+#define MIN_BUNDLE_SIZE (G_GUINT64_CONSTANT (32) * 1024)
+#define DM_PREFIX "mediaupd-"
+
+struct _MuUnlocked {
+	gchar *path;
+	int file_fd;
+	int loop_fd;
+	gchar *loop_dev;
+	MuBundle *bundle;
+	gchar *dm_name;
+	gboolean active;
+	gchar *mount_dir;
+	gboolean mounted;
+	gchar *key_id;
+	gint slot;
+};
+
+gboolean
+mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size,
+			   GError **error)
+{
+	struct stat st;
+
+	if (lstat (path, &st) < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, saved == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
+			     "cannot read '%s': %s", path, g_strerror (saved));
+		return FALSE;
+	}
+	if (!S_ISREG (st.st_mode)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+			     "'%s' is not a regular file (a symlink, directory, FIFO or device); "
+			     "copy the bundle file itself to the medium",
+			     path);
+		return FALSE;
+	}
+	if ((guint64) st.st_size < MIN_BUNDLE_SIZE || (guint64) st.st_size > max_size) {
+		g_set_error (error, MU_ERROR,
+			     (guint64) st.st_size < MIN_BUNDLE_SIZE ? MU_ERROR_NOT_A_BUNDLE
+								   : MU_ERROR_INVALID_ARGUMENT,
+			     "'%s' has %" G_GUINT64_FORMAT " bytes, outside the accepted %" G_GUINT64_FORMAT
+			     "..%" G_GUINT64_FORMAT " bytes",
+			     path, (guint64) st.st_size, MIN_BUNDLE_SIZE, max_size);
+		return FALSE;
+	}
+	if (out_size != NULL)
+		*out_size = (guint64) st.st_size;
+	return TRUE;
+}
+
+/* A read-only loop device over @file_fd that disappears when its last user closes it. */
+static gboolean
+attach_loop (MuUnlocked *u, GError **error)
+{
+	int ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	int saved = 0;
+
+	if (ctl < 0) {
+		saved = errno;
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "cannot open /dev/loop-control: %s (is the loop module loaded?)",
+			     g_strerror (saved));
+		return FALSE;
+	}
+	for (guint attempt = 0; attempt < 16; attempt++) {
+		struct loop_config cfg = { 0 };
+		int n = ioctl (ctl, LOOP_CTL_GET_FREE);
+		g_autofree gchar *dev = NULL;
+		int fd;
+
+		if (n < 0) {
+			saved = errno;
+			break;
+		}
+		dev = g_strdup_printf ("/dev/loop%d", n);
+		fd = open (dev, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		cfg.fd = (guint32) u->file_fd;
+		cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+		g_strlcpy ((gchar *) cfg.info.lo_file_name, "mediaupd-bundle", LO_NAME_SIZE);
+		if (ioctl (fd, LOOP_CONFIGURE, &cfg) == 0) {
+			u->loop_fd = fd;
+			u->loop_dev = g_steal_pointer (&dev);
+			close (ctl);
+			return TRUE;
+		}
+		saved = errno;
+		close (fd);
+		if (saved != EBUSY)
+			break;
+	}
+	close (ctl);
+	g_set_error (error, MU_ERROR, MU_ERROR_FAILED, "cannot set up a loop device: %s",
+		     g_strerror (saved));
+	return FALSE;
+}
+
+static gboolean
+open_file (MuUnlocked *u, guint64 max_size, GError **error)
+{
+	struct stat st;
+
+	if (!mu_unlock_check_candidate (u->path, max_size, NULL, error))
+		return FALSE;
+	u->file_fd = open (u->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (u->file_fd < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open '%s': %s", u->path,
+			     g_strerror (saved));
+		return FALSE;
+	}
+	/* Check what was opened, not what the name pointed to a moment before. */
+	if (fstat (u->file_fd, &st) < 0 || !S_ISREG (st.st_mode)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE, "'%s' is not a regular file",
+			     u->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+activate (MuUnlocked *u, const MuKey *key, GError **error)
+{
+	struct crypt_device *cd = mu_bundle_get_crypt_device (u->bundle);
+	g_autofree gchar *suffix = g_uuid_string_random ();
+	int r;
+
+	/* A name that says who made it; short enough for device-mapper (127). */
+	suffix[8] = '\0';
+	u->dm_name = g_strconcat (DM_PREFIX, suffix, NULL);
+	r = crypt_activate_by_passphrase (cd, u->dm_name, u->slot, (const char *) key->data,
+					  key->len, CRYPT_ACTIVATE_READONLY);
+	if (r < 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "cannot activate dm-crypt mapping %s with key '%s': %s (is dm-crypt "
+			     "available in the kernel?)",
+			     u->dm_name, key->id, g_strerror (-r));
+		return FALSE;
+	}
+	u->active = TRUE;
+	return TRUE;
+}
+
+/* The inner filesystem's type from its magic numbers, so that only that one kernel
+ * driver ever parses it. */
+static const gchar *
+detect_fs_type (const gchar *device, GError **error)
+{
+	guint8 buf[2048];
+	ssize_t n;
+	int fd = open (device, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read %s: %s", device,
+			     g_strerror (saved));
+		return NULL;
+	}
+	n = pread (fd, buf, sizeof (buf), 0);
+	close (fd);
+	if (n == (ssize_t) sizeof (buf)) {
+		if (memcmp (buf, "hsqs", 4) == 0)
+			return "squashfs";
+		if (buf[1024] == 0xe2 && buf[1025] == 0xe1 && buf[1026] == 0xf5 && buf[1027] == 0xe0)
+			return "erofs";
+		if (buf[1024 + 56] == 0x53 && buf[1024 + 57] == 0xef)
+			return "ext4";
+	}
+	g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+		     "the bundle holds no known filesystem (erofs, squashfs or ext4); it is "
+		     "damaged or was not made by the bundle maker");
+	return NULL;
+}
+
+static gboolean
+mount_inner (MuUnlocked *u, const gchar *run_dir, GError **error)
+{
+	g_autofree gchar *device = g_strconcat ("/dev/mapper/", u->dm_name, NULL);
+	g_autofree gchar *dir = g_build_filename (run_dir, "bundle-XXXXXX", NULL);
+	const gchar *type = detect_fs_type (device, error);
+
+	if (type == NULL)
+		return FALSE;
+	if (g_mkdir_with_parents (run_dir, 0700) < 0 || g_mkdtemp_full (dir, 0700) == NULL) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot create a mount point in %s: %s",
+			     run_dir, g_strerror (saved));
+		return FALSE;
+	}
+	u->mount_dir = g_steal_pointer (&dir);
+	if (mount (device, u->mount_dir, type, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		   g_str_equal (type, "ext4") ? "noload" : NULL) < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "cannot mount the bundle's %s filesystem: %s", type,
+			     g_strerror (saved));
+		return FALSE;
+	}
+	u->mounted = TRUE;
+	return TRUE;
+}
+
+static gboolean
+unmount_inner (MuUnlocked *u, GError **error)
+{
+	if (u->mounted) {
+		/* Something may still hold a file briefly (a scanner); then detach lazily:
+		 * the mapping can only close once the filesystem lets go. */
+		if (umount2 (u->mount_dir, UMOUNT_NOFOLLOW) < 0 &&
+		    umount2 (u->mount_dir, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+			int saved = errno;
+
+			g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot unmount %s: %s",
+				     u->mount_dir, g_strerror (saved));
+			return FALSE;
+		}
+		u->mounted = FALSE;
+	}
+	if (u->mount_dir != NULL) {
+		(void) g_rmdir (u->mount_dir);
+		g_clear_pointer (&u->mount_dir, g_free);
+	}
+	return TRUE;
+}
+
+static gboolean
+deactivate (MuUnlocked *u, GError **error)
+{
+	int r = 0;
+
+	if (!u->active)
+		return TRUE;
+	/* udev may still be probing the new device for a moment after it appeared. */
+	for (guint attempt = 0; attempt < 50; attempt++) {
+		r = crypt_deactivate (NULL, u->dm_name);
+		if (r != -EBUSY)
+			break;
+		g_usleep (100 * 1000);
+	}
+	if (r < 0 && r != -ENODEV) {
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot close dm-crypt mapping %s: %s",
+			     u->dm_name, g_strerror (-r));
+		return FALSE;
+	}
+	u->active = FALSE;
+	return TRUE;
+}
+
+gboolean
+mu_unlocked_close (MuUnlocked *u, GError **error)
+{
+	g_return_val_if_fail (u != NULL, FALSE);
+	if (!unmount_inner (u, error) || !deactivate (u, error))
+		return FALSE;
+	g_clear_pointer (&u->bundle, mu_bundle_free);
+	/* Closing the last descriptor of an autoclear loop device detaches it. */
+	if (u->loop_fd >= 0) {
+		close (u->loop_fd);
+		u->loop_fd = -1;
+	}
+	if (u->file_fd >= 0) {
+		close (u->file_fd);
+		u->file_fd = -1;
+	}
+	return TRUE;
+}
+
+void
+mu_unlocked_free (MuUnlocked *u)
+{
+	g_autoptr (GError) error = NULL;
+
+	if (u == NULL)
+		return;
+	if (!mu_unlocked_close (u, &error))
+		g_warning ("finish: %s", error->message);
+	/* Whatever could not be closed is released as far as possible. */
+	g_clear_pointer (&u->bundle, mu_bundle_free);
+	if (u->loop_fd >= 0)
+		close (u->loop_fd);
+	if (u->file_fd >= 0)
+		close (u->file_fd);
+	g_free (u->path);
+	g_free (u->loop_dev);
+	g_free (u->dm_name);
+	g_free (u->mount_dir);
+	g_free (u->key_id);
+	g_free (u);
+}
+
+MuUnlocked *
+mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *options,
+		  GCancellable *cancellable, GError **error)
+{
+	g_autoptr (MuUnlocked) u = g_new0 (MuUnlocked, 1);
+	const MuKey *key = NULL;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	u->path = g_strdup (path);
+	u->file_fd = -1;
+	u->loop_fd = -1;
+	u->slot = -1;
+	if (!open_file (u, options->max_size, error) || !attach_loop (u, error))
+		return NULL;
+	u->bundle = mu_bundle_open (u->loop_dev, error);
+	if (u->bundle == NULL)
+		return NULL;
+	if (!mu_bundle_try_keys (u->bundle, keys, options->trials, cancellable, &u->slot, &key,
+				 error))
+		return NULL;
+	u->key_id = g_strdup (key->id);
+	if (!activate (u, key, error) || !mount_inner (u, options->run_dir, error))
+		return NULL;
+	return g_steal_pointer (&u);
+}
+
+const gchar *
+mu_unlocked_get_root (MuUnlocked *u)
+{
+	return u->mount_dir;
+}
+
+const gchar *
+mu_unlocked_get_key_id (MuUnlocked *u)
+{
+	return u->key_id;
+}
+
+gint
+mu_unlocked_get_keyslot (MuUnlocked *u)
+{
+	return u->slot;
+}
+
+const gchar *
+mu_unlocked_get_dm_name (MuUnlocked *u)
+{
+	return u->dm_name;
+}
+
+const gchar *
+mu_unlocked_get_loop_device (MuUnlocked *u)
+{
+	return u->loop_dev;
+}
+
+void
+mu_unlock_cleanup_stale (void)
+{
+	g_autoptr (GDir) dir = g_dir_open ("/dev/mapper", 0, NULL);
+	const gchar *name;
+
+	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+		int r;
+
+		if (!g_str_has_prefix (name, DM_PREFIX))
+			continue;
+		r = crypt_deactivate (NULL, name);
+		if (r < 0)
+			g_warning ("cannot close stale mapping %s: %s", name, g_strerror (-r));
+		else
+			g_message ("closed stale mapping %s left by an earlier run", name);
+	}
+}

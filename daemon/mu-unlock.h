@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mu-bundle.h"
+#include "mu-key.h"
+
+G_BEGIN_DECLS
+
+/*
+ * An opened bundle: the file held open by descriptor, a read-only loop device over
+ * it, a read-only dm-crypt mapping named "mediaupd-..." and the inner filesystem
+ * mounted read-only, nosuid, nodev, noexec. Freeing it tears all of it down.
+ */
+typedef struct _MuUnlocked MuUnlocked;
+
+typedef struct {
+	const gchar *run_dir;     /* where the mount point and work files go */
+	guint64 max_size;         /* largest bundle file accepted */
+	GPtrArray *trials;        /* optional: receives a MuKeyTrial per attempt */
+} MuUnlockOptions;
+
+/* The checks before any key is tried: a regular file (no symlink, FIFO or device)
+ * of plausible size. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size,
+				    GError **error);
+
+/* Opens @path with the first of @keys (MuKey*) that fits, hinted slots first. */
+G_GNUC_WARN_UNUSED_RESULT
+MuUnlocked *mu_unlock_bundle (const gchar *path, GPtrArray *keys,
+			      const MuUnlockOptions *options, GCancellable *cancellable,
+			      GError **error);
+
+const gchar *mu_unlocked_get_root (MuUnlocked *unlocked);
+const gchar *mu_unlocked_get_key_id (MuUnlocked *unlocked);
+gint mu_unlocked_get_keyslot (MuUnlocked *unlocked);
+const gchar *mu_unlocked_get_dm_name (MuUnlocked *unlocked);
+const gchar *mu_unlocked_get_loop_device (MuUnlocked *unlocked);
+
+/* Unmounts, closes the mapping and detaches the loop device; reports what failed. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_unlocked_close (MuUnlocked *unlocked, GError **error);
+/* Closes (logging any failure) and frees. */
+void mu_unlocked_free (MuUnlocked *unlocked);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuUnlocked, mu_unlocked_free)
+
+/* Mappings named "mediaupd-*" left by a crash: close them (at daemon start). */
+void mu_unlock_cleanup_stale (void);
+
+G_END_DECLS
