@@ -5,6 +5,7 @@
 # from an OSTree repository, as an unprivileged user: no root, no loop device, no
 # device-mapper. Meant for GitLab CI; see docs/make-encrypted-bundle.md.
 set -euo pipefail
+export LC_ALL=C
 
 readonly PROG=make-encrypted-bundle.sh
 readonly TOOL_VERSION=0.1.0
@@ -534,6 +535,9 @@ write_manifest() {
 
 build_image() {
 	local img=$WORK/inner.img
+	# Every file root-owned (the mkfs options) and world-readable, whatever umask wrote it.
+	find "$WORK/root" -type d -exec chmod 0755 {} +
+	find "$WORK/root" -type f -exec chmod 0644 {} +
 	case $FS in
 	erofs)
 		run "mkfs.erofs" mkfs.erofs --all-root -T0 "$img" "$WORK/root"
@@ -560,6 +564,9 @@ build_ext4() {
 	blocks=$((kib * 2 / 4 + 2048))
 	run "mke2fs" mke2fs -q -F -t ext4 -b 4096 -O ^has_journal -m 0 -E root_owner=0:0 \
 		-L mediaupd -d "$WORK/root" "$img" "$blocks"
+	# mke2fs -d keeps the builder's uid/gid: make every inode root's.
+	(cd "$WORK/root" && find . -mindepth 1 -printf 'sif /%P uid 0\nsif /%P gid 0\n') >"$WORK/debugfs.cmd"
+	run "debugfs (file owners)" debugfs -w -f "$WORK/debugfs.cmd" "$img"
 	run "resize2fs -M" resize2fs -M "$img"
 	run "e2fsck" e2fsck -f -n "$img"
 }
