@@ -119,6 +119,13 @@ extract_signatures (GVariant *meta, GError **error)
 			     MU_SIGN_ED25519_KEY);
 		return NULL;
 	}
+	if (n > MU_SIGNED_DELTA_MAX_SIGNATURES) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+			     "the delta envelope carries %" G_GSIZE_FORMAT " signatures, more than "
+			     "the %d accepted; sign with fewer keys",
+			     n, MU_SIGNED_DELTA_MAX_SIGNATURES);
+		return NULL;
+	}
 	result = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
 	for (gsize i = 0; i < n; i++) {
 		g_autoptr (GVariant) sig = g_variant_get_child_value (sigs, i);
@@ -316,9 +323,10 @@ mu_signed_delta_sign (GBytes *superblock, MuEd25519SecretKey *const *secret_keys
 	g_return_val_if_fail (secret_keys != NULL || n_secret_keys == 0, NULL);
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-	if (n_secret_keys == 0) {
+	if (n_secret_keys == 0 || n_secret_keys > MU_SIGNED_DELTA_MAX_SIGNATURES) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
-			     "no signing key given; give at least one secret key");
+			     "%u signing keys given; give 1 to %d secret keys", n_secret_keys,
+			     MU_SIGNED_DELTA_MAX_SIGNATURES);
 		return NULL;
 	}
 	if (!mu_superblock_check (superblock, error) ||

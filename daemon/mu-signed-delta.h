@@ -19,12 +19,16 @@ G_BEGIN_DECLS
 /* The unsigned superblock (ostree's OSTREE_STATIC_DELTA_SUPERBLOCK_FORMAT). */
 #define MU_SUPERBLOCK_FORMAT "(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))"
 
+/* More signatures than this are refused (each one costs a pass over the superblock per key). */
+#define MU_SIGNED_DELTA_MAX_SIGNATURES 16
+
 typedef struct _MuSignedDelta MuSignedDelta;
 
 /*
  * Parse an envelope. Errors: MU_ERROR_UNSIGNED for a plain (unsigned) superblock or an
  * envelope without ed25519 signatures; MU_ERROR_CORRUPT_DELTA for anything malformed or
- * truncated (bad magic, not normal form, signatures not 64 bytes, wrong value type).
+ * truncated (bad magic, not normal form, signatures not 64 bytes, wrong value type, more
+ * than MU_SIGNED_DELTA_MAX_SIGNATURES signatures).
  * The result keeps a reference to @data.
  */
 MuSignedDelta *mu_signed_delta_parse (GBytes *data, GError **error) G_GNUC_WARN_UNUSED_RESULT;

@@ -221,6 +221,27 @@ test_short_signature (Fixture *fx, gconstpointer data)
 	assert_refused (envelope, keyring, MU_ERROR_CORRUPT_DELTA);
 }
 
+/* An envelope with one signature too many is refused before any verification. */
+static void
+test_too_many_signatures (Fixture *fx, gconstpointer data)
+{
+	g_autoptr (MuKeyring) keyring = keyring_trusting (&fx->key, 1);
+	g_autoptr (MuSignedDelta) delta = mu_signed_delta_parse (fx->signed_delta, NULL);
+	GBytes *sig = mu_signed_delta_get_signature (delta, 0);
+	GVariantBuilder sigs;
+	GVariantBuilder meta;
+	g_autoptr (GBytes) envelope = NULL;
+
+	g_variant_builder_init (&sigs, G_VARIANT_TYPE ("aay"));
+	for (guint i = 0; i < MU_SIGNED_DELTA_MAX_SIGNATURES + 1; i++)
+		g_variant_builder_add_value (
+			&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, sig, TRUE));
+	g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
+	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
+	envelope = make_envelope (fx->superblock, g_variant_builder_end (&meta));
+	assert_refused (envelope, keyring, MU_ERROR_CORRUPT_DELTA);
+}
+
 static void
 test_garbage (Fixture *fx, gconstpointer data)
 {
@@ -380,6 +401,7 @@ main (int argc, char **argv)
 	ADD ("envelope-without-signatures", test_envelope_without_signatures);
 	ADD ("wrong-signature-type", test_wrong_signature_type);
 	ADD ("short-signature", test_short_signature);
+	ADD ("too-many-signatures", test_too_many_signatures);
 	ADD ("garbage", test_garbage);
 	ADD ("truncated-envelope", test_truncated_envelope);
 	ADD ("wrong-key", test_wrong_key);
