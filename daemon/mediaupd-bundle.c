@@ -15,7 +15,8 @@ static const MuToolCommand commands[] = {
 	{ "keygen", mu_tool_cmd_keygen, "Make an ed25519 signing key pair or a random LUKS key" },
 	{ "sign", mu_tool_cmd_sign, "Wrap a static-delta superblock in a signed envelope" },
 	{ "verify", mu_tool_cmd_verify, "Check a signed superblock against trusted keys" },
-	/* Further subcommands go here, e.g. { "inspect", mu_tool_cmd_inspect, "..." }, */
+	{ "inspect", mu_tool_cmd_inspect, "Show a bundle's header; check a key against it" },
+	/* Further subcommands go here. */
 };
 
 static void
