@@ -301,6 +301,26 @@ test_flipped_signature_byte (Fixture *fx, gconstpointer data)
 	assert_refused (tampered, keyring, MU_ERROR_SIGNATURE_INVALID);
 }
 
+/* Whatever single byte of the envelope changes, it is refused (and nothing crashes). */
+static void
+test_every_byte_flip (Fixture *fx, gconstpointer data)
+{
+	g_autoptr (MuKeyring) keyring = keyring_trusting (&fx->key, 1);
+	gsize size = g_bytes_get_size (fx->signed_delta);
+
+	for (gsize offset = 0; offset < size; offset++) {
+		g_autoptr (GError) error = NULL;
+		g_autoptr (GBytes) tampered = flip_byte (fx->signed_delta, offset);
+
+		g_assert_false (mu_signed_delta_verify_bytes (tampered, keyring, NULL, NULL, &error));
+		g_assert_nonnull (error);
+		g_assert_true (error->domain == MU_ERROR);
+		g_assert_true (error->code == MU_ERROR_CORRUPT_DELTA ||
+			       error->code == MU_ERROR_SIGNATURE_INVALID ||
+			       error->code == MU_ERROR_UNSIGNED);
+	}
+}
+
 static void
 test_revoked_key (Fixture *fx, gconstpointer data)
 {
@@ -407,6 +427,7 @@ main (int argc, char **argv)
 	ADD ("wrong-key", test_wrong_key);
 	ADD ("flipped-superblock-byte", test_flipped_superblock_byte);
 	ADD ("flipped-signature-byte", test_flipped_signature_byte);
+	ADD ("every-byte-flip", test_every_byte_flip);
 	ADD ("revoked-key", test_revoked_key);
 	ADD ("no-trusted-keys", test_no_trusted_keys);
 	ADD ("two-signatures-one-valid", test_two_signatures_one_valid);
