@@ -5,9 +5,10 @@
 #
 #   make-luks-fixture.sh OUTPUT --key ID=FILE [--key ID=FILE ...]
 #       [--no-tokens] [--no-label] [--label L] [--subsystem S]
-#       [--payload-kib N] [--init-only] [--luks1]
+#       [--payload-kib N] [--init-only] [--luks1] [--raw-token N=JSON ...]
 #
-# --init-only leaves an unfinished reencryption; --luks1 makes a LUKS1 file.
+# --init-only leaves an unfinished reencryption; --luks1 makes a LUKS1 file;
+# --raw-token imports JSON as token N (after the key-id tokens, if any).
 #
 # The first key makes keyslot 0, the next ones slots 1, 2, ... PBKDF is
 # pbkdf2 with 1000 iterations, so every trial is quick.
@@ -24,6 +25,7 @@ shift
 
 ids=()
 files=()
+raw_tokens=()
 tokens=1
 label=mediaupd-bundle
 subsystem=mediaupd-v1
@@ -46,6 +48,11 @@ while [[ $# -gt 0 ]]; do
 	--payload-kib) payload_kib=$2; shift 2 ;;
 	--init-only) init_only=1; shift ;;
 	--luks1) luks1=1; shift ;;
+	--raw-token)
+		[[ $# -ge 2 && $2 == *=* ]] || die "--raw-token needs N=JSON"
+		raw_tokens+=("$2")
+		shift 2
+		;;
 	*) die "unknown option '$1'" ;;
 	esac
 done
@@ -91,6 +98,12 @@ if [[ $tokens == 1 ]]; then
 	done
 	rm -f "$tmp.token"
 fi
+for token in "${raw_tokens[@]}"; do
+	printf '%s' "${token#*=}" >"$tmp.token"
+	cryptsetup token import --json-file "$tmp.token" --token-id "${token%%=*}" "$tmp" \
+		--disable-locks
+	rm -f "$tmp.token"
+done
 
 # Leave a reencryption (a key change) started but not done: the header then
 # carries the online-reencrypt requirement and a second data segment.

@@ -138,6 +138,34 @@ test_inspect_no_tokens (gconstpointer data)
 	}
 }
 
+/* Tokens that name no valid key id, more than one slot, or are of another
+ * type give no hint; the keys still open their slots by trying. */
+static void
+test_bad_tokens_ignored (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->bad_tokens);
+	const MuBundleInfo *info = mu_bundle_get_info (bundle);
+	g_autoptr (GPtrArray) keys = keys_of (fx->keys[1], NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autoptr (GError) error = NULL;
+	gint slot = -1;
+
+	g_assert_cmpuint (info->keyslots->len, ==, 3);
+	for (guint i = 0; i < 3; i++) {
+		const MuBundleKeyslot *ks = g_ptr_array_index (info->keyslots, i);
+
+		g_assert_null (ks->key_id);
+		g_assert_cmpint (ks->token, ==, -1);
+	}
+	g_assert_true (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, NULL, &error));
+	g_assert_no_error (error);
+	g_assert_cmpint (slot, ==, 1);
+	g_assert_cmpuint (trials->len, ==, 2);
+	assert_trial (trials, 0, "fallback-1", 0, FALSE, -EPERM);
+	assert_trial (trials, 1, "fallback-1", 1, FALSE, 1);
+}
+
 /* Each key opens exactly its slot, hinted by its token: one PBKDF each. */
 static void
 test_each_key_opens_its_slot (gconstpointer data)
@@ -637,6 +665,7 @@ main (int argc, char **argv)
 
 	g_test_add_data_func ("/bundle/inspect", fx, test_inspect);
 	g_test_add_data_func ("/bundle/inspect-no-tokens", fx, test_inspect_no_tokens);
+	g_test_add_data_func ("/bundle/bad-tokens-ignored", fx, test_bad_tokens_ignored);
 	g_test_add_data_func ("/bundle/each-key-opens-its-slot", fx, test_each_key_opens_its_slot);
 	g_test_add_data_func ("/bundle/hinted-first", fx, test_hinted_first);
 	g_test_add_data_func ("/bundle/no-tokens-tries-all", fx, test_no_tokens_tries_all);

@@ -148,6 +148,13 @@ mu_luks_fixtures_new (void)
 
 	fx->three = make_fixture (fx, "three.bundle", TRUE, NULL);
 	fx->no_tokens = make_fixture (fx, "no-tokens.bundle", TRUE, "--no-tokens", NULL);
+	fx->bad_tokens = make_fixture (
+		fx, "bad-tokens.bundle", TRUE, "--no-tokens", "--raw-token",
+		"0={\"type\":\"mediaupd-keyid\",\"keyslots\":[\"1\"],\"key_id\":\"../x\"}",
+		"--raw-token",
+		"1={\"type\":\"mediaupd-keyid\",\"keyslots\":[\"0\",\"1\"],"
+		"\"key_id\":\"fallback-1\"}",
+		"--raw-token", "2={\"type\":\"someone-else\",\"keyslots\":[\"1\"]}", NULL);
 	fx->foreign = make_fixture (fx, "foreign.luks", FALSE, "--label", "someone-else",
 				    "--subsystem", "", NULL);
 	fx->no_label = make_fixture (fx, "no-label.luks", FALSE, "--no-label", NULL);
@@ -206,6 +213,7 @@ mu_luks_fixtures_free (MuLuksFixtures *fx)
 	g_free (fx->short_key_path);
 	g_free (fx->three);
 	g_free (fx->no_tokens);
+	g_free (fx->bad_tokens);
 	g_free (fx->foreign);
 	g_free (fx->no_label);
 	g_free (fx->other_subsystem);

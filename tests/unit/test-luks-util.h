@@ -25,6 +25,7 @@ typedef struct {
 
 	gchar *three;           /* 3 keys, with key-id tokens */
 	gchar *no_tokens;       /* 3 keys, no tokens */
+	gchar *bad_tokens;      /* 3 keys; tokens with a bad key id, two slots, another type */
 	gchar *foreign;         /* label "someone-else" */
 	gchar *no_label;        /* no label, no subsystem */
 	gchar *other_subsystem; /* our label, subsystem "apertis-v2" */
