@@ -88,12 +88,19 @@ mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_ve
 {
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+	if (label == NULL || label[0] == '\0') {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+				     "a foreign LUKS2 file (no label, not '" MU_BUNDLE_LUKS_LABEL
+				     "'), not a mediaupd bundle; use a bundle made by "
+				     "make-encrypted-bundle.sh");
+		return FALSE;
+	}
 	if (g_strcmp0 (label, MU_BUNDLE_LUKS_LABEL) != 0) {
 		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
-			     "This is a foreign LUKS2 file (label '%s', not '" MU_BUNDLE_LUKS_LABEL
+			     "a foreign LUKS2 file (label '%s', not '" MU_BUNDLE_LUKS_LABEL
 			     "'), not a mediaupd bundle; use a bundle made by "
 			     "make-encrypted-bundle.sh",
-			     label != NULL ? label : "");
+			     label);
 		return FALSE;
 	}
 	if (g_strcmp0 (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_V1) == 0) {
@@ -102,16 +109,16 @@ mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_ve
 	}
 	if (subsystem != NULL && g_str_has_prefix (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_PREFIX)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
-			     "This bundle has format '%s', but this mediaupd reads only '"
+			     "a bundle of format '%s', but this mediaupd reads only '"
 			     MU_BUNDLE_LUKS_SUBSYSTEM_V1 "'; update mediaupd or use a bundle "
 			     "of format v1",
 			     subsystem);
 		return FALSE;
 	}
 	g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
-		     "This LUKS2 file is labelled '" MU_BUNDLE_LUKS_LABEL "' but its subsystem "
-		     "'%s' names no mediaupd format version; use a bundle made by "
-		     "make-encrypted-bundle.sh",
+		     "a LUKS2 file labelled '" MU_BUNDLE_LUKS_LABEL "' whose subsystem '%s' "
+		     "names no mediaupd format version, so not a mediaupd bundle; use a bundle "
+		     "made by make-encrypted-bundle.sh",
 		     subsystem != NULL ? subsystem : "");
 	return FALSE;
 }
@@ -235,13 +242,16 @@ load_error (const gchar *path, int r, GError **error)
 		return FALSE;
 	case MU_LUKS_MAGIC_LUKS1:
 		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
-			     "'%s' is a LUKS1 container, not a mediaupd bundle (bundles are LUKS2)",
+			     "'%s' is a LUKS1 container, not a mediaupd bundle (bundles are LUKS2); "
+			     "use a bundle made by make-encrypted-bundle.sh",
 			     path);
 		return FALSE;
 	case MU_LUKS_MAGIC_NONE:
 	default:
 		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
-			     "'%s' is not a mediaupd bundle (no LUKS2 header)", path);
+			     "'%s' is not a mediaupd bundle (no LUKS2 header); use a bundle made by "
+			     "make-encrypted-bundle.sh",
+			     path);
 		return FALSE;
 	}
 }
@@ -422,7 +432,7 @@ read_header (MuBundle *bundle, GError **error)
 	info->label = g_strdup (crypt_get_label (bundle->cd));
 	info->subsystem = g_strdup (crypt_get_subsystem (bundle->cd));
 	if (!mu_bundle_check_label (info->label, info->subsystem, &info->format_version, error)) {
-		g_prefix_error (error, "'%s': ", bundle->path);
+		g_prefix_error (error, "'%s' is ", bundle->path);
 		return FALSE;
 	}
 	if (!check_requirements (bundle, error))
