@@ -633,12 +633,18 @@ check_header() {
 	done
 }
 
-# Prints the keyslot KEYFILE opens in the bundle, as the device's own code finds it.
+# Prints the keyslot KEYFILE opens in the bundle, as the device's own code finds it:
+# the "key" object of 'mediaupd-bundle inspect --key FILE --json', {"id": ..., "opened": true,
+# "slot": N, "trials": [...]}. Parsed without a JSON tool: drop the trials array (flat
+# objects), then read the key object's members in any order.
 slot_opened_by() {
-	local out
+	local out key
 	out=$("$BUNDLE_TOOL" inspect --key "$1" --json "$PARTIAL" 2>"$WORK/inspect.err") || return 1
-	out=$(tr -d ' \n\t' <<<"$out")
-	[[ $out =~ \"opened_slot\":([0-9]+) ]] || return 1
+	out=$(tr -d ' \n\t' <<<"$out" | sed -e 's/"trials":\[[^]]*\]//')
+	[[ $out =~ \"key\":\{([^}]*)\} ]] || return 1
+	key=${BASH_REMATCH[1]}
+	[[ $key =~ \"opened\":true ]] || return 1
+	[[ $key =~ \"slot\":([0-9]+) ]] || return 1
 	printf '%s' "${BASH_REMATCH[1]}"
 }
 
