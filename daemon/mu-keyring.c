@@ -101,6 +101,18 @@ mu_keyring_get_n_trusted (MuKeyring *keyring)
 }
 
 static gboolean
+is_blank (GBytes *contents)
+{
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data (contents, &len);
+
+	for (gsize i = 0; i < len; i++)
+		if (!g_ascii_isspace (data[i]))
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean
 add_bytes (GPtrArray *set, GBytes *contents, const gchar *file_name, GError **error)
 {
 	g_autoptr (GPtrArray) keys = mu_ed25519_parse_public_keys (contents, file_name, error);
@@ -127,16 +139,24 @@ mu_keyring_add_revoked_bytes (MuKeyring *keyring, GBytes *contents, const gchar 
 {
 	g_return_val_if_fail (keyring != NULL, FALSE);
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+	/* An empty revocation list is a normal state on a device (a placeholder file
+	 * waiting for the first revocation); it must not stop every update. */
+	if (is_blank (contents))
+		return TRUE;
 	return add_bytes (keyring->revoked, contents, file_name, error);
 }
 
 static gboolean
-add_file (GPtrArray *set, const gchar *path, GError **error)
+add_file (GPtrArray *set, const gchar *path, const gchar *what, GError **error)
 {
 	g_autoptr (GBytes) contents = mu_ed25519_read_key_file (path, error);
 
 	if (contents == NULL)
 		return FALSE;
+	/* An empty revocation list is a normal state on a device (a placeholder file
+	 * waiting for the first revocation); it must not stop every update. */
+	if (g_str_equal (what, "revoked") && is_blank (contents))
+		return TRUE;
 	return add_bytes (set, contents, path, error);
 }
 
@@ -148,7 +168,7 @@ compare_names (gconstpointer a, gconstpointer b)
 
 /* Every regular file of @dir_path (following symlinks), in name order. */
 static gboolean
-add_dir (GPtrArray *set, const gchar *dir_path, GError **error)
+add_dir (GPtrArray *set, const gchar *dir_path, const gchar *what, GError **error)
 {
 	g_autoptr (GError) local_error = NULL;
 	g_autoptr (GDir) dir = g_dir_open (dir_path, 0, &local_error);
@@ -172,7 +192,7 @@ add_dir (GPtrArray *set, const gchar *dir_path, GError **error)
 			g_debug ("Skipping '%s' in key directory: not a regular file", path);
 			continue;
 		}
-		if (!add_file (set, path, error))
+		if (!add_file (set, path, what, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -192,8 +212,8 @@ load_path (GPtrArray *set, const gchar *path, const gchar *what, GError **error)
 		return FALSE;
 	}
 	if (S_ISDIR (st.st_mode))
-		return add_dir (set, path, error);
-	return add_file (set, path, error);
+		return add_dir (set, path, what, error);
+	return add_file (set, path, what, error);
 }
 
 gboolean

@@ -481,6 +481,28 @@ test_keyring_empty_ostree_dir (void)
 	sign_test_rm_rf (dir);
 }
 
+/* An empty revocation list is a placeholder, not an error; an empty trusted file is. */
+static void
+test_keyring_empty_revoked_file (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *dir = sign_test_make_tmpdir ();
+	g_autofree gchar *revoked = g_build_filename (dir, "revoked.ed25519", NULL);
+	g_autofree gchar *trusted = g_build_filename (dir, "trusted.ed25519", NULL);
+	g_autoptr (MuKeyring) keyring = mu_keyring_new ();
+	g_autoptr (GPtrArray) revoked_keys = NULL;
+
+	sign_test_write (revoked, "\n  \n");
+	sign_test_write (trusted, "");
+	g_assert_true (mu_keyring_load_revoked (keyring, revoked, &error));
+	g_assert_no_error (error);
+	revoked_keys = mu_keyring_get_revoked_keys (keyring);
+	g_assert_cmpuint (revoked_keys->len, ==, 0);
+	g_assert_false (mu_keyring_load_trusted (keyring, trusted, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_INVALID_KEY);
+	sign_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -505,5 +527,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/keyring/missing-path", test_keyring_missing_path);
 	g_test_add_func ("/keyring/malformed-file-in-dir", test_keyring_malformed_file_in_dir);
 	g_test_add_func ("/keyring/empty-ostree-dir", test_keyring_empty_ostree_dir);
+	g_test_add_func ("/keyring/empty-revoked-file", test_keyring_empty_revoked_file);
 	return g_test_run ();
 }

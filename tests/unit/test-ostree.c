@@ -37,13 +37,14 @@ run_or_die (const gchar *const *argv)
 {
 	g_autoptr (GError) error = NULL;
 	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
 	gint status = 0;
 
-	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &out,
+	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
 		      &status, &error);
 	g_assert_no_error (error);
 	if (!g_spawn_check_wait_status (status, &error))
-		g_error ("%s failed: %s\n%s", argv[0], error->message, out);
+		g_error ("%s failed: %s\n%s%s", argv[0], error->message, out, err);
 }
 
 static gchar *
