@@ -13,6 +13,24 @@
 #include "mu-luks.h"
 #include "test-luks-util.h"
 
+/* "LEVEL MESSAGE" of every libcryptsetup line this process logged (see main()). */
+static GPtrArray *luks_log;
+
+static GLogWriterOutput
+record_luks_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+		 gpointer user_data)
+{
+	for (gsize i = 0; i < n_fields; i++) {
+		const gchar *value = fields[i].value;
+
+		if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
+		    g_str_has_prefix (value, "libcryptsetup: "))
+			g_ptr_array_add (luks_log, g_strdup_printf ("%d %s", level & G_LOG_LEVEL_MASK,
+								    value));
+	}
+	return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 /* The three keys of the test bundles, in keyslots 0, 1, 2. */
 static const gchar *const key_ids[] = { "main-2026", "fallback-1", "old.v2" };
 
@@ -430,6 +448,32 @@ test_unfinished_reencryption (gconstpointer data)
 	assert_open_fails (fx->unfinished, MU_ERROR_CORRUPT_BUNDLE);
 }
 
+/* libcryptsetup's errors arrive in GLib as messages; its debug output only
+ * when GLib shows debug messages. */
+static void
+test_log_routing (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autofree gchar *expected = g_strdup_printf ("%d libcryptsetup: Device %s is too small.",
+						      G_LOG_LEVEL_MESSAGE, fx->cut_in_header);
+	gboolean found = FALSE;
+	gboolean debug_lines = FALSE;
+	gchar debug_prefix[16];
+
+	g_ptr_array_set_size (luks_log, 0);
+	assert_open_fails (fx->cut_in_header, MU_ERROR_CORRUPT_BUNDLE);
+	g_snprintf (debug_prefix, sizeof debug_prefix, "%d ", G_LOG_LEVEL_DEBUG);
+	for (guint i = 0; i < luks_log->len; i++) {
+		const gchar *line = g_ptr_array_index (luks_log, i);
+
+		found = found || g_str_has_prefix (line, expected);
+		debug_lines = debug_lines || g_str_has_prefix (line, debug_prefix);
+	}
+	g_assert_true (found);
+	g_assert_cmpint (debug_lines, ==,
+			 !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN));
+}
+
 static void
 test_check_label (void)
 {
@@ -661,6 +705,8 @@ main (int argc, char **argv)
 	int ret;
 
 	g_test_init (&argc, &argv, NULL);
+	luks_log = g_ptr_array_new_with_free_func (g_free);
+	g_log_set_writer_func (record_luks_log, NULL, NULL);
 	fx = mu_luks_fixtures_new ();
 
 	g_test_add_data_func ("/bundle/inspect", fx, test_inspect);
@@ -685,6 +731,7 @@ main (int argc, char **argv)
 	g_test_add_data_func ("/bundle/damaged-primary", fx, test_damaged_primary);
 	g_test_add_data_func ("/bundle/unfinished-reencryption", fx,
 			      test_unfinished_reencryption);
+	g_test_add_data_func ("/bundle/log-routing", fx, test_log_routing);
 	g_test_add_func ("/bundle/check-label", test_check_label);
 	g_test_add_func ("/bundle/parse-token", test_parse_token);
 	g_test_add_func ("/bundle/summarize", test_summarize);
@@ -692,5 +739,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/luks/parse-segment", test_parse_segment);
 
 	ret = g_test_run ();
+	g_ptr_array_unref (luks_log);
 	return ret;
 }
