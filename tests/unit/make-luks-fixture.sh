@@ -6,9 +6,12 @@
 #   make-luks-fixture.sh OUTPUT --key ID=FILE [--key ID=FILE ...]
 #       [--no-tokens] [--no-label] [--label L] [--subsystem S]
 #       [--payload-kib N] [--init-only] [--luks1] [--raw-token N=JSON ...]
+#       [--unbound ID=FILE]
 #
 # --init-only leaves an unfinished reencryption; --luks1 makes a LUKS1 file;
-# --raw-token imports JSON as token N (after the key-id tokens, if any).
+# --raw-token imports JSON as token N (after the key-id tokens, if any);
+# --unbound adds a keyslot bound to no data segment after the others (with a
+# key-id token naming it unless --no-tokens).
 #
 # The first key makes keyslot 0, the next ones slots 1, 2, ... PBKDF is
 # pbkdf2 with 1000 iterations, so every trial is quick.
@@ -26,6 +29,8 @@ shift
 ids=()
 files=()
 raw_tokens=()
+unbound_id=
+unbound_file=
 tokens=1
 label=mediaupd-bundle
 subsystem=mediaupd-v1
@@ -48,6 +53,12 @@ while [[ $# -gt 0 ]]; do
 	--payload-kib) payload_kib=$2; shift 2 ;;
 	--init-only) init_only=1; shift ;;
 	--luks1) luks1=1; shift ;;
+	--unbound)
+		[[ $# -ge 2 && $2 == *=* ]] || die "--unbound needs ID=FILE"
+		unbound_id=${2%%=*}
+		unbound_file=${2#*=}
+		shift 2
+		;;
 	--raw-token)
 		[[ $# -ge 2 && $2 == *=* ]] || die "--raw-token needs N=JSON"
 		raw_tokens+=("$2")
@@ -76,6 +87,7 @@ fi
 # for the new key of a reencryption left unfinished.
 truncate -s +4M "$tmp"
 slots=$((${#files[@]} + 1 + init_only))
+[[ -n $unbound_file ]] && slots=$((slots + 1))
 cryptsetup reencrypt --encrypt --type luks2 --reduce-device-size 4M \
 	--luks2-metadata-size 16k --luks2-keyslots-size "$((slots * 258048))" --sector-size 4096 \
 	"${pbkdf[@]}" --key-file "${files[0]}" "${common[@]}" "$tmp"
@@ -85,12 +97,18 @@ for ((i = 1; i < ${#files[@]}; i++)); do
 		"${pbkdf[@]}" "${common[@]}"
 done
 
+if [[ -n $unbound_file ]]; then
+	cryptsetup luksAddKey --unbound --key-size 512 --new-key-slot "${#files[@]}" \
+		"${pbkdf[@]}" "${common[@]}" "$tmp" "$unbound_file"
+	ids+=("$unbound_id")
+fi
+
 if [[ $set_label == 1 ]]; then
 	cryptsetup config "$tmp" --label "$label" --subsystem "$subsystem" --disable-locks
 fi
 
 if [[ $tokens == 1 ]]; then
-	for ((i = 0; i < ${#files[@]}; i++)); do
+	for ((i = 0; i < ${#ids[@]}; i++)); do
 		printf '{"type":"mediaupd-keyid","keyslots":["%d"],"key_id":"%s"}' "$i" "${ids[i]}" \
 			>"$tmp.token"
 		cryptsetup token import --json-file "$tmp.token" --token-id "$i" "$tmp" \

@@ -184,6 +184,32 @@ test_bad_tokens_ignored (gconstpointer data)
 	assert_trial (trials, 1, "fallback-1", 1, FALSE, 1);
 }
 
+/* A keyslot bound to no data segment holds no key for the data: it is listed,
+ * but never tried, not even when a token names it. */
+static void
+test_unbound_slot_never_tried (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->unbound);
+	const MuBundleInfo *info = mu_bundle_get_info (bundle);
+	const MuBundleKeyslot *ks;
+	g_autoptr (GPtrArray) keys = keys_of (fx->spare_b, NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autoptr (GError) error = NULL;
+	gint slot = -1;
+
+	g_assert_cmpuint (info->keyslots->len, ==, 4);
+	ks = g_ptr_array_index (info->keyslots, 3);
+	g_assert_cmpint (ks->slot, ==, 3);
+	g_assert_cmpint (ks->status, ==, MU_BUNDLE_KEYSLOT_UNBOUND);
+	g_assert_cmpstr (ks->key_id, ==, "spare-b");
+	g_assert_false (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_NO_KEY);
+	g_assert_cmpuint (trials->len, ==, 3);
+	for (guint s = 0; s < 3; s++)
+		assert_trial (trials, s, "spare-b", s, FALSE, -EPERM);
+}
+
 /* Each key opens exactly its slot, hinted by its token: one PBKDF each. */
 static void
 test_each_key_opens_its_slot (gconstpointer data)
@@ -712,6 +738,8 @@ main (int argc, char **argv)
 	g_test_add_data_func ("/bundle/inspect", fx, test_inspect);
 	g_test_add_data_func ("/bundle/inspect-no-tokens", fx, test_inspect_no_tokens);
 	g_test_add_data_func ("/bundle/bad-tokens-ignored", fx, test_bad_tokens_ignored);
+	g_test_add_data_func ("/bundle/unbound-slot-never-tried", fx,
+			      test_unbound_slot_never_tried);
 	g_test_add_data_func ("/bundle/each-key-opens-its-slot", fx, test_each_key_opens_its_slot);
 	g_test_add_data_func ("/bundle/hinted-first", fx, test_hinted_first);
 	g_test_add_data_func ("/bundle/no-tokens-tries-all", fx, test_no_tokens_tries_all);

@@ -122,12 +122,11 @@ make_keys (MuLuksFixtures *fx)
 	static const gchar *const ids[] = { "main-2026", "fallback-1", "old.v2" };
 	g_autofree gchar *keys_dir = g_build_filename (fx->tmpdir, "keys", NULL);
 	g_autofree gchar *wrong_dir = g_build_filename (fx->tmpdir, "wrong", NULL);
-	g_autofree gchar *spare_b_path = NULL;
 
 	for (guint i = 0; i < 3; i++)
 		fx->key_paths[i] = write_random_key (keys_dir, ids[i], 32, &fx->keys[i]);
 	fx->spare_a_path = write_random_key (wrong_dir, "spare-a", 32, &fx->spare_a);
-	spare_b_path = write_random_key (wrong_dir, "spare-b", 64, &fx->spare_b);
+	fx->spare_b_path = write_random_key (wrong_dir, "spare-b", 64, &fx->spare_b);
 	fx->wrong_main_path = write_random_key (wrong_dir, "main-2026", 32, &fx->wrong_main);
 	fx->short_key_path = write_random_key (wrong_dir, "short", 31, NULL);
 }
@@ -140,6 +139,7 @@ mu_luks_fixtures_new (void)
 	const gsize header_flip[] = { LUKS2_BIN_HEADER + 100 };
 	const gsize both_flips[] = { LUKS2_BIN_HEADER + 100,
 				     LUKS2_HEADER_COPY + LUKS2_BIN_HEADER + 100 };
+	g_autofree gchar *arg = NULL;
 
 	fx->tmpdir = g_dir_make_tmp ("mu-test-luks-XXXXXX", &error);
 	g_assert_no_error (error);
@@ -148,6 +148,8 @@ mu_luks_fixtures_new (void)
 
 	fx->three = make_fixture (fx, "three.bundle", TRUE, NULL);
 	fx->no_tokens = make_fixture (fx, "no-tokens.bundle", TRUE, "--no-tokens", NULL);
+	arg = g_strdup_printf ("spare-b=%s", fx->spare_b_path);
+	fx->unbound = make_fixture (fx, "unbound.bundle", TRUE, "--unbound", arg, NULL);
 	fx->bad_tokens = make_fixture (
 		fx, "bad-tokens.bundle", TRUE, "--no-tokens", "--raw-token",
 		"0={\"type\":\"mediaupd-keyid\",\"keyslots\":[\"1\"],\"key_id\":\"../x\"}",
@@ -209,11 +211,13 @@ mu_luks_fixtures_free (MuLuksFixtures *fx)
 	mu_key_free (fx->spare_b);
 	mu_key_free (fx->wrong_main);
 	g_free (fx->spare_a_path);
+	g_free (fx->spare_b_path);
 	g_free (fx->wrong_main_path);
 	g_free (fx->short_key_path);
 	g_free (fx->three);
 	g_free (fx->no_tokens);
 	g_free (fx->bad_tokens);
+	g_free (fx->unbound);
 	g_free (fx->foreign);
 	g_free (fx->no_label);
 	g_free (fx->other_subsystem);

@@ -19,12 +19,14 @@ typedef struct {
 	MuKey *spare_a;
 	MuKey *spare_b;
 	gchar *spare_a_path;
+	gchar *spare_b_path;
 	MuKey *wrong_main;
 	gchar *wrong_main_path; /* DIR/wrong/main-2026.key */
 	gchar *short_key_path;  /* 31 bytes */
 
 	gchar *three;           /* 3 keys, with key-id tokens */
 	gchar *no_tokens;       /* 3 keys, no tokens */
+	gchar *unbound;         /* 3 keys and "spare-b" in an unbound slot 3, with tokens */
 	gchar *bad_tokens;      /* 3 keys; tokens with a bad key id, two slots, another type */
 	gchar *foreign;         /* label "someone-else" */
 	gchar *no_label;        /* no label, no subsystem */
