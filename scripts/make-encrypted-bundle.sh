@@ -76,8 +76,9 @@ EOF
 
 # --- messages -------------------------------------------------------------------------------
 
-log() {
-	printf '%s: %s\n' "$PROG" "$*" >&2
+# Progress on stderr, with the time since the start.
+step() {
+	printf '%s: [%6s s] %s\n' "$PROG" "$(elapsed)" "$*" >&2
 }
 
 # die WHAT [WHAT-TO-DO]: says what is wrong and what to do about it, then exits 1.
@@ -756,16 +757,16 @@ main() {
 	trap 'exit 143' TERM
 	make_work_dirs
 
-	log "generating the delta ${FROM_COMMIT:-empty} -> $TO_COMMIT"
+	step "generating the delta ${FROM_COMMIT:-empty} -> $TO_COMMIT"
 	generate_delta
-	log "signing the delta superblock with ${#SIGNING_KEYS[@]} key(s)"
+	step "signing the delta superblock with ${#SIGNING_KEYS[@]} key(s)"
 	sign_delta
 	write_manifest
-	log "building the $FS image"
+	step "building the $FS image"
 	build_image
-	log "encrypting to LUKS2 with ${#KEY_IDS[@]} keyslot(s) ($PBKDF_TEXT)"
+	step "encrypting to LUKS2 with ${#KEY_IDS[@]} keyslot(s) ($PBKDF_TEXT)"
 	build_container
-	log "self-check"
+	step "self-check"
 	check_header
 	check_keys
 	check_signature
