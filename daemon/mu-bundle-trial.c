@@ -33,6 +33,8 @@ mu_key_trial_result_to_string (gint result)
 		return "not enough memory for the keyslot's PBKDF";
 	case EINVAL:
 		return "keyslot unusable";
+	case E2BIG:
+		return "PBKDF over this device's limits, not tried";
 	default:
 		return g_strerror (-result);
 	}
@@ -161,6 +163,14 @@ trial_record (const MuKey *key, gint slot, gboolean hinted, gint result, gint64 
 	return trial;
 }
 
+static void
+record (Trial *t, const MuKey *key, gint slot, gboolean hinted, gint result, gint64 duration_us)
+{
+	if (t->trials != NULL)
+		g_ptr_array_add (t->trials, trial_record (key, slot, hinted, result, duration_us));
+	g_ptr_array_add (t->own_trials, trial_record (key, slot, hinted, result, duration_us));
+}
+
 /* Check-only: name NULL activates nothing, so no device-mapper and no root. */
 static gboolean
 try_one (Trial *t, guint key_index, guint slot_index, gboolean hinted)
@@ -172,6 +182,14 @@ try_one (Trial *t, guint key_index, guint slot_index, gboolean hinted)
 	int r;
 
 	t->tried[key_index * t->info->keyslots->len + slot_index] = TRUE;
+	if (!mu_pbkdf_limits_allow (mu_bundle_get_pbkdf_limits (t->bundle), ks)) {
+		g_message ("Bundle '%s': not trying keyslot %d: its PBKDF (%s, %u iterations, "
+			   "%u KiB) is over this device's limits",
+			   mu_bundle_get_path (t->bundle), ks->slot, ks->pbkdf_type,
+			   ks->pbkdf_iterations, ks->pbkdf_memory_kib);
+		record (t, key, ks->slot, hinted, -E2BIG, 0);
+		return FALSE;
+	}
 	r = crypt_activate_by_passphrase (mu_bundle_get_crypt_device (t->bundle), NULL, ks->slot,
 					  (const char *) key->data, key->len,
 					  CRYPT_ACTIVATE_READONLY);
@@ -179,9 +197,7 @@ try_one (Trial *t, guint key_index, guint slot_index, gboolean hinted)
 	g_debug ("Bundle '%s': key '%s' against keyslot %d%s: %s (%.1f ms)",
 		 mu_bundle_get_path (t->bundle), key->id, ks->slot, hinted ? " (hinted)" : "",
 		 mu_key_trial_result_to_string (r), (gdouble) duration / 1000.0);
-	if (t->trials != NULL)
-		g_ptr_array_add (t->trials, trial_record (key, ks->slot, hinted, r, duration));
-	g_ptr_array_add (t->own_trials, trial_record (key, ks->slot, hinted, r, duration));
+	record (t, key, ks->slot, hinted, r, duration);
 	if (r < 0)
 		return FALSE;
 	t->opened_slot = r;

@@ -19,6 +19,7 @@ struct _MuBundle {
 	gchar *path;
 	MuCryptDevice *cd;
 	MuBundleInfo info;
+	MuPbkdfLimits limits;
 };
 
 static void
@@ -65,6 +66,37 @@ mu_bundle_get_crypt_device (MuBundle *bundle)
 {
 	g_return_val_if_fail (bundle != NULL, NULL);
 	return bundle->cd;
+}
+
+void
+mu_bundle_set_pbkdf_limits (MuBundle *bundle, const MuPbkdfLimits *limits)
+{
+	g_return_if_fail (bundle != NULL);
+	g_return_if_fail (limits != NULL);
+	bundle->limits = *limits;
+}
+
+gboolean
+mu_pbkdf_limits_allow (const MuPbkdfLimits *limits, const MuBundleKeyslot *slot)
+{
+	g_return_val_if_fail (limits != NULL, FALSE);
+	g_return_val_if_fail (slot != NULL, FALSE);
+
+	if (g_strcmp0 (slot->pbkdf_type, CRYPT_KDF_PBKDF2) == 0)
+		return slot->pbkdf_iterations <= limits->pbkdf2_max_iterations;
+	if (g_strcmp0 (slot->pbkdf_type, CRYPT_KDF_ARGON2ID) == 0 ||
+	    g_strcmp0 (slot->pbkdf_type, CRYPT_KDF_ARGON2I) == 0)
+		return slot->pbkdf_iterations <= limits->argon2_max_time &&
+		       slot->pbkdf_memory_kib <= limits->argon2_max_memory_kib;
+	/* Unknown or unreadable PBKDF: libcryptsetup refuses it itself. */
+	return TRUE;
+}
+
+const MuPbkdfLimits *
+mu_bundle_get_pbkdf_limits (MuBundle *bundle)
+{
+	g_return_val_if_fail (bundle != NULL, NULL);
+	return &bundle->limits;
 }
 
 const MuBundleKeyslot *
@@ -461,6 +493,9 @@ mu_bundle_open (const gchar *path, GError **error)
 	mu_luks_init ();
 	bundle = g_new0 (MuBundle, 1);
 	bundle->path = g_strdup (path);
+	bundle->limits.pbkdf2_max_iterations = MU_PBKDF2_MAX_ITERATIONS_DEFAULT;
+	bundle->limits.argon2_max_time = MU_ARGON2_MAX_TIME_DEFAULT;
+	bundle->limits.argon2_max_memory_kib = MU_ARGON2_MAX_MEMORY_KIB_DEFAULT;
 	if (!stat_bundle_file (path, &bundle->info.file_size, error))
 		return NULL;
 

@@ -78,6 +78,30 @@ struct crypt_device *mu_bundle_get_crypt_device (MuBundle *bundle);
 const MuBundleKeyslot *mu_bundle_info_find_key_id (const MuBundleInfo *info,
 						   const gchar *key_id);
 
+/*
+ * The costliest keyslot PBKDF a key trial will run. The header comes from the
+ * stick, which may be hostile, and one trial cannot be interrupted: a keyslot
+ * over these limits is not tried (its MuKeyTrial says -E2BIG). Bundle keys are
+ * random, so makers set cheap parameters (pbkdf2, 1000 iterations); the
+ * defaults still admit cryptsetup's own benchmarked ones. Memory beyond what
+ * the device has is refused by libcryptsetup itself (-ENOMEM).
+ */
+typedef struct {
+	guint32 pbkdf2_max_iterations;
+	guint32 argon2_max_time; /* time cost (iterations) */
+	guint32 argon2_max_memory_kib;
+} MuPbkdfLimits;
+
+#define MU_PBKDF2_MAX_ITERATIONS_DEFAULT 10000000
+#define MU_ARGON2_MAX_TIME_DEFAULT 32
+#define MU_ARGON2_MAX_MEMORY_KIB_DEFAULT (1024 * 1024)
+
+/* Limits for later mu_bundle_try_keys() calls; mu_bundle_open() sets the defaults. */
+void mu_bundle_set_pbkdf_limits (MuBundle *bundle, const MuPbkdfLimits *limits);
+const MuPbkdfLimits *mu_bundle_get_pbkdf_limits (MuBundle *bundle);
+/* Whether a trial would run @slot's PBKDF under @limits. */
+gboolean mu_pbkdf_limits_allow (const MuPbkdfLimits *limits, const MuBundleKeyslot *slot);
+
 /* One check-only attempt of one key against one keyslot. */
 typedef struct {
 	gchar *key_id;
@@ -105,7 +129,8 @@ gchar *mu_key_trials_summarize (GPtrArray *trials, gsize max_len) G_GNUC_WARN_UN
  * Tries @keys (MuKey*) check-only until one opens a keyslot: first each key
  * against the slot(s) whose token names its id, in the order of @keys; then
  * every key against every other active keyslot (slots without a token first),
- * so bundles without tokens still open. Each attempt is appended to @trials
+ * so bundles without tokens still open. Slots over the PBKDF limits are
+ * skipped (recorded, not tried). Each attempt is appended to @trials
  * (MuKeyTrial*, may be NULL; give it mu_key_trial_free as free func), on
  * failure too. On success sets @out_slot and @out_key (a pointer into @keys).
  * Errors: MU_ERROR_NO_KEY (naming the key ids tried and why each failed),

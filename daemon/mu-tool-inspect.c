@@ -67,7 +67,7 @@ pbkdf_text (const MuBundleKeyslot *ks)
 }
 
 static void
-print_text (const MuBundleInfo *info, const gchar *path)
+print_text (MuBundle *bundle, const MuBundleInfo *info, const gchar *path)
 {
 	g_autofree gchar *data_size = g_format_size (info->data_size);
 
@@ -96,6 +96,9 @@ print_text (const MuBundleInfo *info, const gchar *path)
 			g_string_append (line, "; unbound (opens no data)");
 		if (ks->priority != CRYPT_SLOT_PRIORITY_NORMAL)
 			g_string_append_printf (line, "; priority %s", priority_name (ks->priority));
+		if (!mu_pbkdf_limits_allow (mu_bundle_get_pbkdf_limits (bundle), ks))
+			g_string_append (line, "; PBKDF over the devices' default limits: "
+					       "never tried");
 		g_print ("  %2d: %s\n", ks->slot, line->str);
 	}
 }
@@ -146,7 +149,7 @@ add_pbkdf (JsonBuilder *b, const MuBundleKeyslot *ks)
 }
 
 static void
-add_keyslots (JsonBuilder *b, const MuBundleInfo *info)
+add_keyslots (JsonBuilder *b, MuBundle *bundle, const MuBundleInfo *info)
 {
 	json_builder_set_member_name (b, "keyslots");
 	json_builder_begin_array (b);
@@ -168,6 +171,9 @@ add_keyslots (JsonBuilder *b, const MuBundleInfo *info)
 		else
 			json_builder_add_null_value (b);
 		add_pbkdf (b, ks);
+		json_builder_set_member_name (b, "within_pbkdf_limits");
+		json_builder_add_boolean_value (
+			b, mu_pbkdf_limits_allow (mu_bundle_get_pbkdf_limits (bundle), ks));
 		json_builder_end_object (b);
 	}
 	json_builder_end_array (b);
@@ -220,7 +226,8 @@ print_json_node (JsonNode *root)
 }
 
 static void
-print_json (const MuBundleInfo *info, const gchar *path, const KeyCheck *check)
+print_json (MuBundle *bundle, const MuBundleInfo *info, const gchar *path,
+	    const KeyCheck *check)
 {
 	g_autoptr (JsonBuilder) b = json_builder_new ();
 	g_autoptr (JsonNode) root = NULL;
@@ -240,7 +247,7 @@ print_json (const MuBundleInfo *info, const gchar *path, const KeyCheck *check)
 	add_int (b, "data_size", (gint64) info->data_size);
 	json_builder_set_member_name (b, "data_size_dynamic");
 	json_builder_add_boolean_value (b, info->data_size_dynamic);
-	add_keyslots (b, info);
+	add_keyslots (b, bundle, info);
 	if (check != NULL)
 		add_key_check (b, check);
 	json_builder_end_object (b);
@@ -308,9 +315,9 @@ inspect (const gchar *path, const gchar *key_path, gboolean json)
 		return fail (error, json);
 
 	if (json)
-		print_json (info, path, check.key != NULL ? &check : NULL);
+		print_json (bundle, info, path, check.key != NULL ? &check : NULL);
 	else
-		print_text (info, path);
+		print_text (bundle, info, path);
 	if (check.key == NULL)
 		return MU_TOOL_EXIT_OK;
 	if (check.opened) {

@@ -332,6 +332,77 @@ test_wrong_keys (gconstpointer data)
 		assert_trial (trials, 3 + s, "spare-a", s, FALSE, -EPERM);
 }
 
+/* Keyslots whose PBKDF is over the limits are recorded, never run. */
+static void
+test_pbkdf_limits (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autoptr (MuBundle) bundle = open_ok (fx->three);
+	g_autoptr (GPtrArray) keys = keys_of (fx->keys[0], NULL);
+	g_autoptr (GPtrArray) trials = new_trials ();
+	g_autoptr (GPtrArray) again = new_trials ();
+	g_autoptr (GError) error = NULL;
+	const MuPbkdfLimits *defaults = mu_bundle_get_pbkdf_limits (bundle);
+	MuPbkdfLimits tight = *defaults;
+	gint slot = -1;
+
+	g_assert_cmpuint (defaults->pbkdf2_max_iterations, ==, MU_PBKDF2_MAX_ITERATIONS_DEFAULT);
+	tight.pbkdf2_max_iterations = 999;
+	mu_bundle_set_pbkdf_limits (bundle, &tight);
+	g_assert_false (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_NO_KEY);
+	g_assert_nonnull (strstr (error->message, "over this device's limits"));
+	g_assert_cmpuint (trials->len, ==, 3);
+	assert_trial (trials, 0, "main-2026", 0, TRUE, -E2BIG);
+	assert_trial (trials, 1, "main-2026", 1, FALSE, -E2BIG);
+	assert_trial (trials, 2, "main-2026", 2, FALSE, -E2BIG);
+	for (guint i = 0; i < 3; i++)
+		g_assert_cmpint (((MuKeyTrial *) g_ptr_array_index (trials, i))->duration_us, ==, 0);
+
+	/* Exactly at the limit is allowed. */
+	g_clear_error (&error);
+	tight.pbkdf2_max_iterations = 1000;
+	mu_bundle_set_pbkdf_limits (bundle, &tight);
+	g_assert_true (mu_bundle_try_keys (bundle, keys, again, NULL, &slot, NULL, &error));
+	g_assert_no_error (error);
+	g_assert_cmpint (slot, ==, 0);
+}
+
+static void
+test_pbkdf_limits_table (void)
+{
+	static const struct {
+		const gchar *type;
+		guint32 iterations;
+		guint32 memory_kib;
+		gboolean allowed;
+	} cases[] = {
+		{ "pbkdf2", 1000, 0, TRUE },
+		{ "pbkdf2", MU_PBKDF2_MAX_ITERATIONS_DEFAULT, 0, TRUE },
+		{ "pbkdf2", MU_PBKDF2_MAX_ITERATIONS_DEFAULT + 1, 0, FALSE },
+		{ "argon2id", 4, 743887, TRUE }, /* cryptsetup's benchmarked default here */
+		{ "argon2i", 4, 65536, TRUE },
+		{ "argon2id", MU_ARGON2_MAX_TIME_DEFAULT + 1, 65536, FALSE },
+		{ "argon2i", 4, MU_ARGON2_MAX_MEMORY_KIB_DEFAULT + 1, FALSE },
+		{ "argon2id", 4, 4 * 1024 * 1024, FALSE },
+		{ NULL, 0, 0, TRUE },
+	};
+	const MuPbkdfLimits limits = {
+		.pbkdf2_max_iterations = MU_PBKDF2_MAX_ITERATIONS_DEFAULT,
+		.argon2_max_time = MU_ARGON2_MAX_TIME_DEFAULT,
+		.argon2_max_memory_kib = MU_ARGON2_MAX_MEMORY_KIB_DEFAULT,
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		MuBundleKeyslot ks = { 0 };
+
+		ks.pbkdf_type = (gchar *) cases[i].type;
+		ks.pbkdf_iterations = cases[i].iterations;
+		ks.pbkdf_memory_kib = cases[i].memory_kib;
+		g_assert_cmpint (mu_pbkdf_limits_allow (&limits, &ks), ==, cases[i].allowed);
+	}
+}
+
 static void
 test_no_keys (gconstpointer data)
 {
@@ -746,6 +817,8 @@ main (int argc, char **argv)
 	g_test_add_data_func ("/bundle/wrong-hint-falls-back", fx, test_wrong_hint_falls_back);
 	g_test_add_data_func ("/bundle/wrong-keys", fx, test_wrong_keys);
 	g_test_add_data_func ("/bundle/no-keys", fx, test_no_keys);
+	g_test_add_data_func ("/bundle/pbkdf-limits", fx, test_pbkdf_limits);
+	g_test_add_func ("/bundle/pbkdf-limits-table", test_pbkdf_limits_table);
 	g_test_add_data_func ("/bundle/cancelled", fx, test_cancelled);
 	g_test_add_data_func ("/bundle/foreign-label", fx, test_foreign_label);
 	g_test_add_data_func ("/bundle/no-label", fx, test_no_label);

@@ -172,6 +172,7 @@ test_json (gconstpointer data)
 		g_assert_cmpstr (json_object_get_string_member (pbkdf, "type"), ==, "pbkdf2");
 		g_assert_cmpstr (json_object_get_string_member (pbkdf, "hash"), ==, "sha256");
 		g_assert_cmpint (json_object_get_int_member (pbkdf, "iterations"), ==, 1000);
+		g_assert_true (json_object_get_boolean_member (slot, "within_pbkdf_limits"));
 	}
 }
 
