@@ -537,6 +537,51 @@ test_damaged_primary (gconstpointer data)
 	g_assert_cmpmem (before, before_len, after, after_len);
 }
 
+/* The stick is hostile: damaged headers give one of the bundle errors (or,
+ * with one good header copy left, open), never a crash or another error. */
+static void
+test_header_mutations (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autofree gchar *path = g_build_filename (fx->tmpdir, "mutated.bundle", NULL);
+	g_autofree gchar *contents = NULL;
+	g_autoptr (GError) error = NULL;
+	gsize size = 0;
+	guint opened = 0;
+
+	g_file_get_contents (fx->three, &contents, &size, &error);
+	g_assert_no_error (error);
+	for (guint round = 0; round < 48; round++) {
+		/* Mostly the two 16 KiB header copies, sometimes the keyslot areas. */
+		gsize span = round % 4 == 3 ? 2 * 1024 * 1024 : 32 * 1024;
+		gsize offset = (gsize) g_test_rand_int_range (0, (gint32) span);
+		gboolean both = round % 2 == 1 && offset < 16 * 1024;
+		g_autoptr (MuBundle) bundle = NULL;
+		g_autoptr (GError) open_error = NULL;
+		gchar saved = contents[offset];
+
+		contents[offset] = (gchar) (contents[offset] ^ (1 << (round % 8)));
+		if (both)
+			contents[offset + 16 * 1024] ^= (gchar) (1 << (round % 8));
+		g_file_set_contents (path, contents, (gssize) size, &error);
+		g_assert_no_error (error);
+		bundle = mu_bundle_open (path, &open_error);
+		if (bundle != NULL) {
+			opened++;
+		} else {
+			g_test_message ("byte %" G_GSIZE_FORMAT "%s: %s", offset,
+					both ? " (both copies)" : "", open_error->message);
+			g_assert_true (g_error_matches (open_error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE) ||
+				       g_error_matches (open_error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE));
+		}
+		contents[offset] = saved;
+		if (both)
+			contents[offset + 16 * 1024] ^= (gchar) (1 << (round % 8));
+	}
+	g_test_message ("%u of 48 mutated bundles still opened", opened);
+	g_unlink (path);
+}
+
 static void
 test_unfinished_reencryption (gconstpointer data)
 {
@@ -830,6 +875,7 @@ main (int argc, char **argv)
 	g_test_add_data_func ("/bundle/truncated", fx, test_truncated);
 	g_test_add_data_func ("/bundle/damaged-headers", fx, test_damaged_headers);
 	g_test_add_data_func ("/bundle/damaged-primary", fx, test_damaged_primary);
+	g_test_add_data_func ("/bundle/header-mutations", fx, test_header_mutations);
 	g_test_add_data_func ("/bundle/unfinished-reencryption", fx,
 			      test_unfinished_reencryption);
 	g_test_add_data_func ("/bundle/log-routing", fx, test_log_routing);
