@@ -107,8 +107,10 @@ make_repo() {
 	as_user bash -c "$(declare -f write_tree); write_tree '$W/tree' 1.0"
 	as_user ostree commit --repo="$W/repo" --branch="$REF" --tree=dir="$W/tree" \
 		--subject=v1 --add-metadata-string=version=1.0 >/dev/null
-	# Version 2: one file changed, one added, some removed, a text file edited.
+	# Version 2: one file changed, one added, some removed, a text file edited, and a file
+	# above ostree's default fallback threshold (4 MB), which must still go into the parts.
 	as_user bash -c "head -c 100000 /dev/urandom >'$W/tree/usr/bin/new-tool' &&
+		head -c 4100000 /dev/zero >'$W/tree/usr/bin/large' &&
 		rm -f '$W'/tree/usr/share/doc/file-1*.txt && seq 1 5000 >'$W/tree/usr/share/doc/file-2.txt' &&
 		echo VERSION=2.0 >'$W/tree/etc/os-release'"
 	as_user ostree commit --repo="$W/repo" --branch="$REF" --tree=dir="$W/tree" \
@@ -390,6 +392,24 @@ t_force() {
 	rm -f "$out"
 }
 
+# Control for the apply checks above: with ostree's default --min-fallback-size the large file
+# becomes a fallback object, and stock apply-offline refuses such a delta. So a bundle that
+# applies has no fallback objects.
+t_fallback_control() {
+	local d=$W/fallback-control repo
+	mkdir -p "$d/delta"
+	ostree --repo="$W/repo" static-delta generate --from="$V1" --to="$V2" \
+		--filename="$d/delta/superblock" >/dev/null
+	repo=$(mktemp -d "$W/apply.XXXXXX")
+	ostree init --repo="$repo" --mode=bare-user
+	ostree pull-local --repo="$repo" "$W/repo" "$V1" >/dev/null
+	if ostree static-delta apply-offline --repo="$repo" "$d/delta" 2>"$d/err"; then
+		fail "a delta with ostree's default fallback size applied offline"
+	fi
+	cat "$d/err"
+	grep -q "fallback" "$d/err" || fail "refused for another reason than fallback objects"
+}
+
 # SIGTERM in the middle of a run (CI job cancelled): nothing is left behind.
 t_interrupted() {
 	local pid i rc
@@ -523,6 +543,7 @@ main() {
 	check "delta bundle read back offline: signature verifies, stock ostree applies it" t_delta_read_back
 	check "full squashfs bundle from CI file variables, applied into an empty repository" t_full_bundle_squashfs
 	check "ext4 bundle with one key, read back and applied" t_ext4_bundle
+	check "control: a delta with fallback objects does not apply offline" t_fallback_control
 	check "argon2id parameters, --to, two signing keys" t_argon2id
 	check "32 keys fit; 33 are refused" t_32_keys_and_33
 	check "existing output kept without --force, replaced with it" t_force
