@@ -6,11 +6,13 @@
 # repository with two commits made here. Each bundle is then read back offline, without
 # device-mapper or mounting, and its delta applied with stock ostree.
 #
-# Environment: MAKE_BUNDLE_SCRIPT (the script), MEDIAUPD_BUNDLE (the built mediaupd-bundle).
+# Environment: MAKE_BUNDLE_SCRIPT (the script), MEDIAUPD_BUNDLE (the built mediaupd-bundle),
+# MEDIAUPD_SOURCE_ROOT (for keys-example/; default: two levels above this file).
 set -euo pipefail
 
 SCRIPT=${MAKE_BUNDLE_SCRIPT:?set MAKE_BUNDLE_SCRIPT to scripts/make-encrypted-bundle.sh}
 TOOL=${MEDIAUPD_BUNDLE:?set MEDIAUPD_BUNDLE to the built mediaupd-bundle}
+MEDIAUPD_SOURCE_ROOT=${MEDIAUPD_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 unset MEDIAUPD_SIGNING_KEY_FILE MEDIAUPD_KEYS_DIR
 readonly REF=os/x86_64/main
 readonly NOBODY=65534
@@ -392,6 +394,21 @@ t_force() {
 	rm -f "$out"
 }
 
+# The demo of keys-example/README.md works: its keys make a bundle that its trusted key verifies.
+t_example_keys() {
+	local ex=$W/keys-example out=$W/out/example.enc
+	cp -r "$MEDIAUPD_SOURCE_ROOT/keys-example" "$ex"
+	chown -R "$(stat -c %u:%g "$W")" "$ex"
+	make_bundle --repo "$W/repo" --ref "$REF" --empty --signing-key "$ex/example-signing.secret" \
+		--keys-dir "$ex" --output "$out" >/dev/null
+	[ "$(luks_json "$out" "[t['key_id'] for t in m['tokens'].values()]")" = \
+		"['fallback-1', 'main-2026', 'rotation-2027']" ] || fail "not the three example key ids"
+	[ "$(opened_slot "$out" "$ex/rotation-2027.key")" = 2 ] || fail "rotation-2027 does not open slot 2"
+	read_back "$out" "$ex/main-2026.key" erofs "$W/rb-example"
+	"$TOOL" verify --trusted "$ex/trusted.ed25519" "$W/rb-example/delta/superblock" ||
+		fail "keys-example/trusted.ed25519 does not verify the example signature"
+}
+
 # Control for the apply checks above: with ostree's default --min-fallback-size the large file
 # becomes a fallback object, and stock apply-offline refuses such a delta. So a bundle that
 # applies has no fallback objects.
@@ -543,6 +560,7 @@ main() {
 	check "delta bundle read back offline: signature verifies, stock ostree applies it" t_delta_read_back
 	check "full squashfs bundle from CI file variables, applied into an empty repository" t_full_bundle_squashfs
 	check "ext4 bundle with one key, read back and applied" t_ext4_bundle
+	check "the example keys of keys-example/ make a working bundle" t_example_keys
 	check "control: a delta with fallback objects does not apply offline" t_fallback_control
 	check "argon2id parameters, --to, two signing keys" t_argon2id
 	check "32 keys fit; 33 are refused" t_32_keys_and_33
