@@ -403,6 +403,24 @@ commit_meta() {
 	printf '%s' "$v"
 }
 
+# Prints PRETTY_NAME of the commit's os-release, or nothing (informational only).
+commit_os_name() {
+	local f line
+	for f in /usr/lib/os-release /etc/os-release /usr/etc/os-release; do
+		line=$(ostree_repo cat -- "$1" "$f" 2>/dev/null | grep -m1 '^PRETTY_NAME=') || continue
+		line=${line#PRETTY_NAME=}
+		line=${line#[\"\']}
+		line=${line%[\"\']}
+		printf '%s' "${line:0:200}" | tr -d '\r\n'
+		return 0
+	done
+}
+
+# Prints the commit's date as ostree shows it, or nothing.
+commit_date() {
+	ostree_repo show -- "$1" 2>/dev/null | sed -n 's/^Date: *//p' | head -n 1
+}
+
 resolve_commits() {
 	{ [ -d "$REPO/objects" ] && [ -f "$REPO/config" ]; } ||
 		die "'$REPO' is not an OSTree repository" "give --repo the path of the repository (the directory holding 'config' and 'objects/')"
@@ -432,6 +450,8 @@ resolve_commits() {
 				"build the bundle after committing the new version to '$REF'"
 	fi
 	TO_VERSION=$(commit_meta "$TO_COMMIT" version)
+	TO_DATE=$(commit_date "$TO_COMMIT")
+	OS_NAME=$(commit_os_name "$TO_COMMIT")
 	FROM_VERSION=
 	[ -z "$FROM_COMMIT" ] || FROM_VERSION=$(commit_meta "$FROM_COMMIT" version)
 }
@@ -522,11 +542,13 @@ write_manifest() {
 		echo "# mediaupd bundle manifest: informational only. A device never decides from it;"
 		echo "# it trusts only the signed delta superblock and the commit that pins."
 		echo "format-version=$FORMAT_VERSION"
+		echo "os=$OS_NAME"
 		echo "ref=$REF"
 		echo "from-commit=${FROM_COMMIT:-}"
 		echo "from-version=${FROM_VERSION:-}"
 		echo "to-commit=$TO_COMMIT"
 		echo "to-version=$TO_VERSION"
+		echo "to-date=$TO_DATE"
 		echo "update-type=$([ -n "$FROM_COMMIT" ] && echo delta || echo full)"
 		echo "created=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		echo "tool=make-encrypted-bundle.sh $TOOL_VERSION"
@@ -730,10 +752,11 @@ summary() {
 	cat <<EOF
 Bundle:      $OUTPUT ($(stat -c %s -- "$OUTPUT") bytes)
 Format:      mediaupd bundle v$FORMAT_VERSION (LUKS2 label '$LUKS_LABEL', subsystem '$LUKS_SUBSYSTEM')
+OS:          ${OS_NAME:-(unknown: no PRETTY_NAME in os-release)}
 Ref:         $REF
 From:        ${FROM_COMMIT:-(none: full update)}${FROM_VERSION:+ (version $FROM_VERSION)}
 To:          $TO_COMMIT${TO_VERSION:+ (version $TO_VERSION)}
-Delta:       superblock + $DELTA_PARTS part(s), $(du -sb --apparent-size "$WORK/root/delta" | cut -f1) bytes
+Delta:       superblock + $DELTA_PARTS part(s), $(cat -- "$WORK/root/delta"/* | wc -c) bytes
 Inner image: $FS, $IMAGE_SIZE bytes (uncompressed)
 Encryption:  LUKS2 $CIPHER $KEY_BITS-bit, $SECTOR_SIZE-byte sectors, $PBKDF_TEXT
 Keyslots:    ${#KEY_IDS[@]}: ${slots% }

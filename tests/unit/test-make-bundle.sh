@@ -99,7 +99,9 @@ write_tree() {
 	for i in $(seq 1 30); do
 		seq "$i" $((i * 200)) >"$dir/usr/share/doc/file-$i.txt"
 	done
-	echo "VERSION=$version" >"$dir/etc/os-release"
+	mkdir -p "$dir/usr/lib"
+	printf 'NAME=TestOS\nPRETTY_NAME="TestOS %s"\nVERSION=%s\n' "$version" "$version" \
+		>"$dir/usr/lib/os-release"
 	ln -s ../usr/bin/tool "$dir/etc/tool-link"
 }
 
@@ -113,8 +115,8 @@ make_repo() {
 	# above ostree's default fallback threshold (4 MB), which must still go into the parts.
 	as_user bash -c "head -c 100000 /dev/urandom >'$W/tree/usr/bin/new-tool' &&
 		head -c 4100000 /dev/zero >'$W/tree/usr/bin/large' &&
-		rm -f '$W'/tree/usr/share/doc/file-1*.txt && seq 1 5000 >'$W/tree/usr/share/doc/file-2.txt' &&
-		echo VERSION=2.0 >'$W/tree/etc/os-release'"
+		rm -f '$W'/tree/usr/share/doc/file-1*.txt && seq 1 5000 >'$W/tree/usr/share/doc/file-2.txt'"
+	printf 'NAME=TestOS\nPRETTY_NAME="TestOS 2.0"\n' | as_user tee "$W/tree/usr/lib/os-release" >/dev/null
 	as_user ostree commit --repo="$W/repo" --branch="$REF" --tree=dir="$W/tree" \
 		--subject=v2 --add-metadata-string=version=2.0 >/dev/null
 	V1=$(ostree rev-parse --repo="$W/repo" "$REF^")
@@ -219,6 +221,7 @@ check_contents() {
 	[ -f "$dir/manifest" ] || fail "no manifest in the image"
 	grep -qx "to-commit=$to" "$dir/manifest" || fail "manifest does not name the to-commit"
 	grep -qx "from-commit=$from" "$dir/manifest" || fail "manifest does not name the from-commit"
+	grep -qx "os=TestOS [12].0" "$dir/manifest" || fail "manifest does not name the OS"
 	head -c 8 "$dir/delta/superblock" | grep -q '^OSTSGNDT' || fail "superblock is not a signed envelope"
 	"$TOOL" verify --trusted "$W/sign.pub" "$dir/delta/superblock" ||
 		fail "mediaupd-bundle verify refused the signed superblock"
