@@ -513,7 +513,7 @@ generate_delta() {
 	[ -z "$FROM_COMMIT" ] || from_args=(--from="$FROM_COMMIT")
 	RUN_HINT="check that the repository holds both commits completely (ostree --repo='$REPO' fsck)" \
 		run "ostree static-delta generate" \
-		ostree_repo static-delta generate "${from_args[@]}" --to="$TO_COMMIT" \
+		ostree --repo="$REPO" static-delta generate "${from_args[@]}" --to="$TO_COMMIT" \
 		--min-fallback-size=0 --filename="$WORK/root/delta/superblock"
 	[ -f "$WORK/root/delta/superblock" ] || die "ostree wrote no delta superblock" "report this as a bug"
 	mv -- "$WORK/root/delta/superblock" "$WORK/superblock.unsigned"
