@@ -438,7 +438,7 @@ t_interrupted() {
 		--keys-dir "$W/keys" --pbkdf argon2id --output "$W/refuse/refused.enc" \
 		>"$W/term.log" 2>&1 &
 	pid=$!
-	for i in $(seq 1 200); do
+	for i in $(seq 1 600); do
 		if compgen -G "$W/refuse/.refused.enc.*" >/dev/null; then
 			break
 		fi
