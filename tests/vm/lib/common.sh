@@ -16,6 +16,9 @@ VM_RUN=${MEDIAUPD_VM_RUN:-/tmp/mediaupd-vm}
 VM_OS=mediaupd-testos
 VM_REF=mediaupd-testos/x86_64/main
 VM_SUITE=bookworm
+# Debian's python3 (QMP client, console time stamps), not whatever python3 is first in PATH
+VM_PYTHON=/usr/bin/python3
+[ -x "$VM_PYTHON" ] || VM_PYTHON=python3
 
 vm_log() { printf 'vm: %s\n' "$*" >&2; }
 vm_die() {
