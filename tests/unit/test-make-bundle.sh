@@ -168,7 +168,8 @@ opened_slot() {
 
 # read_back BUNDLE KEY FS DIR: decrypts BUNDLE offline in userspace, no device-mapper
 # (dump the volume key, copy the data segment, format a detached header with that volume
-# key, decrypt in place), then extracts the image into DIR without mounting it.
+# key, decrypt in place), keeps the image as DIR.img and extracts it into DIR without
+# mounting it.
 read_back() {
 	local bundle=$1 key=$2 fs=$3 dir=$4 rb offset
 	rb=$(mktemp -d "$W/readback.XXXXXX")
@@ -190,6 +191,7 @@ read_back() {
 		rmdir "$dir/lost+found" 2>/dev/null || true
 		;;
 	esac
+	mv -- "$rb/image" "$dir.img"
 	rm -rf -- "$rb"
 }
 
@@ -336,13 +338,18 @@ t_full_bundle_squashfs() {
 }
 
 t_ext4_bundle() {
-	local out=$W/out/ext4.enc
+	local out=$W/out/ext4.enc f
 	timed_make_bundle "delta-ext4-1key" --repo "$W/repo" --ref "$REF" --from "$V1" \
 		--signing-key "$W/sign.secret" --key "only=$W/keys/main-2026.key" --fs ext4 --output "$out"
 	[ "$(luks_json "$out" 'len(m["keyslots"]), len(m["tokens"])')" = "1 1" ] ||
 		fail "not one keyslot and one token"
 	read_back "$out" "$W/keys/main-2026.key" ext4 "$W/rb-ext4"
 	check_contents "$W/rb-ext4" "$V1" "$V2"
+	# mke2fs -d copies the builder's uid; the bundle maker makes every file root's.
+	for f in /manifest /delta /delta/superblock /delta/0; do
+		debugfs -R "stat $f" "$W/rb-ext4.img" 2>/dev/null | grep -q '^User: *0 *Group: *0 ' ||
+			fail "$f in the ext4 image is not owned by root"
+	done
 }
 
 t_argon2id() {
