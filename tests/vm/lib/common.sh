@@ -5,11 +5,14 @@
 #   MEDIAUPD_VM_CACHE   cache of guest images and downloaded .debs   [/var/cache/mediaupd-vm]
 #   MEDIAUPD_VM_RUN     state of the running guest (disk copy, logs) [/tmp/mediaupd-vm]
 #   MEDIAUPD_VM_MIRROR  Debian mirror for the guest       [the host's apt mirror]
+#   MEDIAUPD_VM_GUEST_LOCK  held while a guest runs: one guest at a time on the machine
+#                       [/tmp/mediaupd-vm-guest.lock]
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VM_LIB=$VM_DIR/lib
 VM_CACHE=${MEDIAUPD_VM_CACHE:-/var/cache/mediaupd-vm}
 VM_RUN=${MEDIAUPD_VM_RUN:-/tmp/mediaupd-vm}
+VM_GUEST_LOCK=${MEDIAUPD_VM_GUEST_LOCK:-/tmp/mediaupd-vm-guest.lock}
 
 # The test OS: name of the OSTree stateroot, the branch its versions are committed on, and
 # the Debian suite it is made from.
