@@ -129,6 +129,32 @@ print_result (const Output *out, const MuInstallResult *r, const GError *error)
 		 r->key_id, r->keyslot, r->signing_key_id);
 }
 
+/*
+ * Events go to the journal whoever started the install, so that support staff find them
+ * with journalctl as for the daemon; warnings also go to the terminal. Debug output only
+ * when G_MESSAGES_DEBUG asks for it.
+ */
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+	g_autofree GLogField *with_id = g_new (GLogField, n_fields + 1);
+	const gchar *domain = NULL;
+
+	for (gsize i = 0; i < n_fields; i++) {
+		with_id[i] = fields[i];
+		if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+			domain = fields[i].value;
+	}
+	if (g_log_writer_default_would_drop (level, domain))
+		return G_LOG_WRITER_HANDLED;
+	with_id[n_fields] = (GLogField){ "SYSLOG_IDENTIFIER", "mediaupd", -1 };
+	(void) g_log_writer_journald (level, with_id, n_fields + 1, user_data);
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING |
+		     G_LOG_LEVEL_DEBUG))
+		return g_log_writer_standard_streams (level, fields, n_fields, user_data);
+	return G_LOG_WRITER_HANDLED;
+}
+
 static int
 cmd_apply (int argc, char **argv)
 {
@@ -178,6 +204,7 @@ int
 main (int argc, char **argv)
 {
 	setlocale (LC_ALL, "");
+	g_log_set_writer_func (log_writer, NULL, NULL);
 	if (argc >= 2 && g_str_equal (argv[1], "apply"))
 		return cmd_apply (argc - 1, argv + 1);
 	if (argc >= 2 && g_str_equal (argv[1], "--version")) {

@@ -4,7 +4,9 @@
 #include <ostree.h>
 
 #include "mu-delta.h"
+#include "mu-bundle-format.h"
 #include "mu-error.h"
+#include "mu-signed-delta.h"
 
 /* ostree's static delta superblock and commit object layouts. */
 #define SUPERBLOCK_FORMAT "(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))"
@@ -21,6 +23,7 @@ mu_delta_info_free (MuDeltaInfo *info)
 	g_free (info->version);
 	g_strfreev (info->ref_bindings);
 	g_free (info->collection_binding);
+	g_clear_pointer (&info->commit_detached, g_variant_unref);
 	g_free (info->part_compressed);
 	g_free (info->part_uncompressed);
 	g_free (info);
@@ -109,6 +112,29 @@ read_parts (MuDeltaInfo *info, GVariant *headers, gboolean swap, GError **error)
 	return TRUE;
 }
 
+/* The to-commit's detached metadata, which ostree puts into the superblock's metadata
+ * under "deltas/<from-to>/commitmeta" when the commit has any (e.g. signatures). */
+static gboolean
+read_commit_detached (MuDeltaInfo *info, GVariant *metadata, GError **error)
+{
+	GVariantIter iter;
+	const gchar *key;
+	GVariant *value;
+
+	g_variant_iter_init (&iter, metadata);
+	while (g_variant_iter_next (&iter, "{&sv}", &key, &value)) {
+		g_autoptr (GVariant) owned = value;
+
+		if (!g_str_has_prefix (key, "deltas/") || !g_str_has_suffix (key, "/commitmeta"))
+			continue;
+		if (info->commit_detached != NULL ||
+		    !g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
+			return corrupt (error, "unexpected commit metadata");
+		info->commit_detached = g_steal_pointer (&owned);
+	}
+	return TRUE;
+}
+
 /* Sizes in the part headers are in the byte order of the machine that made the delta,
  * recorded as "ostree.endianness" ('l' or 'B'); no key means this machine's order. */
 static gboolean
@@ -155,7 +181,8 @@ mu_delta_info_new (GBytes *superblock, GError **error)
 
 	if (!checksum_from_bytes (from, TRUE, &info->from_commit, error) ||
 	    !checksum_from_bytes (to, FALSE, &info->to_commit, error) ||
-	    !read_commit (info, commit, error) || !needs_swap (metadata, &swap, error) ||
+	    !read_commit (info, commit, error) || !read_commit_detached (info, metadata, error) ||
+	    !needs_swap (metadata, &swap, error) ||
 	    !read_parts (info, headers, swap, error))
 		return NULL;
 	if (g_variant_n_children (fallbacks) > 0) {
@@ -166,4 +193,32 @@ mu_delta_info_new (GBytes *superblock, GError **error)
 		return NULL;
 	}
 	return g_steal_pointer (&info);
+}
+
+gboolean
+mu_delta_info_verify_commit_signature (const MuDeltaInfo *info, MuKeyring *keyring,
+				       GError **error)
+{
+	g_autoptr (GBytes) commit = NULL;
+	g_autoptr (MuSignedDelta) signed_commit = NULL;
+	g_autoptr (MuEd25519Key) signer = NULL;
+	g_autoptr (GVariant) sigs = NULL;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (info->commit_detached == NULL)
+		return TRUE;
+	sigs = g_variant_lookup_value (info->commit_detached, MU_SIGN_ED25519_KEY, NULL);
+	if (sigs == NULL)
+		return TRUE;
+	commit = g_variant_get_data_as_bytes (info->commit);
+	signed_commit = mu_signed_delta_new_detached (commit, info->commit_detached, error);
+	if (signed_commit == NULL ||
+	    !mu_signed_delta_verify (signed_commit, keyring, &signer, error)) {
+		g_prefix_error (error, "commit %s signature: ", info->to_commit);
+		return FALSE;
+	}
+	g_info ("commit %s signature verified with key %s", info->to_commit,
+		mu_ed25519_key_get_id (signer));
+	return TRUE;
 }

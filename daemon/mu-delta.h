@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "mu-keyring.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -18,6 +20,8 @@ typedef struct {
 	gchar *version;            /* "version" commit metadata, or NULL */
 	GStrv ref_bindings;        /* "ostree.ref-binding", or NULL */
 	gchar *collection_binding; /* "ostree.collection-binding", or NULL */
+	GVariant *commit_detached; /* the to-commit's detached metadata (a{sv}) that the
+				    * delta carries ("deltas/.../commitmeta"), or NULL */
 	guint n_parts;
 	guint64 *part_compressed;  /* n_parts sizes as stored in the bundle */
 	guint64 *part_uncompressed;
@@ -32,5 +36,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuDeltaInfo, mu_delta_info_free)
  * that does not match its checksum, or HTTP fallback objects: MU_ERROR_CORRUPT_DELTA. */
 G_GNUC_WARN_UNUSED_RESULT
 MuDeltaInfo *mu_delta_info_new (GBytes *superblock, GError **error);
+
+/*
+ * A to-commit that carries its own ed25519 signature (detached metadata travelling in the
+ * delta) must verify too, with the same trusted and revoked keys: a commit signed by an
+ * untrusted or revoked key is refused even inside a delta signed by a trusted key. A
+ * commit without such a signature passes.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_delta_info_verify_commit_signature (const MuDeltaInfo *info, MuKeyring *keyring,
+						GError **error);
 
 G_END_DECLS

@@ -171,7 +171,7 @@ phase_verify (Install *in, GError **error)
 						   MU_BUNDLE_DELTA_DIR, MU_BUNDLE_SUPERBLOCK, NULL);
 	g_autoptr (GBytes) envelope = NULL;
 	g_autoptr (MuKeyring) keyring = NULL;
-	MuEd25519Key *signer = NULL;
+	g_autoptr (MuEd25519Key) signer = NULL;
 
 	enter (in, MU_PHASE_VERIFY);
 	keyring = load_keyring (in->config, error);
@@ -184,7 +184,7 @@ phase_verify (Install *in, GError **error)
 		return FALSE;
 	in->result->signing_key_id = g_strdup (mu_ed25519_key_get_id (signer));
 	in->info = mu_delta_info_new (in->superblock, error);
-	if (in->info == NULL)
+	if (in->info == NULL || !mu_delta_info_verify_commit_signature (in->info, keyring, error))
 		return FALSE;
 	in->result->from_commit = g_strdup (in->info->from_commit);
 	in->result->to_commit = g_strdup (in->info->to_commit);

@@ -159,6 +159,7 @@ mu_ostree_target_free_bytes (MuOstreeTarget *target, guint64 *out_bytes, GError 
 			     g_strerror (saved));
 		return FALSE;
 	}
-	*out_bytes = (guint64) st.f_bfree * st.f_frsize;
+	/* What unprivileged writers may use: the root reserve stays for the running system. */
+	*out_bytes = (guint64) st.f_bavail * st.f_frsize;
 	return TRUE;
 }

@@ -186,6 +186,31 @@ mu_signed_delta_parse (GBytes *data, GError **error)
 	return delta;
 }
 
+MuSignedDelta *
+mu_signed_delta_new_detached (GBytes *message, GVariant *metadata, GError **error)
+{
+	g_autoptr (GPtrArray) signatures = NULL;
+	MuSignedDelta *delta;
+
+	g_return_val_if_fail (message != NULL && metadata != NULL, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	if (!g_variant_is_of_type (metadata, G_VARIANT_TYPE_VARDICT)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+			     "detached metadata of type '%s' instead of 'a{sv}'",
+			     g_variant_get_type_string (metadata));
+		return NULL;
+	}
+	signatures = extract_signatures (metadata, error);
+	if (signatures == NULL)
+		return NULL;
+	delta = g_new0 (MuSignedDelta, 1);
+	delta->data = g_bytes_ref (message);
+	delta->superblock = g_bytes_ref (message);
+	delta->signatures = g_steal_pointer (&signatures);
+	return delta;
+}
+
 GBytes *
 mu_signed_delta_get_superblock (MuSignedDelta *delta)
 {

@@ -33,6 +33,14 @@ typedef struct _MuSignedDelta MuSignedDelta;
  */
 MuSignedDelta *mu_signed_delta_parse (GBytes *data, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 void mu_signed_delta_free (MuSignedDelta *delta);
+
+/*
+ * Detached ed25519 signatures over @message, as OSTree keeps them for a commit: the
+ * "ostree.sign.ed25519" entry (aay) of the commit's detached metadata @metadata (a{sv}).
+ * Verify the result with mu_signed_delta_verify(); no such entry is MU_ERROR_UNSIGNED.
+ */
+MuSignedDelta *mu_signed_delta_new_detached (GBytes *message, GVariant *metadata,
+					     GError **error) G_GNUC_WARN_UNUSED_RESULT;
 /* Child 1: the superblock bytes the signatures cover (transfer none). */
 GBytes *mu_signed_delta_get_superblock (MuSignedDelta *delta);
 guint mu_signed_delta_get_n_signatures (MuSignedDelta *delta);

@@ -7,7 +7,10 @@
 
 #include <glib/gstdio.h>
 
+#include "mu-bundle-format.h"
 #include "mu-delta.h"
+#include "mu-ed25519.h"
+#include "mu-keyring.h"
 #include "mu-error.h"
 #include "mu-ostree.h"
 
@@ -373,6 +376,93 @@ test_apply_bad_part (Fixture *f, gconstpointer data)
 	g_assert_cmpstr (after, ==, before);
 }
 
+/* Writes an ed25519 signature of @commit by @secret as the commit's detached metadata,
+ * as `ostree sign` does, then makes a v1 -> v2 delta that carries it. */
+static MuDeltaInfo *
+delta_with_signed_commit (Fixture *f, MuEd25519SecretKey *secret)
+{
+	g_autofree gchar *repo_path = g_build_filename (f->dir, "repo", NULL);
+	g_autoptr (GFile) repo_file = g_file_new_for_path (repo_path);
+	g_autoptr (OstreeRepo) repo = ostree_repo_new (repo_file);
+	g_autoptr (GVariant) commit = NULL;
+	g_autoptr (GBytes) commit_bytes = NULL;
+	g_autoptr (GBytes) sig = NULL;
+	g_autoptr (GError) error = NULL;
+	g_auto (GVariantBuilder) sigs = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("aay"));
+	g_auto (GVariantBuilder) meta = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+	g_autofree gchar *sb_path = g_build_filename (f->dir, "delta-signed", "superblock", NULL);
+	g_autofree gchar *from = g_strconcat ("--from=", f->v1, NULL);
+	g_autofree gchar *to = g_strconcat ("--to=", f->v2, NULL);
+	g_autofree gchar *repo_arg = g_strconcat ("--repo=", repo_path, NULL);
+	g_autofree gchar *file_arg = g_strconcat ("--filename=", sb_path, NULL);
+	g_autofree gchar *dir = g_path_get_dirname (sb_path);
+	g_autoptr (GBytes) sb = NULL;
+	g_autofree gchar *sb_data = NULL;
+	gsize sb_len = 0;
+	MuDeltaInfo *info;
+
+	g_assert_true (ostree_repo_open (repo, NULL, &error));
+	g_assert_true (ostree_repo_load_variant (repo, OSTREE_OBJECT_TYPE_COMMIT, f->v2, &commit,
+						 &error));
+	commit_bytes = g_variant_get_data_as_bytes (commit);
+	sig = mu_ed25519_secret_key_sign (secret, commit_bytes, &error);
+	g_assert_no_error (error);
+	g_variant_builder_add_value (&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+								      sig, TRUE));
+	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
+	g_assert_true (ostree_repo_write_commit_detached_metadata (
+		repo, f->v2, g_variant_builder_end (&meta), NULL, &error));
+	g_assert_no_error (error);
+
+	g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+	run_or_die ((const gchar *[]){ "ostree", repo_arg, "static-delta", "generate", from, to,
+				       "--min-fallback-size=0", file_arg, NULL });
+	g_assert_true (g_file_get_contents (sb_path, &sb_data, &sb_len, NULL));
+	sb = g_bytes_new_take (g_steal_pointer (&sb_data), sb_len);
+	info = mu_delta_info_new (sb, &error);
+	g_assert_no_error (error);
+	return info;
+}
+
+static void
+test_commit_signature (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuEd25519SecretKey) signer = mu_ed25519_secret_key_generate (&error);
+	g_autoptr (MuEd25519SecretKey) other = mu_ed25519_secret_key_generate (&error);
+	g_autoptr (MuDeltaInfo) info = delta_with_signed_commit (f, signer);
+	g_autoptr (MuKeyring) trusted = mu_keyring_new ();
+	g_autoptr (MuKeyring) untrusted = mu_keyring_new ();
+	g_autoptr (MuKeyring) revoked = mu_keyring_new ();
+	g_autoptr (MuKeyring) empty = mu_keyring_new ();
+	g_autoptr (GBytes) plain_sb = read_superblock (f, "delta");
+	g_autoptr (MuDeltaInfo) plain = mu_delta_info_new (plain_sb, &error);
+
+	g_assert_nonnull (info->commit_detached);
+	mu_keyring_add_trusted_key (trusted, mu_ed25519_secret_key_get_public (signer));
+	g_assert_true (mu_delta_info_verify_commit_signature (info, trusted, &error));
+	g_assert_no_error (error);
+
+	mu_keyring_add_trusted_key (untrusted, mu_ed25519_secret_key_get_public (other));
+	g_assert_false (mu_delta_info_verify_commit_signature (info, untrusted, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_SIGNATURE_INVALID);
+	g_assert_nonnull (strstr (error->message, "commit"));
+	g_clear_error (&error);
+
+	mu_keyring_add_trusted_key (revoked, mu_ed25519_secret_key_get_public (signer));
+	mu_keyring_add_trusted_key (revoked, mu_ed25519_secret_key_get_public (other));
+	mu_keyring_add_revoked_key (revoked, mu_ed25519_secret_key_get_public (signer));
+	g_assert_false (mu_delta_info_verify_commit_signature (info, revoked, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_KEY_REVOKED);
+	g_clear_error (&error);
+
+	/* A commit without a signature of its own passes on the delta's signature alone. */
+	g_assert_no_error (error);
+	g_assert_null (plain->commit_detached);
+	g_assert_true (mu_delta_info_verify_commit_signature (plain, empty, &error));
+	g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -387,6 +477,7 @@ main (int argc, char **argv)
 	ADD ("/ostree/delta-info-corrupt", test_delta_info_corrupt, NULL);
 	ADD ("/ostree/apply-and-deploy", test_apply_and_deploy, NULL);
 	ADD ("/ostree/apply-full", test_apply_full, NULL);
+	ADD ("/ostree/commit-signature", test_commit_signature, NULL);
 	ADD ("/ostree/bad-part/flipped-byte", test_apply_bad_part,
 	     GINT_TO_POINTER (BAD_PART_FLIPPED_BYTE));
 	ADD ("/ostree/bad-part/fifo", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_FIFO));
