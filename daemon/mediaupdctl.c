@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
@@ -155,6 +156,72 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
 	return G_LOG_WRITER_HANDLED;
 }
 
+/* The install runs in a worker thread; the main thread waits for it and for signals. */
+typedef struct {
+	const MuConfig *config;
+	const gchar *bundle;
+	MuProgress *progress;
+	MuInstallResult *result;
+	GCancellable *cancellable;
+	GMainLoop *loop;
+	GError *error;
+	gboolean ok;
+} Job;
+
+static gboolean
+job_done (gpointer data)
+{
+	Job *job = data;
+
+	g_main_loop_quit (job->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer
+job_thread (gpointer data)
+{
+	Job *job = data;
+
+	job->ok = mu_engine_install (job->config, job->bundle, job->progress, job->result,
+				     job->cancellable, &job->error);
+	g_main_context_invoke (NULL, job_done, job);
+	return NULL;
+}
+
+/* SIGINT, SIGTERM, SIGHUP: stop at the next safe point; the engine undoes what it did. */
+static gboolean
+on_signal (gpointer data)
+{
+	Job *job = data;
+
+	if (!g_cancellable_is_cancelled (job->cancellable)) {
+		g_printerr ("\nStopping the update at the next safe point...\n");
+		g_cancellable_cancel (job->cancellable);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+run_install (Job *job)
+{
+	g_autoptr (GThread) thread = NULL;
+	guint sources[3];
+	const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+	job->loop = g_main_loop_new (NULL, FALSE);
+	job->cancellable = g_cancellable_new ();
+	for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+		sources[i] = g_unix_signal_add (signals[i], on_signal, job);
+	thread = g_thread_new ("mediaupd-install", job_thread, job);
+	g_main_loop_run (job->loop);
+	g_thread_join (g_steal_pointer (&thread));
+	for (guint i = 0; i < G_N_ELEMENTS (sources); i++)
+		g_source_remove (sources[i]);
+	g_clear_object (&job->cancellable);
+	g_clear_pointer (&job->loop, g_main_loop_unref);
+	return job->ok;
+}
+
 static int
 cmd_apply (int argc, char **argv)
 {
@@ -176,6 +243,7 @@ cmd_apply (int argc, char **argv)
 	g_autoptr (MuProgress) progress = NULL;
 	g_auto (MuInstallResult) result = { 0 };
 	Output out = { 0 };
+	Job job = { 0 };
 	gboolean ok;
 
 	g_option_context_add_main_entries (ctx, entries, NULL);
@@ -195,8 +263,13 @@ cmd_apply (int argc, char **argv)
 	out.tty = !json && isatty (STDOUT_FILENO);
 	out.last_phase = MU_PHASE_IDLE;
 	progress = mu_progress_new (on_progress, &out);
-	ok = mu_engine_install (config, local, progress, &result, NULL, &error);
-	print_result (&out, &result, ok ? NULL : error);
+	job.config = config;
+	job.bundle = local;
+	job.progress = progress;
+	job.result = &result;
+	ok = run_install (&job);
+	print_result (&out, &result, ok ? NULL : job.error);
+	g_clear_error (&job.error);
 	return ok ? 0 : 1;
 }
 

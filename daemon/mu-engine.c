@@ -258,7 +258,11 @@ static gboolean
 phase_deploy (Install *in, GError **error)
 {
 	enter (in, MU_PHASE_DEPLOY);
-	if (!mu_ostree_deploy (in->target, in->info->to_commit, in->cancellable, error))
+	/* The last point where stopping is free: once deploying starts it runs to its end
+	 * (the boot configuration is swapped atomically at the end of it). */
+	if (g_cancellable_set_error_if_cancelled (in->cancellable, error))
+		return FALSE;
+	if (!mu_ostree_deploy (in->target, in->info->to_commit, NULL, error))
 		return FALSE;
 	mu_event_deployed (in->target->osname, in->info->to_commit, in->info->version);
 	return TRUE;
@@ -290,6 +294,26 @@ phase_finish (Install *in, GError **error)
 	g_clear_pointer (&in->info, mu_delta_info_free);
 	g_clear_pointer (&in->superblock, g_bytes_unref);
 	return ok;
+}
+
+/* Errors of the libraries below, in the public domain where a code fits. */
+static void
+to_mu_error (GError **error)
+{
+	MuErrorCode code;
+	GError *mapped;
+
+	if ((*error)->domain == MU_ERROR)
+		return;
+	if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		code = MU_ERROR_CANCELLED;
+	else if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+		code = MU_ERROR_NO_SPACE;
+	else
+		return;
+	mapped = g_error_new_literal (MU_ERROR, code, (*error)->message);
+	g_clear_error (error);
+	*error = mapped;
 }
 
 gboolean
@@ -325,6 +349,7 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 		}
 	}
 	if (!ok) {
+		to_mu_error (&local_error);
 		g_prefix_error (&local_error, "%s: ", mu_phase_to_string (in.result->failed_phase));
 		mu_event_install_ended (in.result->failed_phase, bundle_path, local_error);
 		g_propagate_error (error, g_steal_pointer (&local_error));

@@ -50,8 +50,12 @@ mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *can
 	 * deployment, which is the current one; /etc is merged from it too. */
 	if (!ostree_sysroot_deploy_tree_with_options (target->sysroot, target->osname, commit,
 						      origin, target->current, &opts,
-						      &deployment, cancellable, error))
+						      &deployment, cancellable, error)) {
+		/* A checkout cut short is not in the boot configuration; remove it. */
+		if (!ostree_sysroot_cleanup (target->sysroot, NULL, &local_error))
+			g_warning ("deploy: cleanup after failure: %s", local_error->message);
 		return FALSE;
+	}
 	if (!ostree_repo_resolve_rev (target->repo, target->refspec, TRUE, &old_ref_commit, error))
 		return FALSE;
 	if (!set_ref (target->repo, target->remote, target->ref, commit, cancellable, error))
