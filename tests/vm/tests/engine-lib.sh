@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# Host-side helpers of the engine's vm tests (sourced after lib.sh): bundles made by
+# make-encrypted-bundle.sh from a scratch copy of the test OS repo, hand-made bad bundles,
+# the guest's device keys and trusted keys, and snapshots of what an install may change.
+
+KEYS=$SRC_ROOT/keys-example
+BUNDLE_TOOL=${MEDIAUPD_BUILD_ROOT:-}/daemon/mediaupd-bundle
+# The guest's configuration for the engine: the example keys, the sysroot of the booted
+# system, and the trusted signing keys in OSTree's places.
+GUEST_CONF=/etc/mediaupd/mediaupd.conf
+# LUKS2 layout of the hand-made bundles (what the bundle maker does, without its checks).
+LUKS_ARGS=(--type luks2 --cipher aes-xts-plain64 --key-size 512 --sector-size 4096
+	--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --batch-mode --disable-locks)
+
+# eng_repo: a writable scratch archive repo holding the test OS commits (the image's repo
+# is a shared cache and stays untouched)
+eng_repo() {
+	ENG_REPO=$T_WORK/repo
+	ostree --repo="$ENG_REPO" init --mode=archive
+	ostree --repo="$ENG_REPO" pull-local "$VM_REPO" "$VM_REF" >/dev/null
+	for c in "$VM_COMMIT_1" "$VM_COMMIT_2" "$VM_COMMIT_3"; do
+		ostree --repo="$ENG_REPO" pull-local "$VM_REPO" "$c" >/dev/null
+	done
+}
+
+# eng_commit REF FROM_COMMIT VERSION TIMESTAMP [COMMIT-ARGS...]: a new commit of FROM_COMMIT's
+# tree on REF in the scratch repo; prints its checksum
+eng_commit() {
+	local ref=$1 tree=$2 version=$3 when=$4
+	shift 4
+	ostree --repo="$ENG_REPO" commit -b "$ref" --tree=ref="$tree" --timestamp="$when" \
+		--add-metadata-string=version="$version" -s "test commit $version" "$@"
+}
+
+# make_update OUTPUT (--from C | --empty) --to C [MAKER-ARGS...]: a bundle from the bundle maker
+# with the example signing key; keys main-2026 and fallback-1 unless MAKER-ARGS give keys
+make_update() {
+	local out=$1
+	shift
+	local args=("$@") has_keys=0 a
+	for a in "${args[@]}"; do [ "$a" = --key ] && has_keys=1; done
+	[ "$has_keys" = 1 ] || args+=(--key main-2026="$KEYS/main-2026.key"
+		--key fallback-1="$KEYS/fallback-1.key")
+	local signed=0
+	for a in "${args[@]}"; do [ "$a" = --signing-key ] && signed=1; done
+	[ "$signed" = 1 ] || args+=(--signing-key "$KEYS/example-signing.secret")
+	MEDIAUPD_BUNDLE=$BUNDLE_TOOL "$SRC_ROOT/scripts/make-encrypted-bundle.sh" \
+		--repo "$ENG_REPO" --ref "${ENG_REF:-$VM_REF}" --output "$out" --force "${args[@]}" \
+		>"$T_WORK/make-bundle.log" 2>&1 || {
+		cat "$T_WORK/make-bundle.log"
+		fail "make-encrypted-bundle.sh failed for $out"
+	}
+}
+
+# delta_dir DIR (--from=C | --empty) --to=C: a non-inline delta, superblock unsigned
+delta_dir() {
+	local dir=$1
+	shift
+	mkdir -p "$dir/delta"
+	ostree --repo="$ENG_REPO" static-delta generate "$@" --min-fallback-size=0 \
+		--filename="$dir/delta/superblock" >/dev/null 2>&1
+	printf 'hand-made test bundle\n' >"$dir/manifest"
+}
+
+# sign_dir DIR SECRET: wrap DIR/delta/superblock in the signed envelope
+sign_dir() {
+	mv "$1/delta/superblock" "$1/superblock.unsigned"
+	"$BUNDLE_TOOL" sign --key "$2" "$1/superblock.unsigned" "$1/delta/superblock" >/dev/null
+	rm "$1/superblock.unsigned"
+}
+
+# pack_bundle DIR OUTPUT: DIR as an erofs image in a LUKS2 bundle that main-2026 opens
+pack_bundle() {
+	local dir=$1 out=$2 img=$T_WORK/pack.img
+	rm -f "$img" "$out"
+	mkfs.erofs --all-root -T0 "$img" "$dir" >/dev/null
+	cp "$img" "$out"
+	truncate -s +4M "$out"
+	cryptsetup reencrypt --encrypt "${LUKS_ARGS[@]}" --reduce-device-size 4M \
+		--luks2-metadata-size 16k --luks2-keyslots-size 520192 \
+		--key-file "$KEYS/main-2026.key" "$out" >/dev/null
+	cryptsetup config "$out" --label mediaupd-bundle --subsystem mediaupd-v1 --disable-locks
+	printf '{"type":"mediaupd-keyid","keyslots":["0"],"key_id":"main-2026"}' >"$T_WORK/tok.json"
+	cryptsetup token import --json-file "$T_WORK/tok.json" --token-id 0 "$out" --disable-locks
+	rm -f "$img"
+}
+
+# guest_setup: the device's keys and configuration in the guest
+guest_setup() {
+	"$VM" copy-in "$KEYS/main-2026.key" /etc/mediaupd/keys/main-2026.key
+	"$VM" copy-in "$KEYS/fallback-1.key" /etc/mediaupd/keys/fallback-1.key
+	"$VM" copy-in "$KEYS/example-signing.pub" /etc/ostree/trusted.ed25519.d/example.pub
+	g chmod 0600 /etc/mediaupd/keys/main-2026.key /etc/mediaupd/keys/fallback-1.key
+	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' >$GUEST_CONF"
+}
+
+# state: everything a refused or failed install must leave as it was
+state() {
+	g sh -c "ostree admin status; echo ref: \$(ostree rev-parse $VM_REF);
+		cat /boot/loader/uEnv.txt; readlink /boot/loader;
+		ls /boot/loader/entries; echo dm: \$(dmsetup ls | grep -c mediaupd || true);
+		echo loops: \$(losetup -a | grep -c mediaupd || true);
+		echo mounts: \$(findmnt -rn -o TARGET | grep -c ^/run/mediaupd/ || true)"
+}
+
+# apply BUNDLE_PATH: run the engine in the guest; prints its JSON result line, returns its status
+apply() {
+	g mediaupdctl apply --local "$1" --json --config "$GUEST_CONF" | tail -n 1
+}
+
+# json_field JSON NAME: a string member of a JSON object
+json_field() {
+	python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"
+}
