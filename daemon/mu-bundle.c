@@ -16,7 +16,8 @@
 #define SNIFF_LEN (0x400000 + 4096)
 
 struct _MuBundle {
-	gchar *path;
+	gchar *path;   /* the name in messages: the bundle file */
+	gchar *device; /* what is read: the file itself, or a loop device over it */
 	MuCryptDevice *cd;
 	MuBundleInfo info;
 	MuPbkdfLimits limits;
@@ -38,6 +39,7 @@ mu_bundle_free (MuBundle *bundle)
 		return;
 	g_clear_pointer (&bundle->cd, crypt_free);
 	g_free (bundle->path);
+	g_free (bundle->device);
 	g_free (bundle->info.label);
 	g_free (bundle->info.subsystem);
 	g_free (bundle->info.uuid);
@@ -261,9 +263,9 @@ read_head (const gchar *path)
 }
 
 static gboolean
-load_error (const gchar *path, int r, GError **error)
+load_error (const gchar *device, const gchar *path, int r, GError **error)
 {
-	g_autoptr (GBytes) head = read_head (path);
+	g_autoptr (GBytes) head = read_head (device);
 
 	switch (mu_luks_sniff (head)) {
 	case MU_LUKS_MAGIC_LUKS2:
@@ -459,7 +461,7 @@ read_header (MuBundle *bundle, GError **error)
 
 	r = crypt_load (bundle->cd, CRYPT_LUKS2, NULL);
 	if (r < 0)
-		return load_error (bundle->path, r, error);
+		return load_error (bundle->device, bundle->path, r, error);
 
 	info->label = g_strdup (crypt_get_label (bundle->cd));
 	info->subsystem = g_strdup (crypt_get_subsystem (bundle->cd));
@@ -482,26 +484,27 @@ read_header (MuBundle *bundle, GError **error)
 }
 
 MuBundle *
-mu_bundle_open (const gchar *path, GError **error)
+mu_bundle_open_device (const gchar *device, const gchar *name, GError **error)
 {
 	g_autoptr (MuBundle) bundle = NULL;
 	int r;
 
-	g_return_val_if_fail (path != NULL, NULL);
+	g_return_val_if_fail (device != NULL && name != NULL, NULL);
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
 	mu_luks_init ();
 	bundle = g_new0 (MuBundle, 1);
-	bundle->path = g_strdup (path);
+	bundle->path = g_strdup (name);
+	bundle->device = g_strdup (device);
 	bundle->limits.pbkdf2_max_iterations = MU_PBKDF2_MAX_ITERATIONS_DEFAULT;
 	bundle->limits.argon2_max_time = MU_ARGON2_MAX_TIME_DEFAULT;
 	bundle->limits.argon2_max_memory_kib = MU_ARGON2_MAX_MEMORY_KIB_DEFAULT;
-	if (!stat_bundle_file (path, &bundle->info.file_size, error))
+	if (!stat_bundle_file (device, &bundle->info.file_size, error))
 		return NULL;
 
-	r = crypt_init (&bundle->cd, path);
+	r = crypt_init (&bundle->cd, device);
 	if (r < 0) {
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot open bundle '%s': %s", path,
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot open bundle '%s': %s", name,
 			     g_strerror (-r));
 		return NULL;
 	}
@@ -509,4 +512,10 @@ mu_bundle_open (const gchar *path, GError **error)
 	if (!read_header (bundle, error))
 		return NULL;
 	return g_steal_pointer (&bundle);
+}
+
+MuBundle *
+mu_bundle_open (const gchar *path, GError **error)
+{
+	return mu_bundle_open_device (path, path, error);
 }

@@ -67,6 +67,10 @@ typedef struct _MuBundle MuBundle;
  * (damaged header, truncated file, unfinished reencryption).
  */
 MuBundle *mu_bundle_open (const gchar *path, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* Opens @device (e.g. a loop device over the bundle file) and names it @name in
+ * messages and logs. */
+MuBundle *mu_bundle_open_device (const gchar *device, const gchar *name,
+				 GError **error) G_GNUC_WARN_UNUSED_RESULT;
 void mu_bundle_free (MuBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuBundle, mu_bundle_free)
 

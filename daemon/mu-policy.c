@@ -126,12 +126,14 @@ mu_policy_check (const MuPolicySystem *system, const MuPolicyUpdate *update,
 	}
 	if (update->needed_bytes > G_MAXUINT64 - limits->margin_bytes ||
 	    update->needed_bytes + limits->margin_bytes > limits->free_bytes) {
+		g_autofree gchar *needed = g_format_size (update->needed_bytes);
+		g_autofree gchar *margin = g_format_size (limits->margin_bytes);
+		g_autofree gchar *free_space = g_format_size (limits->free_bytes);
+
 		g_set_error (error, MU_ERROR, MU_ERROR_NO_SPACE,
-			     "the update needs %" G_GUINT64_FORMAT " MiB (with %" G_GUINT64_FORMAT
-			     " MiB margin) but only %" G_GUINT64_FORMAT " MiB are free; free space "
-			     "on the system partition, e.g. remove old deployments",
-			     update->needed_bytes >> 20, limits->margin_bytes >> 20,
-			     limits->free_bytes >> 20);
+			     "the update needs %s plus a margin of %s, but only %s are free on "
+			     "the system partition",
+			     needed, margin, free_space);
 		return FALSE;
 	}
 	return TRUE;

@@ -331,7 +331,7 @@ mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *opt
 	u->slot = -1;
 	if (!open_file (u, options->max_size, error) || !attach_loop (u, error))
 		return NULL;
-	u->bundle = mu_bundle_open (u->loop_dev, error);
+	u->bundle = mu_bundle_open_device (u->loop_dev, u->path, error);
 	if (u->bundle == NULL)
 		return NULL;
 	if (!mu_bundle_try_keys (u->bundle, keys, options->trials, cancellable, &u->slot, &key,
