@@ -21,6 +21,8 @@ GUEST_SRC=/run/mediaupd-vm/src
 export MEDIAUPD_VM_RUN
 MEDIAUPD_VM_RUN=$(mktemp -d "${TMPDIR:-/tmp}/mediaupd-vm-$T_NAME.XXXXXX")
 T_WORK=$MEDIAUPD_VM_RUN.work
+# the board stops the guest if this test dies without running its cleanup (SIGKILL)
+export MEDIAUPD_VM_OWNER_PID=$$
 mkdir -p "$T_WORK"
 T_START=$SECONDS
 
