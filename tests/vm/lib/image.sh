@@ -7,8 +7,8 @@
 #                             factory disk image                (lib/build-image)
 # KEY1 = hash of lib/build-rootfs (it holds the package list), the suite and the kernel
 #        package version; KEY2 = KEY1 + hash of lib/build-image and every file under guest/.
-# A stage whose key changed, or whose directory has no DONE stamp, is rebuilt; older
-# directories of the same stage are removed then.
+# A stage whose key changed, or whose directory has no DONE stamp, is rebuilt. Every use
+# touches DONE; directories of other keys unused for a day are removed after a build.
 
 vm_rootfs_key() {
 	local kp
@@ -41,8 +41,14 @@ vm_stage_build() {
 	fi
 	date -u +%FT%TZ >"$dir/DONE"
 	vm_log "$name stage built in $(vm_since "$t0") s"
+	# other keys of this stage may still be in use by checkouts at other commits (and by
+	# their running tests): remove only those unused for a day
 	for old in "$VM_CACHE/$name"-*; do
-		[ "$old" = "$dir" ] || [ ! -d "$old" ] || vm_rm_tree "$old"
+		if [ "$old" = "$dir" ] || [ ! -d "$old" ]; then continue; fi
+		if [ -z "$(find "$old" -maxdepth 1 -name DONE -mmin -1440)" ] &&
+			[ -z "$(find "$old" -maxdepth 0 -mmin -1440)" ]; then
+			vm_rm_tree "$old"
+		fi
 	done
 	echo "$dir"
 }
@@ -62,6 +68,7 @@ vm_image_ensure() {
 	k2=$(vm_image_key "$k1")
 	if [ -f "$VM_CACHE/image-$k2/DONE" ]; then
 		image=$VM_CACHE/image-$k2
+		touch "$image/DONE" "$VM_CACHE/rootfs-$k1/DONE" 2>/dev/null || true
 	else
 		rootfs=$(vm_stage_build rootfs "$k1" "$VM_LIB/build-rootfs" "$VM_CACHE/debs" |
 			tail -1)
