@@ -55,7 +55,16 @@ check_bindings (const MuPolicySystem *system, const MuPolicyUpdate *update, GErr
 	if (update->ref_bindings != NULL &&
 	    (system->origin_ref == NULL ||
 	     !g_strv_contains (update->ref_bindings, system->origin_ref))) {
-		g_autofree gchar *refs = g_strjoinv ("', '", (GStrv) update->ref_bindings);
+		g_autoptr (GPtrArray) unique = g_ptr_array_new ();
+		g_autofree gchar *refs = NULL;
+
+		/* ostree lists the branch again when it is also given with --bind-ref. */
+		for (guint i = 0; update->ref_bindings[i] != NULL; i++)
+			if (!g_ptr_array_find_with_equal_func (unique, update->ref_bindings[i],
+							       g_str_equal, NULL))
+				g_ptr_array_add (unique, (gpointer) update->ref_bindings[i]);
+		g_ptr_array_add (unique, NULL);
+		refs = g_strjoinv ("', '", (GStrv) unique->pdata);
 
 		g_set_error (error, MU_ERROR, MU_ERROR_WRONG_OS,
 			     "the update is for '%s', this device runs '%s'; use a bundle made "

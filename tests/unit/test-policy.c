@@ -17,6 +17,7 @@ static const gchar *const this_ref[] = { "testos/x86_64/main", NULL };
 static const gchar *const two_refs[] = { "other/ref", "testos/x86_64/main", NULL };
 static const gchar *const other_ref[] = { "otheros/x86_64/main", NULL };
 static const gchar *const no_refs[] = { NULL };
+static const gchar *const other_twice[] = { "otheros/x86_64/main", "otheros/x86_64/main", NULL };
 
 typedef struct {
 	const gchar *name;
@@ -117,11 +118,28 @@ test_version_compare (void)
 	}
 }
 
+/* The refusal names each foreign ref once, and this device's ref. */
+static void
+test_policy_wrong_os_message (void)
+{
+	const MuPolicySystem system = { .commit = BOOTED, .origin_ref = "testos/x86_64/main" };
+	const MuPolicyUpdate update = { .to_commit = NEWER, .ref_bindings = other_twice };
+	const MuPolicyLimits limits = { .free_bytes = G_MAXUINT64 };
+	g_autoptr (GError) error = NULL;
+
+	g_assert_false (mu_policy_check (&system, &update, &limits, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_WRONG_OS);
+	g_assert_cmpstr (error->message, ==,
+			 "the update is for 'otheros/x86_64/main', this device runs "
+			 "'testos/x86_64/main'; use a bundle made for this device's OS");
+}
+
 int
 main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/policy/table", test_policy_table);
 	g_test_add_func ("/policy/version-compare", test_version_compare);
+	g_test_add_func ("/policy/wrong-os-message", test_policy_wrong_os_message);
 	return g_test_run ();
 }
