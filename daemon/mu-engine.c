@@ -336,8 +336,19 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 	in.result->bundle = g_strdup (bundle_path);
 	in.result->keyslot = -1;
 	ok = run_phases (&in, bundle_path, &local_error);
-	if (!ok)
+	if (!ok) {
 		in.result->failed_phase = in.phase;
+		/* Read errors after the stick was pulled say nothing about the bundle. */
+		if (in.unlocked != NULL && !mu_unlocked_medium_present (in.unlocked)) {
+			GError *removed = g_error_new (
+				MU_ERROR, MU_ERROR_MEDIA_REMOVED,
+				"the medium holding the bundle was removed (%s)",
+				local_error->message);
+
+			g_clear_error (&local_error);
+			local_error = removed;
+		}
+	}
 	/* Tear down on success and failure alike; a failure to tear down after a
 	 * successful deploy is reported but the update stays deployed. */
 	if (!phase_finish (&in, &finish_error)) {

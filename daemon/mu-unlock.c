@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <string.h>
@@ -33,6 +34,7 @@ struct _MuUnlocked {
 	gboolean mounted;
 	gchar *key_id;
 	gint slot;
+	dev_t file_dev; /* the filesystem the bundle file lives on */
 };
 
 gboolean
@@ -140,6 +142,7 @@ open_file (MuUnlocked *u, guint64 max_size, GError **error)
 			     u->path);
 		return FALSE;
 	}
+	u->file_dev = st.st_dev;
 	return TRUE;
 }
 
@@ -341,6 +344,21 @@ mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *opt
 	if (!activate (u, key, error) || !mount_inner (u, options->run_dir, error))
 		return NULL;
 	return g_steal_pointer (&u);
+}
+
+gboolean
+mu_unlocked_medium_present (MuUnlocked *u)
+{
+	g_autofree gchar *sys = NULL;
+	struct stat st;
+
+	if (stat (u->path, &st) < 0 && errno != EACCES)
+		return FALSE;
+	/* Filesystems without a block device (major 0) say no more than the name does. */
+	if (major (u->file_dev) == 0)
+		return TRUE;
+	sys = g_strdup_printf ("/sys/dev/block/%u:%u", major (u->file_dev), minor (u->file_dev));
+	return g_file_test (sys, G_FILE_TEST_EXISTS);
 }
 
 const gchar *

@@ -33,6 +33,9 @@ MuUnlocked *mu_unlock_bundle (const gchar *path, GPtrArray *keys,
 			      const MuUnlockOptions *options, GCancellable *cancellable,
 			      GError **error);
 
+/* FALSE once the medium holding the bundle file has gone (its block device is no more). */
+gboolean mu_unlocked_medium_present (MuUnlocked *unlocked);
+
 const gchar *mu_unlocked_get_root (MuUnlocked *unlocked);
 const gchar *mu_unlocked_get_key_id (MuUnlocked *unlocked);
 gint mu_unlocked_get_keyslot (MuUnlocked *unlocked);

@@ -126,6 +126,29 @@ state >"$T_WORK/after"
 diff -u "$T_WORK/before" "$T_WORK/after" || fail "interrupted: the system changed"
 echo "ok: an interrupted install changed nothing"
 
+# The stick pulled while libostree applies: MediaRemoved (a 'failed' event: the bundle may be
+# fine), nothing changed, nothing left mounted or mapped. Caches are dropped first so that the
+# apply really reads from the stick.
+state >"$T_WORK/before"
+g sh -c "echo 3 >/proc/sys/vm/drop_caches
+	(mediaupdctl apply --local '$mnt/full.enc' --json --config $GUEST_CONF >/run/pull.out
+	 echo \$? >/run/pull.rc) >/dev/null 2>&1 &
+	timeout 300 sh -c 'until grep -q \"phase.:.apply\" /run/pull.out; do sleep 0.05; done'"
+"$VM" unplug stick
+g timeout 300 sh -c 'until [ -s /run/pull.rc ]; do sleep 0.2; done'
+check_eq "pulled: exit status" "$(g cat /run/pull.rc)" 1
+result=$(g tail -n 1 /run/pull.out)
+check_eq "pulled: error" "$(json_field "$result" error)" MediaRemoved
+g journalctl -o cat --output-fields=MEDIAUPD_ERROR MESSAGE_ID="$FAILED_ID" \
+	MEDIAUPD_BUNDLE="$mnt/full.enc" | grep -qx MediaRemoved ||
+	fail "pulled: no 'failed' journal event with MediaRemoved"
+state >"$T_WORK/after"
+diff -u "$T_WORK/before" "$T_WORK/after" || fail "pulled: the system changed"
+echo "ok: a stick pulled during apply changed nothing and left nothing behind"
+plug_and_wait usb "$T_WORK/stick.img" stick /dev/sda1 ext4 >/dev/null
+g udisksctl mount -b /dev/sda1 -o ro,nosuid,nodev,noexec >/dev/null
+mnt=$(g findmnt -n -o TARGET --source /dev/sda1 | head -n 1)
+
 # The same good bundle still installs afterwards: the refusals left nothing in the way.
 result=$(apply "$mnt/good.enc") || fail "the good bundle was refused after the refusals: $result"
 check_eq "good bundle after the refusals" "$(default_commit)" "$VM_COMMIT_2"
