@@ -14,6 +14,7 @@
 #include "mu-config.h"
 #include "mu-engine.h"
 #include "mu-error.h"
+#include "mu-luks.h"
 
 typedef struct {
 	gboolean json;
@@ -77,41 +78,31 @@ on_progress (const MuProgressState *s, gpointer user_data)
 }
 
 static void
-add_string (JsonBuilder *b, const gchar *name, const gchar *value)
-{
-	json_builder_set_member_name (b, name);
-	if (value != NULL)
-		json_builder_add_string_value (b, value);
-	else
-		json_builder_add_null_value (b);
-}
-
-static void
 print_result (const Output *out, const MuInstallResult *r, const GError *error)
 {
 	if (out->json) {
 		g_autoptr (JsonBuilder) b = json_builder_new ();
 
 		json_builder_begin_object (b);
-		add_string (b, "event", "result");
+		mu_json_builder_add_string_member (b, "event", "result");
 		json_builder_set_member_name (b, "success");
 		json_builder_add_boolean_value (b, error == NULL);
-		add_string (b, "bundle", r->bundle);
-		add_string (b, "key_id", r->key_id);
+		mu_json_builder_add_string_member (b, "bundle", r->bundle);
+		mu_json_builder_add_string_member (b, "key_id", r->key_id);
 		json_builder_set_member_name (b, "keyslot");
 		json_builder_add_int_value (b, r->keyslot);
-		add_string (b, "signing_key", r->signing_key_id);
-		add_string (b, "osname", r->osname);
-		add_string (b, "from_commit", r->from_commit);
-		add_string (b, "to_commit", r->to_commit);
-		add_string (b, "version", r->version);
+		mu_json_builder_add_string_member (b, "signing_key", r->signing_key_id);
+		mu_json_builder_add_string_member (b, "osname", r->osname);
+		mu_json_builder_add_string_member (b, "from_commit", r->from_commit);
+		mu_json_builder_add_string_member (b, "to_commit", r->to_commit);
+		mu_json_builder_add_string_member (b, "version", r->version);
 		if (error != NULL) {
-			add_string (b, "phase", mu_phase_to_string (r->failed_phase));
-			add_string (b, "error",
+			mu_json_builder_add_string_member (b, "phase", mu_phase_to_string (r->failed_phase));
+			mu_json_builder_add_string_member (b, "error",
 				    error->domain == MU_ERROR
 					    ? mu_error_code_to_name (error->code)
 					    : mu_error_code_to_name (MU_ERROR_FAILED));
-			add_string (b, "message", error->message);
+			mu_json_builder_add_string_member (b, "message", error->message);
 		}
 		json_builder_end_object (b);
 		print_json_line (b);

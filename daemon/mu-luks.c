@@ -76,6 +76,16 @@ mu_json_object_get_string (JsonObject *object, const gchar *name)
 	return json_node_get_string (node);
 }
 
+void
+mu_json_builder_add_string_member (JsonBuilder *builder, const gchar *name, const gchar *value)
+{
+	json_builder_set_member_name (builder, name);
+	if (value != NULL)
+		json_builder_add_string_value (builder, value);
+	else
+		json_builder_add_null_value (builder);
+}
+
 static gboolean
 segment_error (GError **error, const gchar *what)
 {

@@ -31,6 +31,10 @@ gboolean mu_luks_parse_segment (GBytes *header_json, guint64 *out_offset, guint6
 /* The string member @name of @object, or NULL if absent or not a string. */
 const gchar *mu_json_object_get_string (JsonObject *object, const gchar *name);
 
+/* Adds member @name to the object being built: the string @value, or null when NULL. */
+void mu_json_builder_add_string_member (JsonBuilder *builder, const gchar *name,
+					const gchar *value);
+
 /*
  * Process-wide libcryptsetup setup; idempotent, mu_bundle_open() calls it:
  * - its log goes into GLib (errors as messages, normal and verbose output as

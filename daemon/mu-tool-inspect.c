@@ -116,16 +116,6 @@ print_key_check (const KeyCheck *check)
 
 /* A string member, or null for NULL. */
 static void
-add_string (JsonBuilder *b, const gchar *name, const gchar *value)
-{
-	json_builder_set_member_name (b, name);
-	if (value != NULL)
-		json_builder_add_string_value (b, value);
-	else
-		json_builder_add_null_value (b);
-}
-
-static void
 add_int (JsonBuilder *b, const gchar *name, gint64 value)
 {
 	json_builder_set_member_name (b, name);
@@ -137,8 +127,8 @@ add_pbkdf (JsonBuilder *b, const MuBundleKeyslot *ks)
 {
 	json_builder_set_member_name (b, "pbkdf");
 	json_builder_begin_object (b);
-	add_string (b, "type", ks->pbkdf_type);
-	add_string (b, "hash", ks->pbkdf_hash);
+	mu_json_builder_add_string_member (b, "type", ks->pbkdf_type);
+	mu_json_builder_add_string_member (b, "hash", ks->pbkdf_hash);
 	json_builder_set_member_name (b, "iterations");
 	json_builder_add_int_value (b, ks->pbkdf_iterations);
 	json_builder_set_member_name (b, "memory_kib");
@@ -164,7 +154,7 @@ add_keyslots (JsonBuilder *b, MuBundle *bundle, const MuBundleInfo *info)
 			b, ks->status == MU_BUNDLE_KEYSLOT_UNBOUND ? "unbound" : "active");
 		json_builder_set_member_name (b, "priority");
 		json_builder_add_string_value (b, priority_name (ks->priority));
-		add_string (b, "key_id", ks->key_id);
+		mu_json_builder_add_string_member (b, "key_id", ks->key_id);
 		json_builder_set_member_name (b, "token");
 		if (ks->token >= 0)
 			json_builder_add_int_value (b, ks->token);
@@ -233,13 +223,13 @@ print_json (MuBundle *bundle, const MuBundleInfo *info, const gchar *path,
 	g_autoptr (JsonNode) root = NULL;
 
 	json_builder_begin_object (b);
-	add_string (b, "path", path);
+	mu_json_builder_add_string_member (b, "path", path);
 	add_int (b, "format_version", info->format_version);
-	add_string (b, "label", info->label);
-	add_string (b, "subsystem", info->subsystem);
-	add_string (b, "uuid", info->uuid);
-	add_string (b, "cipher", info->cipher);
-	add_string (b, "cipher_mode", info->cipher_mode);
+	mu_json_builder_add_string_member (b, "label", info->label);
+	mu_json_builder_add_string_member (b, "subsystem", info->subsystem);
+	mu_json_builder_add_string_member (b, "uuid", info->uuid);
+	mu_json_builder_add_string_member (b, "cipher", info->cipher);
+	mu_json_builder_add_string_member (b, "cipher_mode", info->cipher_mode);
 	add_int (b, "key_size_bits", (gint64) info->key_size * 8);
 	add_int (b, "sector_size", info->sector_size);
 	add_int (b, "file_size", (gint64) info->file_size);
@@ -266,8 +256,8 @@ fail (const GError *error, gboolean json)
 		json_builder_begin_object (b);
 		json_builder_set_member_name (b, "error");
 		json_builder_begin_object (b);
-		add_string (b, "name", mu_error_code_to_name (error->code));
-		add_string (b, "message", error->message);
+		mu_json_builder_add_string_member (b, "name", mu_error_code_to_name (error->code));
+		mu_json_builder_add_string_member (b, "message", error->message);
 		json_builder_end_object (b);
 		json_builder_end_object (b);
 		root = json_builder_get_root (b);
