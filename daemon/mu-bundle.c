@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mu-bundle-format.h"
+#include "mu-bundle-private.h"
 #include "mu-error.h"
 
 /* Enough to see the primary header and the last possible secondary LUKS2 header magic. */
@@ -21,6 +22,9 @@ struct _MuBundle {
 	MuCryptDevice *cd;
 	MuBundleInfo info;
 	MuPbkdfLimits limits;
+	gchar *header_json;   /* crypt_dump_json of the first load */
+	GStrv extra_ciphers;  /* accepted besides MU_BUNDLE_CIPHER */
+	MuSecret *volume_key; /* from the trial that opened, for mu_bundle_activate() */
 };
 
 static void
@@ -38,6 +42,9 @@ mu_bundle_free (MuBundle *bundle)
 	if (bundle == NULL)
 		return;
 	g_clear_pointer (&bundle->cd, crypt_free);
+	g_clear_pointer (&bundle->volume_key, mu_secret_free);
+	g_free (bundle->header_json);
+	g_strfreev (bundle->extra_ciphers);
 	g_free (bundle->path);
 	g_free (bundle->device);
 	g_free (bundle->info.label);
@@ -70,6 +77,80 @@ mu_bundle_get_crypt_device (MuBundle *bundle)
 	return bundle->cd;
 }
 
+const gchar *
+mu_bundle_get_device (MuBundle *bundle)
+{
+	return bundle->device;
+}
+
+const gchar *
+mu_bundle_get_header_json (MuBundle *bundle)
+{
+	return bundle->header_json;
+}
+
+const gchar *const *
+mu_bundle_get_extra_ciphers (MuBundle *bundle)
+{
+	return (const gchar *const *) bundle->extra_ciphers;
+}
+
+void
+mu_bundle_set_extra_ciphers (MuBundle *bundle, const gchar *const *ciphers)
+{
+	g_return_if_fail (bundle != NULL);
+	g_strfreev (bundle->extra_ciphers);
+	bundle->extra_ciphers = g_strdupv ((GStrv) ciphers);
+}
+
+void
+mu_bundle_take_volume_key (MuBundle *bundle, MuSecret *volume_key)
+{
+	g_clear_pointer (&bundle->volume_key, mu_secret_free);
+	bundle->volume_key = volume_key;
+}
+
+gboolean
+mu_bundle_activate (MuBundle *bundle, const gchar *name, GError **error)
+{
+	int r;
+
+	g_return_val_if_fail (bundle != NULL && name != NULL, FALSE);
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (bundle->volume_key == NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "cannot activate bundle '%s': no key has opened it", bundle->path);
+		return FALSE;
+	}
+	/* PRIVATE: udev's rules skip the mapping, so neither blkid nor udisks2 ever
+	 * look at the cleartext; IGNORE_PERSISTENT: flags stored in the (unsigned)
+	 * header add nothing to what is asked for here. */
+	r = crypt_activate_by_volume_key (bundle->cd, name, (const char *) bundle->volume_key->data,
+					  bundle->volume_key->len,
+					  CRYPT_ACTIVATE_READONLY | CRYPT_ACTIVATE_PRIVATE |
+						  CRYPT_ACTIVATE_IGNORE_PERSISTENT);
+	if (r < 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "cannot activate dm-crypt mapping %s of bundle '%s': %s (is dm-crypt "
+			     "available in the kernel?)",
+			     name, bundle->path, g_strerror (-r));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void
+mu_pbkdf_limits_init (MuPbkdfLimits *limits)
+{
+	g_return_if_fail (limits != NULL);
+	limits->pbkdf2_max_iterations = MU_PBKDF2_MAX_ITERATIONS_DEFAULT;
+	limits->argon2_max_time = MU_ARGON2_MAX_TIME_DEFAULT;
+	limits->argon2_max_memory_kib = MU_ARGON2_MAX_MEMORY_KIB_DEFAULT;
+	limits->argon2_max_threads = MU_ARGON2_MAX_THREADS_DEFAULT;
+	limits->max_trial_seconds = MU_MAX_TRIAL_SECONDS_DEFAULT;
+}
+
 void
 mu_bundle_set_pbkdf_limits (MuBundle *bundle, const MuPbkdfLimits *limits)
 {
@@ -89,7 +170,8 @@ mu_pbkdf_limits_allow (const MuPbkdfLimits *limits, const MuBundleKeyslot *slot)
 	if (g_strcmp0 (slot->pbkdf_type, CRYPT_KDF_ARGON2ID) == 0 ||
 	    g_strcmp0 (slot->pbkdf_type, CRYPT_KDF_ARGON2I) == 0)
 		return slot->pbkdf_iterations <= limits->argon2_max_time &&
-		       slot->pbkdf_memory_kib <= limits->argon2_max_memory_kib;
+		       slot->pbkdf_memory_kib <= limits->argon2_max_memory_kib &&
+		       slot->pbkdf_parallel <= limits->argon2_max_threads;
 	/* Unknown or unreadable PBKDF: libcryptsetup refuses it itself. */
 	return TRUE;
 }
@@ -203,6 +285,219 @@ mu_bundle_parse_keyid_token (GBytes *json, gchar **out_key_id, GError **error)
 		return FALSE;
 	}
 	*out_key_id = g_strdup (key_id);
+	return TRUE;
+}
+
+/* The object member @name of @object, or NULL. */
+static JsonObject *
+get_object (JsonObject *object, const gchar *name)
+{
+	JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+	return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* The integer member @name of @object, or -1. */
+static gint64
+get_int (JsonObject *object, const gchar *name)
+{
+	JsonNode *node = json_object_get_member (object, name);
+
+	if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+	    json_node_get_value_type (node) != G_TYPE_INT64)
+		return -1;
+	return json_node_get_int (node);
+}
+
+/* cipher_null in any spelling ("cipher_null-ecb", "cipher_null"): encrypts nothing. */
+static gboolean
+cipher_is_null (const gchar *cipher)
+{
+	g_autofree gchar *lower = g_ascii_strdown (cipher, -1);
+
+	return strstr (lower, "null") != NULL;
+}
+
+/* @what ("the data segment", "keyslot 3") encrypted with @cipher and a key of
+ * @key_size bytes: is that the format's, or an allowed extra? */
+static gboolean
+check_cipher (const gchar *what, const gchar *cipher, gint64 key_size,
+	      const gchar *const *extra_ciphers, GError **error)
+{
+	g_autofree gchar *shown = NULL;
+
+	if (cipher == NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "The LUKS2 header names no encryption for %s; the header is forged or "
+			     "damaged, rebuild the bundle with make-encrypted-bundle.sh",
+			     what);
+		return FALSE;
+	}
+	if (cipher_is_null (cipher)) {
+		shown = g_strescape (cipher, NULL);
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "The LUKS2 header stores %s unencrypted ('%s'), so that any key would "
+			     "open it: a forged bundle, refused before any key was tried",
+			     what, shown);
+		return FALSE;
+	}
+	if (g_strcmp0 (cipher, MU_BUNDLE_CIPHER) == 0) {
+		if (key_size != MU_BUNDLE_KEY_BYTES) {
+			g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+				     "%s uses a %" G_GINT64_FORMAT "-bit " MU_BUNDLE_CIPHER
+				     " key, but bundles use %d-bit keys; rebuild the bundle with "
+				     "make-encrypted-bundle.sh",
+				     what, key_size * 8, MU_BUNDLE_KEY_BYTES * 8);
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (extra_ciphers != NULL && g_strv_contains (extra_ciphers, cipher)) {
+		if (key_size < 32) {
+			g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+				     "%s uses a %" G_GINT64_FORMAT "-bit key, shorter than the 256 "
+				     "bits accepted; rebuild the bundle",
+				     what, key_size * 8);
+			return FALSE;
+		}
+		return TRUE;
+	}
+	shown = g_strescape (cipher, NULL);
+	g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+		     "%s is encrypted with '%s', which this device does not accept (only "
+		     MU_BUNDLE_CIPHER "%s); rebuild the bundle with make-encrypted-bundle.sh, or "
+		     "allow the cipher in [Unlock] Ciphers=",
+		     what, shown,
+		     extra_ciphers != NULL && extra_ciphers[0] != NULL ? " and [Unlock] Ciphers=" : "");
+	return FALSE;
+}
+
+static gboolean
+check_segment_encryption (JsonObject *segments, const gchar *const *extra_ciphers,
+			  gint64 volume_key_size, GError **error)
+{
+	g_autoptr (GList) members = json_object_get_members (segments);
+	JsonObject *segment;
+	gint64 sector_size;
+
+	if (members == NULL || members->next != NULL ||
+	    (segment = get_object (segments, members->data)) == NULL) {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+				     "The LUKS2 header does not hold exactly one data segment; "
+				     "rebuild the bundle with make-encrypted-bundle.sh");
+		return FALSE;
+	}
+	if (json_object_has_member (segment, "integrity")) {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+				     "The bundle's data segment is integrity-protected "
+				     "(dm-integrity), which the bundle format does not use; rebuild "
+				     "the bundle with make-encrypted-bundle.sh");
+		return FALSE;
+	}
+	sector_size = get_int (segment, "sector_size");
+	if (sector_size != MU_BUNDLE_SECTOR_SIZE) {
+		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+			     "The bundle's data segment has %" G_GINT64_FORMAT "-byte sectors, "
+			     "but bundles use %d-byte sectors; rebuild the bundle with "
+			     "make-encrypted-bundle.sh",
+			     sector_size, MU_BUNDLE_SECTOR_SIZE);
+		return FALSE;
+	}
+	return check_cipher ("the data segment", mu_json_object_get_string (segment, "encryption"),
+			     volume_key_size, extra_ciphers, error);
+}
+
+static gboolean
+check_keyslot_encryption (const gchar *name, JsonObject *keyslot,
+			  const gchar *const *extra_ciphers, GError **error)
+{
+	g_autofree gchar *what = g_strdup_printf ("keyslot %s", name);
+	g_autofree gchar *shown = NULL;
+	const gchar *type = keyslot != NULL ? mu_json_object_get_string (keyslot, "type") : NULL;
+	JsonObject *area = get_object (keyslot, "area");
+
+	if (g_strcmp0 (type, "luks2") != 0 || area == NULL) {
+		shown = g_strescape (type != NULL ? type : "", NULL);
+		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+			     "The bundle's %s is of type '%s', not an ordinary luks2 keyslot; "
+			     "rebuild the bundle with make-encrypted-bundle.sh",
+			     what, shown);
+		return FALSE;
+	}
+	/* The key the keyslot stores: the volume key, or any key when unbound. */
+	if (get_int (keyslot, "key_size") <= 0 || get_int (keyslot, "key_size") > 512) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			     "The bundle's %s has no usable key size; the header is forged or "
+			     "damaged, rebuild the bundle",
+			     what);
+		return FALSE;
+	}
+	return check_cipher (what, mu_json_object_get_string (area, "encryption"),
+			     get_int (area, "key_size"), extra_ciphers, error);
+}
+
+gboolean
+mu_bundle_check_encryption (GBytes *header_json, guint volume_key_size,
+			    const gchar *const *extra_ciphers, GError **error)
+{
+	g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+	g_autoptr (GList) members = NULL;
+	JsonNode *node;
+	JsonObject *root;
+	JsonObject *segments;
+	JsonObject *keyslots;
+	const gchar *data;
+	gsize len = 0;
+
+	g_return_val_if_fail (header_json != NULL, FALSE);
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	data = g_bytes_get_data (header_json, &len);
+	if (len > G_MAXSSIZE ||
+	    !json_parser_load_from_data (parser, data, (gssize) len, NULL) ||
+	    (node = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (node)) {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+				     "The LUKS2 header JSON does not parse; rebuild the bundle");
+		return FALSE;
+	}
+	root = json_node_get_object (node);
+	segments = get_object (root, "segments");
+	keyslots = get_object (root, "keyslots");
+	if (segments == NULL || keyslots == NULL) {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+				     "The LUKS2 header has no segments or keyslots; rebuild the "
+				     "bundle");
+		return FALSE;
+	}
+	members = json_object_get_members (keyslots);
+	for (GList *l = members; l != NULL; l = l->next) {
+		if (!check_keyslot_encryption (l->data, get_object (keyslots, l->data),
+					       extra_ciphers, error))
+			return FALSE;
+	}
+	return check_segment_encryption (segments, extra_ciphers, volume_key_size, error);
+}
+
+gboolean
+mu_bundle_check_own_encryption (MuBundle *bundle, GError **error)
+{
+	struct crypt_params_integrity integrity = { 0 };
+	g_autoptr (GBytes) json = g_bytes_new (bundle->header_json, strlen (bundle->header_json));
+
+	if (!mu_bundle_check_encryption (json, bundle->info.key_size,
+					 (const gchar *const *) bundle->extra_ciphers, error)) {
+		g_prefix_error (error, "'%s': ", bundle->path);
+		return FALSE;
+	}
+	/* What libcryptsetup itself makes of the header, besides the JSON. */
+	if (crypt_get_integrity_info (bundle->cd, &integrity) == 0 &&
+	    (integrity.integrity != NULL || integrity.tag_size != 0)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+			     "'%s': the data segment is integrity-protected (%s), which the bundle "
+			     "format does not use; rebuild the bundle with make-encrypted-bundle.sh",
+			     bundle->path, integrity.integrity != NULL ? integrity.integrity : "tags");
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -324,6 +619,7 @@ read_data_segment (MuBundle *bundle, GError **error)
 			     g_strerror (-r));
 		return FALSE;
 	}
+	bundle->header_json = g_strdup (json);
 	bytes = g_bytes_new (json, strlen (json));
 	if (!mu_luks_parse_segment (bytes, &offset, &size, error)) {
 		g_prefix_error (error, "'%s': ", bundle->path);
@@ -496,9 +792,7 @@ mu_bundle_open_device (const gchar *device, const gchar *name, GError **error)
 	bundle = g_new0 (MuBundle, 1);
 	bundle->path = g_strdup (name);
 	bundle->device = g_strdup (device);
-	bundle->limits.pbkdf2_max_iterations = MU_PBKDF2_MAX_ITERATIONS_DEFAULT;
-	bundle->limits.argon2_max_time = MU_ARGON2_MAX_TIME_DEFAULT;
-	bundle->limits.argon2_max_memory_kib = MU_ARGON2_MAX_MEMORY_KIB_DEFAULT;
+	mu_pbkdf_limits_init (&bundle->limits);
 	if (!stat_bundle_file (device, &bundle->info.file_size, error))
 		return NULL;
 

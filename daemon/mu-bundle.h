@@ -83,35 +83,60 @@ const MuBundleKeyslot *mu_bundle_info_find_key_id (const MuBundleInfo *info,
 						   const gchar *key_id);
 
 /*
- * The costliest keyslot PBKDF a key trial will run. The header comes from the
- * stick, which may be hostile, and one trial cannot be interrupted: a keyslot
- * over these limits is not tried (its MuKeyTrial says -E2BIG). Bundle keys are
- * random, so makers set cheap parameters (pbkdf2, 1000 iterations); the
- * defaults still admit cryptsetup's own benchmarked ones. Memory beyond what
- * the device has is refused by libcryptsetup itself (-ENOMEM).
+ * The costliest keyslot PBKDF a key trial will run, and the time all trials of
+ * one bundle may take. The header comes from the stick, which may be hostile: a
+ * keyslot over these limits, or whose argon2 memory exceeds what the device has
+ * available (MemAvailable), is not tried (its MuKeyTrial says tried = FALSE).
+ * Bundle keys are random, so makers set cheap parameters (make-encrypted-bundle.sh:
+ * pbkdf2 1000 iterations, or argon2id time 4, 64 MiB, 1 thread); the defaults
+ * admit these with room to spare and bound one trial to a few seconds on a
+ * small board ([Unlock] in mediaupd.conf).
  */
 typedef struct {
 	guint32 pbkdf2_max_iterations;
 	guint32 argon2_max_time; /* time cost (iterations) */
 	guint32 argon2_max_memory_kib;
+	guint32 argon2_max_threads;
+	guint32 max_trial_seconds; /* all trials of one mu_bundle_try_keys() call */
 } MuPbkdfLimits;
 
-#define MU_PBKDF2_MAX_ITERATIONS_DEFAULT 10000000
-#define MU_ARGON2_MAX_TIME_DEFAULT 32
-#define MU_ARGON2_MAX_MEMORY_KIB_DEFAULT (1024 * 1024)
+#define MU_PBKDF2_MAX_ITERATIONS_DEFAULT 1000000
+#define MU_ARGON2_MAX_TIME_DEFAULT 16
+#define MU_ARGON2_MAX_MEMORY_KIB_DEFAULT (256 * 1024)
+#define MU_ARGON2_MAX_THREADS_DEFAULT 4
+#define MU_MAX_TRIAL_SECONDS_DEFAULT 60
 
+/* The defaults above. */
+void mu_pbkdf_limits_init (MuPbkdfLimits *limits);
 /* Limits for later mu_bundle_try_keys() calls; mu_bundle_open() sets the defaults. */
 void mu_bundle_set_pbkdf_limits (MuBundle *bundle, const MuPbkdfLimits *limits);
 const MuPbkdfLimits *mu_bundle_get_pbkdf_limits (MuBundle *bundle);
-/* Whether a trial would run @slot's PBKDF under @limits. */
+/* Whether a trial would run @slot's PBKDF under @limits (memory against the
+ * configured limit only; the trial also checks what the device has). */
 gboolean mu_pbkdf_limits_allow (const MuPbkdfLimits *limits, const MuBundleKeyslot *slot);
+
+/*
+ * The encryption the bundle format uses, and the only one accepted unless the
+ * configuration adds more: the data segment and every keyslot area in
+ * aes-xts-plain64 with a 512-bit key, 4096-byte sectors, no integrity.
+ */
+#define MU_BUNDLE_CIPHER "aes-xts-plain64"
+#define MU_BUNDLE_KEY_BYTES 64
+#define MU_BUNDLE_SECTOR_SIZE 4096
+
+/* Ciphers ("cipher-mode", as LUKS2 names them) accepted besides MU_BUNDLE_CIPHER,
+ * for later mu_bundle_try_keys() calls; NULL or empty: none. */
+void mu_bundle_set_extra_ciphers (MuBundle *bundle, const gchar *const *ciphers);
 
 /* One check-only attempt of one key against one keyslot. */
 typedef struct {
 	gchar *key_id;
 	gint slot;
 	gboolean hinted;     /* the slot's token names this key id */
-	gint result;         /* >= 0: opened (the slot); else -errno from libcryptsetup */
+	gboolean tried;      /* FALSE: skipped, its PBKDF is over the limits */
+	gint result;         /* >= 0: opened (the slot); else -errno from libcryptsetup,
+			      * -E2BIG / -ENOMEM when not tried, -ETIMEDOUT when the
+			      * trial time ran out during this attempt */
 	gint64 duration_us;  /* wall time of the attempt (one PBKDF) */
 } MuKeyTrial;
 
@@ -136,15 +161,48 @@ gchar *mu_key_trials_summarize (GPtrArray *trials, gsize max_len) G_GNUC_WARN_UN
  * so bundles without tokens still open. Slots over the PBKDF limits are
  * skipped (recorded, not tried). Each attempt is appended to @trials
  * (MuKeyTrial*, may be NULL; give it mu_key_trial_free as free func), on
- * failure too. On success sets @out_slot and @out_key (a pointer into @keys).
- * Errors: MU_ERROR_NO_KEY (naming the key ids tried and why each failed),
- * MU_ERROR_CANCELLED (checked between attempts).
+ * failure too. On success sets @out_slot and @out_key (a pointer into @keys)
+ * and keeps the volume key the trial produced for mu_bundle_activate().
+ *
+ * Before any PBKDF the header's encryption is checked against the format
+ * (mu_bundle_check_encryption). Each PBKDF runs in a thread of its own, on a
+ * crypt_device of its own that must read the same header: cancelling or
+ * running out of trial time returns at once (within ~10 ms); an abandoned
+ * PBKDF finishes in the background (at most one keyslot's cost, bounded by the
+ * limits) and then frees and wipes what it held.
+ * Errors: MU_ERROR_NO_KEY (naming the key ids tried and why each failed, or that
+ * the trial time ran out), MU_ERROR_CANCELLED, MU_ERROR_CORRUPT_BUNDLE and
+ * MU_ERROR_UNSUPPORTED_FORMAT (encryption outside the format).
  */
 gboolean mu_bundle_try_keys (MuBundle *bundle, GPtrArray *keys, GPtrArray *trials,
 			     GCancellable *cancellable, gint *out_slot, const MuKey **out_key,
 			     GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/*
+ * Activates the data segment as device-mapper @name with the volume key of the
+ * last successful mu_bundle_try_keys(), so the keyslot's PBKDF does not run a
+ * second time. Read-only, private (udev rules neither probe nor publish the
+ * cleartext), header flags ignored. MU_ERROR_FAILED if it cannot.
+ */
+gboolean mu_bundle_activate (MuBundle *bundle, const gchar *name,
+			     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* ---- Pure checks, exported for tests and fuzzing ---- */
+
+/*
+ * The header JSON (crypt_dump_json) and the volume key size
+ * (crypt_get_volume_key_size) against the format's encryption: one data
+ * segment in MU_BUNDLE_CIPHER or one of @extra_ciphers, MU_BUNDLE_SECTOR_SIZE,
+ * no integrity; every keyslot of type luks2 whose area is encrypted with one of
+ * those ciphers. Volume and keyslot area keys: MU_BUNDLE_KEY_BYTES for
+ * MU_BUNDLE_CIPHER, at least 32 bytes for the others.
+ * MU_ERROR_CORRUPT_BUNDLE for what no bundle maker writes (cipher_null, a
+ * malformed header); MU_ERROR_UNSUPPORTED_FORMAT for a real cipher, key size,
+ * sector size or integrity mode the device does not accept.
+ */
+gboolean mu_bundle_check_encryption (GBytes *header_json, guint volume_key_size,
+				     const gchar *const *extra_ciphers,
+				     GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Label and subsystem -> format version (1), or NOT_A_BUNDLE / UNSUPPORTED_FORMAT. */
 gboolean mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_version,

@@ -5,7 +5,9 @@
 
 #include "mu-config.h"
 #include "mu-bundle-format.h"
+#include "mu-bundle.h"
 #include "mu-error.h"
+#include "mu-unlock.h"
 
 #define MIB (G_GUINT64_CONSTANT (1024) * 1024)
 
@@ -21,6 +23,8 @@ mu_config_new_defaults (void)
 				   "/usr/share/ostree/revoked.ed25519",
 				   "/usr/share/ostree/revoked.ed25519.d", NULL };
 	const gchar *names[] = { MU_BUNDLE_DEFAULT_NAME, NULL };
+	const gchar *filesystems[] = { MU_UNLOCK_FILESYSTEMS_DEFAULT, NULL };
+	MuPbkdfLimits limits;
 
 	config->key_dirs = g_strdupv ((GStrv) key_dirs);
 	config->trusted = g_strdupv ((GStrv) trusted);
@@ -32,6 +36,14 @@ mu_config_new_defaults (void)
 	config->free_space_margin = 64 * MIB;
 	config->state_dir = g_strdup ("/var/lib/mediaupd");
 	config->runtime_dir = g_strdup ("/run/mediaupd");
+	config->unlock_ciphers = g_new0 (gchar *, 1);
+	config->unlock_filesystems = g_strdupv ((GStrv) filesystems);
+	mu_pbkdf_limits_init (&limits);
+	config->pbkdf2_max_iterations = limits.pbkdf2_max_iterations;
+	config->argon2_max_time = limits.argon2_max_time;
+	config->argon2_max_memory_kib = limits.argon2_max_memory_kib;
+	config->argon2_max_threads = limits.argon2_max_threads;
+	config->max_trial_seconds = limits.max_trial_seconds;
 	return config;
 }
 
@@ -47,6 +59,8 @@ mu_config_free (MuConfig *config)
 	g_free (config->sysroot);
 	g_free (config->state_dir);
 	g_free (config->runtime_dir);
+	g_strfreev (config->unlock_ciphers);
+	g_strfreev (config->unlock_filesystems);
 	g_free (config);
 }
 
@@ -161,6 +175,109 @@ consume_mib (GKeyFile *kf, const gchar *group, const gchar *key, guint64 max_mib
 	return TRUE;
 }
 
+static gboolean
+consume_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint32 min, guint32 max,
+	      guint32 *value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+	guint64 number = 0;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	str = g_key_file_get_string (kf, group, key, NULL);
+	if (str == NULL ||
+	    !g_ascii_string_to_unsigned (g_strstrip (str), 10, min, max, &number, NULL)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+			     "[%s] %s: expected a whole number from %u to %u", group, key, min, max);
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	*value = (guint32) number;
+	return TRUE;
+}
+
+/* A LUKS2 cipher spec as cryptsetup names it ("aes-xts-plain64",
+ * "xchacha12,aes-adiantum-plain64"); never one that encrypts nothing. */
+static gboolean
+cipher_is_acceptable (const gchar *cipher)
+{
+	g_autofree gchar *lower = g_ascii_strdown (cipher, -1);
+
+	if (*cipher == '\0' || strlen (cipher) > 64 || strstr (lower, "null") != NULL)
+		return FALSE;
+	for (const gchar *p = cipher; *p != '\0'; p++) {
+		if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && strchr ("-_,()", *p) == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* A list whose every item @acceptable admits; @what names one item in errors. */
+static gboolean
+consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
+		   gboolean (*acceptable) (const gchar *), const gchar *what,
+		   gboolean need_one, GStrv *value, GError **error)
+{
+	g_auto (GStrv) list = NULL;
+	g_autoptr (GError) local_error = NULL;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	list = g_key_file_get_string_list (kf, group, key, NULL, &local_error);
+	if (list == NULL && !g_error_matches (local_error, G_KEY_FILE_ERROR,
+					      G_KEY_FILE_ERROR_INVALID_VALUE)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: %s", group, key,
+			     local_error->message);
+		return FALSE;
+	}
+	if (list == NULL)
+		list = g_new0 (gchar *, 1);
+	for (guint i = 0; list[i] != NULL; i++) {
+		g_strstrip (list[i]);
+		if (!acceptable (list[i])) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: '%s' is not %s",
+				     group, key, list[i], what);
+			return FALSE;
+		}
+	}
+	if (need_one && list[0] == NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: give at least one",
+			     group, key);
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	g_strfreev (*value);
+	*value = g_steal_pointer (&list);
+	return TRUE;
+}
+
+static gboolean
+filesystem_is_acceptable (const gchar *type)
+{
+	const gchar *known[] = { "erofs", "squashfs", "ext4", NULL };
+
+	return g_strv_contains (known, type);
+}
+
+static gboolean
+consume_unlock (GKeyFile *kf, MuConfig *c, GError **error)
+{
+	const gchar *g = "Unlock";
+
+	return consume_word_list (kf, g, "Ciphers", cipher_is_acceptable,
+				  "a LUKS2 cipher such as xchacha12,aes-adiantum-plain64", FALSE,
+				  &c->unlock_ciphers, error) &&
+	       consume_word_list (kf, g, "Filesystems", filesystem_is_acceptable,
+				  "erofs, squashfs or ext4", TRUE, &c->unlock_filesystems, error) &&
+	       consume_uint (kf, g, "MaxPbkdf2Iterations", 1000, 100000000,
+			     &c->pbkdf2_max_iterations, error) &&
+	       consume_uint (kf, g, "MaxArgon2Time", 4, 1000, &c->argon2_max_time, error) &&
+	       consume_uint (kf, g, "MaxArgon2MemoryKiB", 32, 4194304, &c->argon2_max_memory_kib,
+			     error) &&
+	       consume_uint (kf, g, "MaxArgon2Threads", 1, 16, &c->argon2_max_threads, error) &&
+	       consume_uint (kf, g, "MaxTrialSeconds", 1, 3600, &c->max_trial_seconds, error);
+}
+
 /* Whatever is left after consuming the known keys is a mistake in the file. */
 static gboolean
 check_nothing_left (GKeyFile *kf, GError **error)
@@ -199,14 +316,14 @@ check_no_duplicates (GKeyFile *kf, const gchar *group, GError **error)
 static gboolean
 check_groups (GKeyFile *kf, GError **error)
 {
-	const gchar *known[] = { "Keys", "Trust", "Bundle", "Update", "Paths", NULL };
+	const gchar *known[] = { "Keys", "Trust", "Bundle", "Update", "Unlock", "Paths", NULL };
 	g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
 
 	for (guint i = 0; groups[i] != NULL; i++) {
 		if (!g_strv_contains (known, groups[i])) {
 			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
 				     "unknown group [%s]; known groups are [Keys], [Trust], "
-				     "[Bundle], [Update] and [Paths]",
+				     "[Bundle], [Update], [Unlock] and [Paths]",
 				     groups[i]);
 			return FALSE;
 		}
@@ -232,6 +349,7 @@ consume_all (GKeyFile *kf, MuConfig *c, GError **error)
 			    &c->free_space_margin, error) &&
 	       consume_path (kf, "Paths", "StateDirectory", &c->state_dir, error) &&
 	       consume_path (kf, "Paths", "RuntimeDirectory", &c->runtime_dir, error) &&
+	       consume_unlock (kf, c, error) &&
 	       check_nothing_left (kf, error);
 }
 

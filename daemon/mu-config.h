@@ -18,6 +18,13 @@ G_BEGIN_DECLS
  *   [Update]     Sysroot=      the OSTree sysroot to update
  *                AllowDowngrade=  accept bundles older than the booted commit
  *                FreeSpaceMarginMiB=  kept free beyond the delta's size
+ *   [Unlock]     Ciphers=      LUKS2 ciphers accepted besides aes-xts-plain64 (e.g.
+ *                              xchacha12,aes-adiantum-plain64); cipher_null never
+ *                Filesystems=  inner image types accepted (erofs;squashfs; ext4 opt-in)
+ *                MaxPbkdf2Iterations=, MaxArgon2Time=, MaxArgon2MemoryKiB=,
+ *                MaxArgon2Threads=  the costliest keyslot PBKDF tried; argon2 memory
+ *                              beyond MemAvailable is never tried either
+ *                MaxTrialSeconds=  all key trials of one bundle
  *   [Paths]      StateDirectory=, RuntimeDirectory=
  */
 typedef struct {
@@ -31,6 +38,13 @@ typedef struct {
 	guint64 free_space_margin;
 	gchar *state_dir;
 	gchar *runtime_dir;
+	GStrv unlock_ciphers;
+	GStrv unlock_filesystems;
+	guint32 pbkdf2_max_iterations;
+	guint32 argon2_max_time;
+	guint32 argon2_max_memory_kib;
+	guint32 argon2_max_threads;
+	guint32 max_trial_seconds;
 } MuConfig;
 
 #define MU_CONFIG_DEFAULT_PATH MEDIAUPD_SYSCONFDIR "/mediaupd.conf"

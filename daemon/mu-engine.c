@@ -62,10 +62,20 @@ phase_unlock (Install *in, const gchar *path, GError **error)
 	g_autoptr (GPtrArray) keys = NULL;
 	g_autoptr (GPtrArray) trials = g_ptr_array_new_with_free_func (
 		(GDestroyNotify) mu_key_trial_free);
+	MuPbkdfLimits limits = {
+		.pbkdf2_max_iterations = in->config->pbkdf2_max_iterations,
+		.argon2_max_time = in->config->argon2_max_time,
+		.argon2_max_memory_kib = in->config->argon2_max_memory_kib,
+		.argon2_max_threads = in->config->argon2_max_threads,
+		.max_trial_seconds = in->config->max_trial_seconds,
+	};
 	MuUnlockOptions options = {
 		.run_dir = in->config->runtime_dir,
 		.max_size = in->config->bundle_max_size,
 		.trials = trials,
+		.limits = &limits,
+		.extra_ciphers = (const gchar *const *) in->config->unlock_ciphers,
+		.filesystems = (const gchar *const *) in->config->unlock_filesystems,
 	};
 
 	enter (in, MU_PHASE_UNLOCK);

@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -21,6 +22,7 @@
 /* A LUKS2 container smaller than its own minimal header is no bundle. */
 #define MIN_BUNDLE_SIZE (G_GUINT64_CONSTANT (32) * 1024)
 #define DM_PREFIX "mediaupd-"
+#define LOOP_NAME "mediaupd-bundle"
 
 struct _MuUnlocked {
 	gchar *path;
@@ -103,7 +105,7 @@ attach_loop (MuUnlocked *u, GError **error)
 		}
 		cfg.fd = (guint32) u->file_fd;
 		cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
-		g_strlcpy ((gchar *) cfg.info.lo_file_name, "mediaupd-bundle", LO_NAME_SIZE);
+		g_strlcpy ((gchar *) cfg.info.lo_file_name, LOOP_NAME, LO_NAME_SIZE);
 		if (ioctl (fd, LOOP_CONFIGURE, &cfg) == 0) {
 			u->loop_fd = fd;
 			u->loop_dev = g_steal_pointer (&dev);
@@ -147,24 +149,16 @@ open_file (MuUnlocked *u, guint64 max_size, GError **error)
 }
 
 static gboolean
-activate (MuUnlocked *u, const MuKey *key, GError **error)
+activate (MuUnlocked *u, GError **error)
 {
-	struct crypt_device *cd = mu_bundle_get_crypt_device (u->bundle);
 	g_autofree gchar *suffix = g_uuid_string_random ();
-	int r;
 
 	/* A name that says who made it; short enough for device-mapper (127). */
 	suffix[8] = '\0';
 	u->dm_name = g_strconcat (DM_PREFIX, suffix, NULL);
-	r = crypt_activate_by_passphrase (cd, u->dm_name, u->slot, (const char *) key->data,
-					  key->len, CRYPT_ACTIVATE_READONLY);
-	if (r < 0) {
-		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
-			     "cannot activate dm-crypt mapping %s with key '%s': %s (is dm-crypt "
-			     "available in the kernel?)",
-			     u->dm_name, key->id, g_strerror (-r));
+	/* The volume key the trial produced: the keyslot's PBKDF does not run again. */
+	if (!mu_bundle_activate (u->bundle, u->dm_name, error))
 		return FALSE;
-	}
 	u->active = TRUE;
 	return TRUE;
 }
@@ -201,14 +195,35 @@ detect_fs_type (const gchar *device, GError **error)
 	return NULL;
 }
 
+/* The filesystem types this device lets its kernel parse from a bundle. */
 static gboolean
-mount_inner (MuUnlocked *u, const gchar *run_dir, GError **error)
+check_fs_allowed (const gchar *type, const gchar *const *allowed, GError **error)
+{
+	const gchar *defaults[] = { MU_UNLOCK_FILESYSTEMS_DEFAULT, NULL };
+	g_autofree gchar *list = NULL;
+
+	if (allowed == NULL)
+		allowed = defaults;
+	if (g_strv_contains (allowed, type))
+		return TRUE;
+	list = g_strjoinv (", ", (GStrv) allowed);
+	g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+		     "the bundle holds a %s image, but this device accepts only %s "
+		     "([Unlock] Filesystems= in mediaupd.conf); get a bundle made with "
+		     "'--fs erofs', or allow %s in the configuration",
+		     type, list[0] != '\0' ? list : "none", type);
+	return FALSE;
+}
+
+static gboolean
+mount_inner (MuUnlocked *u, const MuUnlockOptions *options, GError **error)
 {
 	g_autofree gchar *device = g_strconcat ("/dev/mapper/", u->dm_name, NULL);
-	g_autofree gchar *dir = g_build_filename (run_dir, "bundle-XXXXXX", NULL);
+	g_autofree gchar *dir = g_build_filename (options->run_dir, "bundle-XXXXXX", NULL);
+	const gchar *run_dir = options->run_dir;
 	const gchar *type = detect_fs_type (device, error);
 
-	if (type == NULL)
+	if (type == NULL || !check_fs_allowed (type, options->filesystems, error))
 		return FALSE;
 	if (g_mkdir_with_parents (run_dir, 0700) < 0 || g_mkdtemp_full (dir, 0700) == NULL) {
 		int saved = errno;
@@ -218,8 +233,11 @@ mount_inner (MuUnlocked *u, const gchar *run_dir, GError **error)
 		return FALSE;
 	}
 	u->mount_dir = g_steal_pointer (&dir);
-	if (mount (device, u->mount_dir, type, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		   g_str_equal (type, "ext4") ? "noload" : NULL) < 0) {
+	/* ext4: no journal replay, and an error in the image only remounts it
+	 * read-only, whatever its superblock asks for (errors=panic). */
+	if (mount (device, u->mount_dir, type,
+		   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW,
+		   g_str_equal (type, "ext4") ? "noload,errors=remount-ro" : NULL) < 0) {
 		int saved = errno;
 
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
@@ -280,9 +298,14 @@ deactivate (MuUnlocked *u, GError **error)
 gboolean
 mu_unlocked_close (MuUnlocked *u, GError **error)
 {
+	g_autoptr (GError) unmount_error = NULL;
+	g_autoptr (GError) deactivate_error = NULL;
+
 	g_return_val_if_fail (u != NULL, FALSE);
-	if (!unmount_inner (u, error) || !deactivate (u, error))
-		return FALSE;
+	/* Each step is tried even when the one before failed: a mount that would
+	 * not go must not also leave the mapping and the loop device behind. */
+	(void) unmount_inner (u, &unmount_error);
+	(void) deactivate (u, &deactivate_error);
 	g_clear_pointer (&u->bundle, mu_bundle_free);
 	/* Closing the last descriptor of an autoclear loop device detaches it. */
 	if (u->loop_fd >= 0) {
@@ -292,6 +315,16 @@ mu_unlocked_close (MuUnlocked *u, GError **error)
 	if (u->file_fd >= 0) {
 		close (u->file_fd);
 		u->file_fd = -1;
+	}
+	if (unmount_error != NULL) {
+		if (deactivate_error != NULL)
+			g_warning ("finish: %s", deactivate_error->message);
+		g_propagate_error (error, g_steal_pointer (&unmount_error));
+		return FALSE;
+	}
+	if (deactivate_error != NULL) {
+		g_propagate_error (error, g_steal_pointer (&deactivate_error));
+		return FALSE;
 	}
 	return TRUE;
 }
@@ -337,11 +370,14 @@ mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *opt
 	u->bundle = mu_bundle_open_device (u->loop_dev, u->path, error);
 	if (u->bundle == NULL)
 		return NULL;
+	if (options->limits != NULL)
+		mu_bundle_set_pbkdf_limits (u->bundle, options->limits);
+	mu_bundle_set_extra_ciphers (u->bundle, options->extra_ciphers);
 	if (!mu_bundle_try_keys (u->bundle, keys, options->trials, cancellable, &u->slot, &key,
 				 error))
 		return NULL;
 	u->key_id = g_strdup (key->id);
-	if (!activate (u, key, error) || !mount_inner (u, options->run_dir, error))
+	if (!activate (u, error) || !mount_inner (u, options, error))
 		return NULL;
 	return g_steal_pointer (&u);
 }
@@ -391,21 +427,138 @@ mu_unlocked_get_loop_device (MuUnlocked *u)
 	return u->loop_dev;
 }
 
-void
-mu_unlock_cleanup_stale (void)
+/* A mount point as /proc/self/mountinfo writes it: space, tab, newline and
+ * backslash as octal escapes. */
+static gchar *
+mountinfo_unescape (const gchar *field)
+{
+	GString *out = g_string_new (NULL);
+
+	for (const gchar *p = field; *p != '\0'; p++) {
+		if (p[0] == '\\' && g_ascii_isdigit (p[1]) && g_ascii_isdigit (p[2]) &&
+		    g_ascii_isdigit (p[3])) {
+			g_string_append_c (out, (gchar) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) |
+							  (p[3] - '0')));
+			p += 3;
+		} else {
+			g_string_append_c (out, *p);
+		}
+	}
+	return g_string_free (out, FALSE);
+}
+
+/* The device numbers of the "mediaupd-*" mappings, and their names. */
+static GHashTable *
+stale_mappings (void)
 {
 	g_autoptr (GDir) dir = g_dir_open ("/dev/mapper", 0, NULL);
+	GHashTable *mappings = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 	const gchar *name;
 
 	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		int r;
+		g_autofree gchar *path = NULL;
+		struct stat st;
 
 		if (!g_str_has_prefix (name, DM_PREFIX))
 			continue;
-		r = crypt_deactivate (NULL, name);
-		if (r < 0)
-			g_warning ("cannot close stale mapping %s: %s", name, g_strerror (-r));
-		else
-			g_message ("closed stale mapping %s left by an earlier run", name);
+		path = g_build_filename ("/dev/mapper", name, NULL);
+		if (stat (path, &st) == 0 && S_ISBLK (st.st_mode))
+			g_hash_table_insert (mappings, GUINT_TO_POINTER ((guint) st.st_rdev),
+					     g_strdup (name));
 	}
+	return mappings;
+}
+
+/* Unmounts whatever is mounted from one of @mappings; the newest mount first, so
+ * that stacked mounts come off in order. */
+static void
+unmount_stale (GHashTable *mappings)
+{
+	g_autofree gchar *mountinfo = NULL;
+	g_auto (GStrv) lines = NULL;
+
+	if (g_hash_table_size (mappings) == 0 ||
+	    !g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL))
+		return;
+	lines = g_strsplit (mountinfo, "\n", -1);
+	for (guint i = g_strv_length (lines); i-- > 0;) {
+		g_auto (GStrv) fields = g_strsplit (lines[i], " ", 6);
+		g_autofree gchar *target = NULL;
+		guint maj = 0;
+		guint min = 0;
+		const gchar *name;
+
+		if (g_strv_length (fields) < 5 || sscanf (fields[2], "%u:%u", &maj, &min) != 2)
+			continue;
+		name = g_hash_table_lookup (mappings, GUINT_TO_POINTER ((guint) makedev (maj, min)));
+		if (name == NULL)
+			continue;
+		target = mountinfo_unescape (fields[4]);
+		if (umount2 (target, UMOUNT_NOFOLLOW) < 0 &&
+		    umount2 (target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+			int saved = errno;
+
+			g_warning ("cannot unmount stale mount %s of %s: %s", target, name,
+				   g_strerror (saved));
+			continue;
+		}
+		g_message ("unmounted stale mount %s of %s left by an earlier run", target, name);
+		/* The mount point was made for the bundle; an empty directory is all it is. */
+		(void) g_rmdir (target);
+	}
+}
+
+/* Detaches loop devices named LOOP_NAME whose mapping is gone. */
+static void
+detach_stale_loops (void)
+{
+	g_autoptr (GDir) dir = g_dir_open ("/sys/block", 0, NULL);
+	const gchar *name;
+
+	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+		g_autofree gchar *dev = NULL;
+		struct loop_info64 info = { 0 };
+		int fd;
+
+		if (!g_str_has_prefix (name, "loop"))
+			continue;
+		dev = g_build_filename ("/dev", name, NULL);
+		fd = open (dev, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl (fd, LOOP_GET_STATUS64, &info) == 0 &&
+		    strncmp ((const gchar *) info.lo_file_name, LOOP_NAME, LO_NAME_SIZE) == 0) {
+			if (ioctl (fd, LOOP_CLR_FD, 0) < 0)
+				g_warning ("cannot detach stale loop device %s: %s", dev,
+					   g_strerror (errno));
+			else
+				g_message ("detached stale loop device %s left by an earlier run",
+					   dev);
+		}
+		close (fd);
+	}
+}
+
+void
+mu_unlock_cleanup_stale (void)
+{
+	g_autoptr (GHashTable) mappings = stale_mappings ();
+	GHashTableIter iter;
+	gpointer name;
+
+	/* In this order: a mapping cannot close while mounted, nor a loop device
+	 * detach while a mapping holds it. */
+	unmount_stale (mappings);
+	g_hash_table_iter_init (&iter, mappings);
+	while (g_hash_table_iter_next (&iter, NULL, &name)) {
+		int r = crypt_deactivate (NULL, name);
+
+		if (r < 0)
+			g_warning ("cannot close stale mapping %s: %s", (const gchar *) name,
+				   g_strerror (-r));
+		else
+			g_message ("closed stale mapping %s left by an earlier run",
+				   (const gchar *) name);
+	}
+	detach_stale_loops ();
 }

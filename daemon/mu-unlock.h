@@ -10,8 +10,9 @@ G_BEGIN_DECLS
 
 /*
  * An opened bundle: the file held open by descriptor, a read-only loop device over
- * it, a read-only dm-crypt mapping named "mediaupd-..." and the inner filesystem
- * mounted read-only, nosuid, nodev, noexec. Freeing it tears all of it down.
+ * it (named "mediaupd-bundle"), a read-only, private dm-crypt mapping named
+ * "mediaupd-..." and the inner filesystem mounted read-only, nosuid, nodev, noexec,
+ * nosymfollow (ext4 also noload, errors=remount-ro). Freeing it tears all of it down.
  */
 typedef struct _MuUnlocked MuUnlocked;
 
@@ -19,7 +20,14 @@ typedef struct {
 	const gchar *run_dir;     /* where the mount point and work files go */
 	guint64 max_size;         /* largest bundle file accepted */
 	GPtrArray *trials;        /* optional: receives a MuKeyTrial per attempt */
+	const MuPbkdfLimits *limits;       /* NULL: the defaults */
+	const gchar *const *extra_ciphers; /* accepted besides aes-xts-plain64; may be NULL */
+	/* Inner filesystem types accepted ("erofs", "squashfs", "ext4"); NULL:
+	 * MU_UNLOCK_FILESYSTEMS_DEFAULT. Another type is MU_ERROR_UNSUPPORTED_FORMAT. */
+	const gchar *const *filesystems;
 } MuUnlockOptions;
+
+#define MU_UNLOCK_FILESYSTEMS_DEFAULT "erofs", "squashfs"
 
 /* The checks before any key is tried: a regular file (no symlink, FIFO or device)
  * of plausible size. */
@@ -42,14 +50,20 @@ gint mu_unlocked_get_keyslot (MuUnlocked *unlocked);
 const gchar *mu_unlocked_get_dm_name (MuUnlocked *unlocked);
 const gchar *mu_unlocked_get_loop_device (MuUnlocked *unlocked);
 
-/* Unmounts, closes the mapping and detaches the loop device; reports what failed. */
+/* Unmounts, closes the mapping and detaches the loop device: tries all three
+ * whatever fails, and reports the first failure. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_unlocked_close (MuUnlocked *unlocked, GError **error);
 /* Closes (logging any failure) and frees. */
 void mu_unlocked_free (MuUnlocked *unlocked);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuUnlocked, mu_unlocked_free)
 
-/* Mappings named "mediaupd-*" left by a crash: close them (at daemon start). */
+/*
+ * What a killed install left: unmounts every mount of a "mediaupd-*" mapping (in
+ * this mount namespace), then closes those mappings, then detaches the loop
+ * devices named "mediaupd-bundle". Run it only when no install is running (at
+ * daemon start, or under the install lock). Logs what it removed or could not.
+ */
 void mu_unlock_cleanup_stale (void);
 
 G_END_DECLS

@@ -104,6 +104,72 @@ test_config_strict (void)
 	}
 }
 
+/* [Unlock]: defaults for a small board, each key, and each bad value refused. */
+static void
+test_config_unlock (void)
+{
+	const struct {
+		const gchar *text;
+		const gchar *in_message;
+	} bad[] = {
+		{ "[Unlock]\nCiphers=cipher_null-ecb\n", "'cipher_null-ecb' is not a LUKS2 cipher" },
+		{ "[Unlock]\nCiphers=capi:ecb(cipher_null)\n", "is not a LUKS2 cipher" },
+		{ "[Unlock]\nCiphers=AES XTS\n", "is not a LUKS2 cipher" },
+		{ "[Unlock]\nFilesystems=vfat\n", "'vfat' is not erofs, squashfs or ext4" },
+		{ "[Unlock]\nFilesystems=\n", "[Unlock] Filesystems: give at least one" },
+		{ "[Unlock]\nMaxPbkdf2Iterations=999\n", "MaxPbkdf2Iterations" },
+		{ "[Unlock]\nMaxArgon2Time=0\n", "MaxArgon2Time" },
+		{ "[Unlock]\nMaxArgon2MemoryKiB=4194305\n", "MaxArgon2MemoryKiB" },
+		{ "[Unlock]\nMaxArgon2Threads=65535\n", "MaxArgon2Threads: expected a whole number from 1 to 16" },
+		{ "[Unlock]\nMaxTrialSeconds=0\n", "MaxTrialSeconds" },
+		{ "[Unlock]\nMaxTrials=3\n", "unknown key 'MaxTrials' in [Unlock]" },
+	};
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuConfig) defaults = parse ("", &error);
+	g_autoptr (MuConfig) config = NULL;
+
+	g_assert_no_error (error);
+	g_assert_cmpuint (g_strv_length (defaults->unlock_ciphers), ==, 0);
+	g_assert_cmpuint (g_strv_length (defaults->unlock_filesystems), ==, 2);
+	g_assert_cmpstr (defaults->unlock_filesystems[0], ==, "erofs");
+	g_assert_cmpstr (defaults->unlock_filesystems[1], ==, "squashfs");
+	g_assert_cmpuint (defaults->pbkdf2_max_iterations, ==, 1000000);
+	g_assert_cmpuint (defaults->argon2_max_time, ==, 16);
+	g_assert_cmpuint (defaults->argon2_max_memory_kib, ==, 256 * 1024);
+	g_assert_cmpuint (defaults->argon2_max_threads, ==, 4);
+	g_assert_cmpuint (defaults->max_trial_seconds, ==, 60);
+
+	config = parse ("[Unlock]\n"
+			"Ciphers=xchacha12,aes-adiantum-plain64;serpent-xts-plain64\n"
+			"Filesystems=erofs;ext4\n"
+			"MaxPbkdf2Iterations=2000\n"
+			"MaxArgon2Time=4\n"
+			"MaxArgon2MemoryKiB=65536\n"
+			"MaxArgon2Threads=1\n"
+			"MaxTrialSeconds=5\n",
+			&error);
+	g_assert_no_error (error);
+	g_assert_cmpuint (g_strv_length (config->unlock_ciphers), ==, 2);
+	g_assert_cmpstr (config->unlock_ciphers[0], ==, "xchacha12,aes-adiantum-plain64");
+	g_assert_true (g_strv_contains ((const gchar *const *) config->unlock_filesystems, "ext4"));
+	g_assert_cmpuint (config->pbkdf2_max_iterations, ==, 2000);
+	g_assert_cmpuint (config->argon2_max_time, ==, 4);
+	g_assert_cmpuint (config->argon2_max_memory_kib, ==, 65536);
+	g_assert_cmpuint (config->argon2_max_threads, ==, 1);
+	g_assert_cmpuint (config->max_trial_seconds, ==, 5);
+
+	for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+		g_autoptr (GError) bad_error = NULL;
+		g_autoptr (MuConfig) refused = parse (bad[i].text, &bad_error);
+
+		g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, bad[i].text);
+		g_assert_null (refused);
+		g_assert_error (bad_error, MU_ERROR, MU_ERROR_CONFIG);
+		g_test_message ("-> %s", bad_error->message);
+		g_assert_nonnull (strstr (bad_error->message, bad[i].in_message));
+	}
+}
+
 static void
 test_config_file (void)
 {
@@ -147,5 +213,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/config/all-keys", test_config_all_keys);
 	g_test_add_func ("/config/strict", test_config_strict);
 	g_test_add_func ("/config/file", test_config_file);
+	g_test_add_func ("/config/unlock", test_config_unlock);
 	return g_test_run ();
 }
