@@ -315,7 +315,6 @@ run_trial (Trial *t, const MuKey *key, gint slot, MuSecret **out_volume_key)
 		trial_job_unref (job);
 		return -EAGAIN;
 	}
-	g_thread_unref (thread);
 
 	g_mutex_lock (&job->lock);
 	while (!job->done) {
@@ -332,6 +331,12 @@ run_trial (Trial *t, const MuKey *key, gint slot, MuSecret **out_volume_key)
 		r = g_cancellable_is_cancelled (t->cancellable) ? -ECANCELED : -ETIMEDOUT;
 	}
 	g_mutex_unlock (&job->lock);
+	/* A finished thread is joined, so that its thread-local state (libcrypto's)
+	 * is gone before the caller goes on; an abandoned one is left to end alone. */
+	if (r != -ECANCELED && r != -ETIMEDOUT)
+		g_thread_join (thread);
+	else
+		g_thread_unref (thread);
 	trial_job_unref (job);
 	return r;
 }
