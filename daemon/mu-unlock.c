@@ -208,7 +208,7 @@ check_fs_allowed (const gchar *type, const gchar *const *allowed, GError **error
 		return TRUE;
 	list = g_strjoinv (", ", (GStrv) allowed);
 	g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
-		     "the bundle holds a %s image, but this device accepts only %s "
+		     "the bundle's inner image is %s, but this device accepts only %s "
 		     "([Unlock] Filesystems= in mediaupd.conf); get a bundle made with "
 		     "'--fs erofs', or allow %s in the configuration",
 		     type, list[0] != '\0' ? list : "none", type);
