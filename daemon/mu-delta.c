@@ -26,6 +26,7 @@ mu_delta_info_free (MuDeltaInfo *info)
 	g_clear_pointer (&info->commit_detached, g_variant_unref);
 	g_free (info->part_compressed);
 	g_free (info->part_uncompressed);
+	g_strfreev (info->part_checksums);
 	g_free (info);
 }
 
@@ -86,6 +87,7 @@ read_parts (MuDeltaInfo *info, GVariant *headers, gboolean swap, GError **error)
 	info->n_parts = g_variant_n_children (headers);
 	info->part_compressed = g_new0 (guint64, MAX (info->n_parts, 1));
 	info->part_uncompressed = g_new0 (guint64, MAX (info->n_parts, 1));
+	info->part_checksums = g_new0 (gchar *, info->n_parts + 1);
 
 	for (guint i = 0; i < info->n_parts; i++) {
 		g_autoptr (GVariant) csum = NULL;
@@ -104,6 +106,7 @@ read_parts (MuDeltaInfo *info, GVariant *headers, gboolean swap, GError **error)
 		if (csize > G_MAXUINT64 - info->total_compressed ||
 		    usize > G_MAXUINT64 - info->total_uncompressed)
 			return corrupt (error, "part sizes overflow");
+		info->part_checksums[i] = ostree_checksum_from_bytes_v (csum);
 		info->part_compressed[i] = csize;
 		info->part_uncompressed[i] = usize;
 		info->total_compressed += csize;

@@ -25,6 +25,7 @@ typedef struct {
 	guint n_parts;
 	guint64 *part_compressed;  /* n_parts sizes as stored in the bundle */
 	guint64 *part_uncompressed;
+	GStrv part_checksums;      /* n_parts SHA-256 of the part files, hex */
 	guint64 total_compressed;
 	guint64 total_uncompressed;
 } MuDeltaInfo;

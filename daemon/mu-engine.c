@@ -15,12 +15,9 @@
 #include "mu-keyring.h"
 #include "mu-ostree.h"
 #include "mu-policy.h"
+#include "mu-safe-open.h"
 #include "mu-signed-delta.h"
 #include "mu-unlock.h"
-
-/* A signed superblock is small (part headers and the commit); this bounds the
- * memory a hostile bundle can make the device allocate. */
-#define MAX_SUPERBLOCK_SIZE ((gsize) 64 * 1024 * 1024)
 
 /* State handed from phase to phase. */
 typedef struct {
@@ -30,6 +27,7 @@ typedef struct {
 	GCancellable *cancellable;
 	MuPhase phase;
 	MuUnlocked *unlocked;
+	int delta_fd; /* the inner image's delta directory, opened once */
 	GBytes *superblock;
 	MuDeltaInfo *info;
 	MuOstreeTarget *target;
@@ -91,61 +89,22 @@ phase_unlock (Install *in, const gchar *path, GError **error)
 	return TRUE;
 }
 
-/* Reads all of @fd; plain reads rather than a mapping, since a medium pulled out
- * under a mapping kills the process with SIGBUS. */
+/* The delta directory is opened once, beneath the inner mount and without following
+ * symlinks; the superblock and the parts are opened relative to it. The envelope is read
+ * once, into memory and bounded: what is verified is exactly what gets applied. */
 static GBytes *
-read_all (int fd, gsize size, const gchar *path, GError **error)
+read_envelope (Install *in, GError **error)
 {
-	g_autofree guint8 *buf = g_malloc (MAX (size, 1));
-	gsize done = 0;
+	int root_fd = mu_safe_open_root (mu_unlocked_get_root (in->unlocked), error);
 
-	while (done < size) {
-		ssize_t n = pread (fd, buf + done, size - done, (off_t) done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int saved = errno;
-
-			g_set_error (error, MU_ERROR, n == 0 ? MU_ERROR_CORRUPT_BUNDLE : MU_ERROR_IO,
-				     "cannot read %s: %s", path,
-				     n == 0 ? "file shorter than its size" : g_strerror (saved));
-			return NULL;
-		}
-		done += (gsize) n;
-	}
-	return g_bytes_new_take (g_steal_pointer (&buf), size);
-}
-
-/* The envelope is read once, into memory, through a descriptor that must be a
- * regular file: what is verified is exactly what gets applied. */
-static GBytes *
-read_envelope (const gchar *path, GError **error)
-{
-	int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	struct stat st;
-	GBytes *bytes;
-
-	if (fd < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
-			     "the bundle has no readable delta superblock %s: %s", path,
-			     g_strerror (saved));
+	if (root_fd < 0)
 		return NULL;
-	}
-	if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) ||
-	    (guint64) st.st_size > MAX_SUPERBLOCK_SIZE) {
-		close (fd);
-		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
-			     "the bundle's delta superblock %s is not a regular file of at most "
-			     "%" G_GSIZE_FORMAT " bytes",
-			     path, MAX_SUPERBLOCK_SIZE);
+	in->delta_fd = mu_safe_open_dir (root_fd, MU_BUNDLE_DELTA_DIR, error);
+	close (root_fd);
+	if (in->delta_fd < 0)
 		return NULL;
-	}
-	bytes = read_all (fd, (gsize) st.st_size, path, error);
-	close (fd);
-	return bytes;
+	return mu_safe_read_file (in->delta_fd, MU_BUNDLE_SUPERBLOCK, MU_SIGNED_DELTA_MAX_SIZE,
+				  error);
 }
 
 static MuKeyring *
@@ -177,8 +136,6 @@ load_keyring (const MuConfig *config, GError **error)
 static gboolean
 phase_verify (Install *in, GError **error)
 {
-	g_autofree gchar *path = g_build_filename (mu_unlocked_get_root (in->unlocked),
-						   MU_BUNDLE_DELTA_DIR, MU_BUNDLE_SUPERBLOCK, NULL);
 	g_autoptr (GBytes) envelope = NULL;
 	g_autoptr (MuKeyring) keyring = NULL;
 	g_autoptr (MuEd25519Key) signer = NULL;
@@ -187,7 +144,7 @@ phase_verify (Install *in, GError **error)
 	keyring = load_keyring (in->config, error);
 	if (keyring == NULL)
 		return FALSE;
-	envelope = read_envelope (path, error);
+	envelope = read_envelope (in, error);
 	if (envelope == NULL)
 		return FALSE;
 	if (!mu_signed_delta_verify_bytes (envelope, keyring, &in->superblock, &signer, error))
@@ -216,7 +173,8 @@ phase_check (Install *in, GError **error)
 		.version = info->version,
 		.ref_bindings = (const gchar *const *) info->ref_bindings,
 		.collection_binding = info->collection_binding,
-		.needed_bytes = info->total_uncompressed,
+		/* The objects, and the checked copy of the parts they come from. */
+		.needed_bytes = info->total_uncompressed + info->total_compressed,
 	};
 	MuPolicyLimits limits = {
 		.allow_downgrade = in->config->allow_downgrade,
@@ -242,21 +200,12 @@ phase_check (Install *in, GError **error)
 static gboolean
 phase_apply (Install *in, GError **error)
 {
-	g_autofree gchar *parts = g_build_filename (mu_unlocked_get_root (in->unlocked),
-						    MU_BUNDLE_DELTA_DIR, NULL);
 	gint64 start;
 
 	enter (in, MU_PHASE_APPLY);
-	if (g_mkdir_with_parents (in->config->runtime_dir, 0700) < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot create %s: %s",
-			     in->config->runtime_dir, g_strerror (saved));
-		return FALSE;
-	}
 	start = g_get_monotonic_time ();
-	if (!mu_ostree_apply_delta (in->target, in->superblock, in->info, parts,
-				    in->config->runtime_dir, in->progress, in->cancellable, error))
+	if (!mu_ostree_apply_delta (in->target, in->superblock, in->info, in->delta_fd,
+				    in->progress, in->cancellable, error))
 		return FALSE;
 	in->result->apply_seconds = (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
 	mu_event_applied (in->info->to_commit, in->info->total_compressed,
@@ -297,6 +246,10 @@ phase_finish (Install *in, GError **error)
 	gboolean ok = TRUE;
 
 	enter (in, MU_PHASE_FINISH);
+	/* Before unmounting: an open directory keeps the inner mount busy. */
+	if (in->delta_fd >= 0)
+		close (in->delta_fd);
+	in->delta_fd = -1;
 	if (in->unlocked != NULL)
 		ok = mu_unlocked_close (in->unlocked, error);
 	g_clear_pointer (&in->unlocked, mu_unlocked_free);
@@ -338,6 +291,7 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 		.progress = progress,
 		.result = result != NULL ? result : &local_result,
 		.cancellable = cancellable,
+		.delta_fd = -1,
 	};
 	gboolean ok;
 

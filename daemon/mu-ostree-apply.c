@@ -12,11 +12,18 @@
 
 #include "mu-error.h"
 #include "mu-ostree.h"
+#include "mu-safe-open.h"
+
+/* Private apply directories in the repository's tmp directory are named so. */
+#define APPLY_DIR_PREFIX "mediaupd-apply-"
+/* Parts are copied in chunks of this size. */
+#define COPY_CHUNK (256 * 1024)
 
 /*
  * Progress of libostree's offline apply, which has no callback of its own: watch the
- * directory holding the part files and count a part as done when the next one is opened
- * (libostree executes parts in order).
+ * private directory holding the checked part copies and count a part as done when the
+ * next one is opened (libostree executes parts in order). Its bytes follow those of the
+ * check-and-copy pass: both passes together are twice the delta's size.
  */
 typedef struct {
 	int fd;
@@ -29,12 +36,12 @@ typedef struct {
 static void
 report_parts_done (PartWatch *w, guint done)
 {
-	guint64 bytes = 0;
+	guint64 bytes = w->info->total_compressed;
 
 	for (guint i = 0; i < done && i < w->info->n_parts; i++)
 		bytes += w->info->part_compressed[i];
 	mu_progress_set_items (w->progress, done, w->info->n_parts);
-	mu_progress_set_bytes (w->progress, bytes, w->info->total_compressed);
+	mu_progress_set_bytes (w->progress, bytes, 2 * w->info->total_compressed);
 }
 
 static void
@@ -113,94 +120,236 @@ part_watch_stop (PartWatch *w, gboolean success)
 	g_free (w);
 }
 
-/* Part files come from an untrusted filesystem: only regular files of the size the
- * verified superblock gives, never symlinks, FIFOs or devices. */
+/* A private apply directory holds only the files written here: no recursion needed. */
 static gboolean
-check_part_file (const gchar *parts_dir, guint i, guint64 expected_size, GError **error)
+remove_apply_dir (const gchar *dir, GError **error)
 {
-	g_autofree gchar *name = g_strdup_printf ("%u", i);
-	g_autofree gchar *path = g_build_filename (parts_dir, name, NULL);
-	struct stat st;
+	g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+	const gchar *name;
 
-	if (lstat (path, &st) < 0) {
+	while (d != NULL && (name = g_dir_read_name (d)) != NULL) {
+		g_autofree gchar *path = g_build_filename (dir, name, NULL);
+
+		(void) g_unlink (path);
+	}
+	if (g_rmdir (dir) < 0 && errno != ENOENT) {
 		int saved = errno;
 
-		g_set_error (error, MU_ERROR,
-			     saved == ENOENT ? MU_ERROR_CORRUPT_DELTA : MU_ERROR_MEDIA_REMOVED,
-			     "delta part %u: %s", i, g_strerror (saved));
-		return FALSE;
-	}
-	if (!S_ISREG (st.st_mode) || (guint64) st.st_size != expected_size) {
-		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
-			     "delta part %u is not a regular file of %" G_GUINT64_FORMAT " bytes",
-			     i, expected_size);
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot remove %s: %s", dir,
+			     g_strerror (saved));
 		return FALSE;
 	}
 	return TRUE;
 }
 
+static gchar *
+repo_tmp_dir (OstreeRepo *repo)
+{
+	GFile *path = ostree_repo_get_path (repo);
+	g_autofree gchar *repo_path = g_file_get_path (path);
+
+	return g_build_filename (repo_path, "tmp", NULL);
+}
+
 static gboolean
-fill_apply_dir (const gchar *dir, GBytes *superblock, const MuDeltaInfo *info,
-		const gchar *parts_dir, GError **error)
+remove_stale_in (const gchar *tmp_dir, GError **error)
+{
+	g_autoptr (GDir) d = g_dir_open (tmp_dir, 0, NULL);
+	const gchar *name;
+
+	while (d != NULL && (name = g_dir_read_name (d)) != NULL) {
+		g_autofree gchar *path = NULL;
+
+		if (!g_str_has_prefix (name, APPLY_DIR_PREFIX))
+			continue;
+		path = g_build_filename (tmp_dir, name, NULL);
+		g_info ("apply: removing %s, left by an install that was stopped", path);
+		if (!remove_apply_dir (path, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+mu_ostree_apply_remove_stale (const gchar *sysroot_path, GError **error)
+{
+	g_autofree gchar *tmp_dir = g_build_filename (sysroot_path, "ostree", "repo", "tmp", NULL);
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+	return remove_stale_in (tmp_dir, error);
+}
+
+static void
+set_write_error (const gchar *what, int err, GError **error)
+{
+	g_set_error (error, MU_ERROR, err == ENOSPC ? MU_ERROR_NO_SPACE : MU_ERROR_IO,
+		     "cannot write %s: %s", what, g_strerror (err));
+}
+
+static gboolean
+write_all (int fd, const guint8 *data, gsize len, const gchar *what, GError **error)
+{
+	while (len > 0) {
+		ssize_t n = write (fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			set_write_error (what, errno, error);
+			return FALSE;
+		}
+		data += n;
+		len -= (gsize) n;
+	}
+	return TRUE;
+}
+
+/* Bytes copied so far over the whole delta, for progress. */
+typedef struct {
+	MuProgress *progress;
+	guint64 done;
+	guint64 total;
+} CopyProgress;
+
+/*
+ * Copies part @i from the bundle to the private directory, hashing what it reads: never
+ * more than the signed size + 1 bytes, and the copy must be exactly the part the
+ * superblock pins. Returns FALSE with the copy possibly partly written (the caller
+ * removes the directory).
+ */
+static gboolean
+copy_part (int delta_fd, int apply_fd, const MuDeltaInfo *info, guint i, guint8 *buf,
+	   CopyProgress *cp, GCancellable *cancellable, GError **error)
+{
+	g_autofree gchar *name = g_strdup_printf ("%u", i);
+	g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+	guint64 expected = info->part_compressed[i];
+	guint64 done = 0;
+	struct stat st;
+	int in, out;
+	gboolean ok = TRUE;
+
+	in = mu_safe_open_file (delta_fd, name, &st, error);
+	if (in < 0) {
+		g_prefix_error (error, "delta part %u: ", i);
+		return FALSE;
+	}
+	if ((guint64) st.st_size != expected) {
+		close (in);
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+			     "delta part %u is %" G_GINT64_FORMAT " bytes, its signed superblock "
+			     "says %" G_GUINT64_FORMAT "; copy the bundle to the medium again",
+			     i, (gint64) st.st_size, expected);
+		return FALSE;
+	}
+	out = openat (apply_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		set_write_error (name, errno, error);
+		close (in);
+		return FALSE;
+	}
+	while (ok) {
+		gsize want = (gsize) MIN ((guint64) COPY_CHUNK, expected + 1 - done);
+		ssize_t n = read (in, buf, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int saved = errno;
+
+			g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read delta part %u: %s",
+				     i, g_strerror (saved));
+			ok = FALSE;
+			break;
+		}
+		if (n == 0)
+			break;
+		done += (guint64) n;
+		if (done > expected) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+				     "delta part %u is longer than the %" G_GUINT64_FORMAT
+				     " bytes its signed superblock says",
+				     i, expected);
+			ok = FALSE;
+			break;
+		}
+		g_checksum_update (sum, buf, n);
+		ok = write_all (out, buf, (gsize) n, name, error) &&
+		     !g_cancellable_set_error_if_cancelled (cancellable, error);
+		cp->done += (guint64) n;
+		if (cp->progress != NULL)
+			mu_progress_set_bytes (cp->progress, cp->done, cp->total);
+	}
+	close (in);
+	if (close (out) < 0 && ok) {
+		set_write_error (name, errno, error);
+		ok = FALSE;
+	}
+	if (!ok)
+		return FALSE;
+	if (done != expected) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+			     "delta part %u is shorter (%" G_GUINT64_FORMAT " bytes) than the %"
+			     G_GUINT64_FORMAT " its signed superblock says; copy the bundle to "
+			     "the medium again",
+			     i, done, expected);
+		return FALSE;
+	}
+	if (g_strcmp0 (g_checksum_get_string (sum), info->part_checksums[i]) != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+			     "delta part %u does not match its signed superblock (SHA-256 %s, "
+			     "signed %s); copy the bundle to the medium again",
+			     i, g_checksum_get_string (sum), info->part_checksums[i]);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The private directory libostree applies from: the verified superblock, and checked
+ * copies of the part files. */
+static gboolean
+fill_apply_dir (const gchar *dir, GBytes *superblock, const MuDeltaInfo *info, int delta_fd,
+		MuProgress *progress, GCancellable *cancellable, GError **error)
 {
 	g_autofree gchar *sb_path = g_build_filename (dir, "superblock", NULL);
+	g_autofree guint8 *buf = g_malloc (COPY_CHUNK);
+	CopyProgress cp = { .progress = progress, .total = 2 * info->total_compressed };
 	gsize len = 0;
 	const guint8 *data = g_bytes_get_data (superblock, &len);
+	gboolean ok = TRUE;
+	int apply_fd;
 
 	if (!g_file_set_contents_full (sb_path, (const gchar *) data, (gssize) len,
 				       G_FILE_SET_CONTENTS_NONE, 0600, error))
 		return FALSE;
-	for (guint i = 0; i < info->n_parts; i++) {
-		g_autofree gchar *name = g_strdup_printf ("%u", i);
-		g_autofree gchar *target = g_build_filename (parts_dir, name, NULL);
-		g_autofree gchar *link = g_build_filename (dir, name, NULL);
+	apply_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (apply_fd < 0) {
+		int saved = errno;
 
-		if (!check_part_file (parts_dir, i, info->part_compressed[i], error))
-			return FALSE;
-		if (symlink (target, link) < 0) {
-			int saved = errno;
-
-			g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot link %s: %s", link,
-				     g_strerror (saved));
-			return FALSE;
-		}
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open %s: %s", dir,
+			     g_strerror (saved));
+		return FALSE;
 	}
-	return TRUE;
+	if (progress != NULL)
+		mu_progress_set_bytes (progress, 0, cp.total);
+	for (guint i = 0; ok && i < info->n_parts; i++)
+		ok = copy_part (delta_fd, apply_fd, info, i, buf, &cp, cancellable, error);
+	close (apply_fd);
+	return ok;
 }
 
-static void
-remove_apply_dir (const gchar *dir, guint n_parts)
-{
-	g_autofree gchar *sb = g_build_filename (dir, "superblock", NULL);
-
-	for (guint i = 0; i < n_parts; i++) {
-		g_autofree gchar *name = g_strdup_printf ("%u", i);
-		g_autofree gchar *link = g_build_filename (dir, name, NULL);
-
-		(void) g_unlink (link);
-	}
-	(void) g_unlink (sb);
-	if (g_rmdir (dir) < 0)
-		g_warning ("apply: cannot remove %s: %s", dir, g_strerror (errno));
-}
-
-/* The private directory libostree applies from: the verified superblock, and links to
- * the part files where they are. Returns its path; leaves nothing behind on failure. */
+/* A new private directory under the repository's tmp directory: same filesystem as the
+ * objects, and parts may be hundreds of MB, too much for /run. */
 static gchar *
-make_apply_dir (GBytes *superblock, const MuDeltaInfo *info, const gchar *parts_dir,
-		const gchar *work_dir, GError **error)
+make_apply_dir (const gchar *tmp_dir, GError **error)
 {
-	g_autofree gchar *dir = g_build_filename (work_dir, "apply-XXXXXX", NULL);
+	g_autofree gchar *dir = g_build_filename (tmp_dir, APPLY_DIR_PREFIX "XXXXXX", NULL);
 
 	if (g_mkdtemp_full (dir, 0700) == NULL) {
 		int saved = errno;
 
 		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot create %s: %s", dir,
 			     g_strerror (saved));
-		return NULL;
-	}
-	if (!fill_apply_dir (dir, superblock, info, parts_dir, error)) {
-		remove_apply_dir (dir, info->n_parts);
 		return NULL;
 	}
 	return g_steal_pointer (&dir);
@@ -285,27 +434,47 @@ execute_in_transaction (OstreeRepo *repo, const gchar *apply_dir, GCancellable *
 	return TRUE;
 }
 
+static gboolean
+apply_from_dir (MuOstreeTarget *target, const gchar *apply_dir, GBytes *superblock,
+		const MuDeltaInfo *info, int delta_fd, MuProgress *progress,
+		GCancellable *cancellable, GError **error)
+{
+	PartWatch *watch;
+	gboolean ok;
+
+	if (!fill_apply_dir (apply_dir, superblock, info, delta_fd, progress, cancellable, error))
+		return FALSE;
+	watch = part_watch_start (apply_dir, info, progress);
+	ok = execute_in_transaction (target->repo, apply_dir, cancellable, error);
+	part_watch_stop (watch, ok);
+	if (!ok)
+		classify_apply_error (error);
+	return ok;
+}
+
 gboolean
 mu_ostree_apply_delta (MuOstreeTarget *target, GBytes *superblock, const MuDeltaInfo *info,
-		       const gchar *parts_dir, const gchar *work_dir, MuProgress *progress,
-		       GCancellable *cancellable, GError **error)
+		       int delta_fd, MuProgress *progress, GCancellable *cancellable,
+		       GError **error)
 {
+	g_autofree gchar *tmp_dir = repo_tmp_dir (target->repo);
 	g_autofree gchar *apply_dir = NULL;
-	PartWatch *watch;
+	g_autoptr (GError) local_error = NULL;
 	gboolean ok;
 
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-	apply_dir = make_apply_dir (superblock, info, parts_dir, work_dir, error);
+	/* The sysroot lock held by @target keeps other installs out. */
+	if (!remove_stale_in (tmp_dir, error))
+		return FALSE;
+	apply_dir = make_apply_dir (tmp_dir, error);
 	if (apply_dir == NULL)
 		return FALSE;
-	watch = part_watch_start (parts_dir, info, progress);
-	ok = execute_in_transaction (target->repo, apply_dir, cancellable, error);
-	part_watch_stop (watch, ok);
-	remove_apply_dir (apply_dir, info->n_parts);
-	if (!ok) {
-		classify_apply_error (error);
+	ok = apply_from_dir (target, apply_dir, superblock, info, delta_fd, progress,
+			     cancellable, error);
+	if (!remove_apply_dir (apply_dir, &local_error))
+		g_warning ("apply: %s", local_error->message);
+	if (!ok)
 		return FALSE;
-	}
 	return check_commit_complete (target->repo, info->to_commit, cancellable, error);
 }

@@ -40,7 +40,6 @@ mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *can
 {
 	g_autoptr (GKeyFile) origin = copy_origin (target->current);
 	g_autoptr (OstreeDeployment) deployment = NULL;
-	g_autofree gchar *old_ref_commit = NULL;
 	OstreeSysrootDeployTreeOpts opts = { 0 };
 	g_autoptr (GError) local_error = NULL;
 
@@ -56,22 +55,25 @@ mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *can
 			g_warning ("deploy: cleanup after failure: %s", local_error->message);
 		return FALSE;
 	}
-	if (!ostree_repo_resolve_rev (target->repo, target->refspec, TRUE, &old_ref_commit, error))
-		return FALSE;
-	if (!set_ref (target->repo, target->remote, target->ref, commit, cancellable, error))
-		return FALSE;
 	/* The boot configuration is swapped atomically here: the only point of no return. */
 	if (!ostree_sysroot_simple_write_deployment (
 		    target->sysroot, target->osname, deployment, target->current,
 		    OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NONE, cancellable, error)) {
-		if (!set_ref (target->repo, target->remote, target->ref, old_ref_commit, NULL,
-			      &local_error))
-			g_warning ("deploy: could not restore ref %s: %s", target->refspec,
-				   local_error->message);
-		g_clear_error (&local_error);
 		if (!ostree_sysroot_cleanup (target->sysroot, NULL, &local_error))
 			g_warning ("deploy: cleanup after failure: %s", local_error->message);
 		return FALSE;
 	}
+	/*
+	 * The ref follows only once the new deployment is in the boot configuration, so it
+	 * never names a commit that is not deployed. Stopped (killed, power lost) before this,
+	 * the ref lags one update behind the deployment, which is harmless: what boots comes
+	 * from the boot configuration, the policy compares against the booted deployment and
+	 * not the ref, and libostree's prune keeps every deployed commit. The next install
+	 * moves the ref to its own commit. A failure here leaves the update deployed, so it is
+	 * a warning, not a failed install.
+	 */
+	if (!set_ref (target->repo, target->remote, target->ref, commit, NULL, &local_error))
+		g_warning ("deploy: %s is deployed but ref %s could not be moved to it: %s",
+			   commit, target->refspec, local_error->message);
 	return TRUE;
 }

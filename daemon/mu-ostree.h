@@ -51,15 +51,28 @@ gboolean mu_ostree_target_free_bytes (MuOstreeTarget *target, guint64 *out_bytes
 
 /*
  * Applies the delta described by @info: @superblock is the verified superblock, written
- * to a private directory under @work_dir next to links to the part files that stay in
- * @parts_dir (each part is checksummed by libostree against the superblock). Progress
- * counts parts as libostree opens them. Afterwards the to-commit must be complete.
+ * to a private directory in the repository's tmp directory (the sysroot's disk), with a
+ * copy of each part file read from @delta_fd (the delta directory of the bundle, opened
+ * with mu_safe_open_dir()). Each part is read once, at most its signed size + 1 bytes,
+ * and hashed while copied; libostree opens it only when its SHA-256 is the one the
+ * superblock pins, so no unverified byte is decompressed. That copy needs
+ * @info->total_compressed bytes on the disk besides what the delta adds. Progress counts
+ * bytes over twice the delta's size: the check-and-copy pass, then libostree's pass (a
+ * part counts when libostree opens the next one). Afterwards the to-commit must be
+ * complete. The private directory is removed on every path.
  */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_ostree_apply_delta (MuOstreeTarget *target, GBytes *superblock,
-				const MuDeltaInfo *info, const gchar *parts_dir,
-				const gchar *work_dir, MuProgress *progress,
+				const MuDeltaInfo *info, int delta_fd, MuProgress *progress,
 				GCancellable *cancellable, GError **error);
+
+/*
+ * Removes the private apply directories that an install killed midway left in the
+ * repository of the sysroot at @sysroot_path. Call it only while no install runs (under
+ * the install lock, or holding the sysroot lock); mu_ostree_apply_delta() calls it itself.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_ostree_apply_remove_stale (const gchar *sysroot_path, GError **error);
 
 /*
  * Deploys @commit for the current OS: origin and kernel arguments from the current

@@ -160,6 +160,14 @@ mu_signed_delta_parse (GBytes *data, GError **error)
 		not_an_envelope (data, error);
 		return NULL;
 	}
+	if (g_bytes_get_size (data) > MU_SIGNED_DELTA_MAX_SIZE) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+			     "the signed delta superblock is %" G_GSIZE_FORMAT " bytes, more than "
+			     "the %" G_GSIZE_FORMAT " accepted; the bundle is damaged or not made "
+			     "by the bundle maker",
+			     g_bytes_get_size (data), MU_SIGNED_DELTA_MAX_SIZE);
+		return NULL;
+	}
 	envelope = g_variant_new_from_bytes (G_VARIANT_TYPE (MU_SIGNED_DELTA_FORMAT), data, FALSE);
 	if (!g_variant_is_normal_form (envelope)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
@@ -376,5 +384,12 @@ mu_signed_delta_sign (GBytes *superblock, MuEd25519SecretKey *const *secret_keys
 		"(t@ay@a{sv})", GUINT64_TO_BE (MU_SIGNED_DELTA_MAGIC),
 		g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, superblock, TRUE),
 		g_variant_builder_end (&meta)));
+	if (g_variant_get_size (envelope) > MU_SIGNED_DELTA_MAX_SIZE) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
+			     "the signed superblock would be %" G_GSIZE_FORMAT " bytes, more than "
+			     "the %" G_GSIZE_FORMAT " a device accepts; split the update",
+			     g_variant_get_size (envelope), MU_SIGNED_DELTA_MAX_SIZE);
+		return NULL;
+	}
 	return g_variant_get_data_as_bytes (envelope);
 }

@@ -3,6 +3,7 @@
 
 #include <ostree.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -13,6 +14,7 @@
 #include "mu-keyring.h"
 #include "mu-error.h"
 #include "mu-ostree.h"
+#include "mu-safe-open.h"
 
 /*
  * The engine's apply and deploy phases against a real OSTree sysroot in a directory,
@@ -21,7 +23,6 @@
 typedef struct {
 	gchar *dir;
 	gchar *sysroot;
-	gchar *work;
 	gchar *v1;
 	gchar *v2;
 } Fixture;
@@ -76,8 +77,6 @@ fixture_setup (Fixture *f, gconstpointer data)
 	g_assert_no_error (error);
 	run_or_die ((const gchar *[]){ "bash", script, f->dir, NULL });
 	f->sysroot = g_build_filename (f->dir, "sysroot", NULL);
-	f->work = g_build_filename (f->dir, "work", NULL);
-	g_assert_cmpint (g_mkdir (f->work, 0700), ==, 0);
 	f->v1 = read_commit (f->dir, "v1");
 	f->v2 = read_commit (f->dir, "v2");
 }
@@ -90,7 +89,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
 	run_or_die ((const gchar *[]){ "bash", script, "--remove", f->dir, NULL });
 	g_free (f->dir);
 	g_free (f->sysroot);
-	g_free (f->work);
 	g_free (f->v1);
 	g_free (f->v2);
 }
@@ -141,12 +139,34 @@ system_state (Fixture *f)
 	return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
-static gboolean
-dir_is_empty (const gchar *path)
+/* The delta directory @name of the fixture, opened as the engine opens the bundle's. */
+static int
+open_delta (Fixture *f, const gchar *name)
 {
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+	g_autoptr (GError) error = NULL;
+	int root = mu_safe_open_root (f->dir, &error);
+	int fd;
 
-	return dir != NULL && g_dir_read_name (dir) == NULL;
+	g_assert_no_error (error);
+	fd = mu_safe_open_dir (root, name, &error);
+	g_assert_no_error (error);
+	close (root);
+	return fd;
+}
+
+/* No private apply directory is left in the repository's tmp directory. */
+static gboolean
+no_apply_dir_left (Fixture *f)
+{
+	g_autofree gchar *tmp = g_build_filename (f->sysroot, "ostree", "repo", "tmp", NULL);
+	g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
+	const gchar *name;
+
+	g_assert_nonnull (dir);
+	while ((name = g_dir_read_name (dir)) != NULL)
+		if (g_str_has_prefix (name, "mediaupd-apply-"))
+			return FALSE;
+	return TRUE;
 }
 
 static void
@@ -241,7 +261,7 @@ static void
 test_apply_and_deploy (Fixture *f, gconstpointer data)
 {
 	g_autoptr (GBytes) sb = read_superblock (f, "delta");
-	g_autofree gchar *parts = g_build_filename (f->dir, "delta", NULL);
+	int parts = open_delta (f, "delta");
 	g_autoptr (GError) error = NULL;
 	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
 	g_autoptr (MuOstreeTarget) target = NULL;
@@ -264,14 +284,16 @@ test_apply_and_deploy (Fixture *f, gconstpointer data)
 	g_assert_false (mu_ostree_target_has_commit (target, f->v2));
 
 	mu_progress_begin_phase (progress, MU_PHASE_APPLY);
-	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, progress, NULL,
-					      &error));
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, progress, NULL, &error));
 	g_assert_no_error (error);
+	close (parts);
 	g_assert_true (mu_ostree_target_has_commit (target, f->v2));
 	g_assert_cmpuint (seen.items_total, ==, 2);
 	g_assert_cmpuint (seen.items_done, ==, 2);
-	g_assert_cmpuint (seen.bytes_done, ==, info->total_compressed);
-	g_assert_true (dir_is_empty (f->work));
+	/* Each part byte counts twice: checked and copied, then applied. */
+	g_assert_cmpuint (seen.bytes_done, ==, 2 * info->total_compressed);
+	g_assert_cmpuint (seen.bytes_total, ==, 2 * info->total_compressed);
+	g_assert_true (no_apply_dir_left (f));
 
 	g_assert_true (mu_ostree_deploy (target, f->v2, NULL, &error));
 	g_assert_no_error (error);
@@ -304,15 +326,15 @@ static void
 test_apply_full (Fixture *f, gconstpointer data)
 {
 	g_autoptr (GBytes) sb = read_superblock (f, "delta-full");
-	g_autofree gchar *parts = g_build_filename (f->dir, "delta-full", NULL);
+	int parts = open_delta (f, "delta-full");
 	g_autoptr (GError) error = NULL;
 	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
 	g_autoptr (MuOstreeTarget) target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
 
 	g_assert_no_error (error);
-	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
-					      &error));
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, NULL, NULL, &error));
 	g_assert_no_error (error);
+	close (parts);
 	g_assert_true (mu_ostree_target_has_commit (target, f->v2));
 	g_assert_true (mu_ostree_deploy (target, f->v2, NULL, &error));
 	g_assert_no_error (error);
@@ -323,7 +345,49 @@ typedef enum {
 	BAD_PART_FIFO,
 	BAD_PART_MISSING,
 	BAD_PART_SYMLINK,
+	BAD_PART_SYMLINK_DEV_ZERO,
+	BAD_PART_SYMLINK_ROOT,
+	BAD_PART_DEVICE,
+	BAD_PART_DIRECTORY,
+	BAD_PART_SHORT,
+	BAD_PART_SWAPPED,
+	BAD_PART_XZ_BOMB,
 } BadPart;
+
+/* Bytes this process has had written, as the kernel counts them in /proc/self/io. */
+static guint64
+io_counter (const gchar *field)
+{
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *prefix = g_strconcat (field, ": ", NULL);
+	g_auto (GStrv) lines = NULL;
+
+	g_assert_true (g_file_get_contents ("/proc/self/io", &text, NULL, NULL));
+	lines = g_strsplit (text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++)
+		if (g_str_has_prefix (lines[i], prefix))
+			return g_ascii_strtoull (lines[i] + strlen (prefix), NULL, 10);
+	g_assert_not_reached ();
+}
+
+/* @path replaced by @size bytes that are not the signed part: the start of another
+ * delta's part, or an xz stream of zeros that expands far beyond @size. */
+static void
+replace_part (const gchar *path, const gchar *source, gsize size)
+{
+	g_autofree gchar *content = NULL;
+	g_autofree gchar *old = NULL;
+	gsize len = 0, old_len = 0;
+
+	g_assert_true (g_file_get_contents (path, &old, &old_len, NULL));
+	g_assert_true (g_file_get_contents (source, &content, &len, NULL));
+	content = g_realloc (content, MAX (len, size));
+	if (len < size)
+		memset (content + len, 0, size - len);
+	g_assert_true (g_file_set_contents (path, content, (gssize) size, NULL));
+	g_assert_cmpuint (old_len, ==, size);
+	g_assert_true (memcmp (old, content, size) != 0);
+}
 
 /* Each damaged part is refused as a corrupt delta, and nothing changes: same
  * deployments, ref and boot entries, no to-commit, no private directory left. */
@@ -332,15 +396,21 @@ test_apply_bad_part (Fixture *f, gconstpointer data)
 {
 	BadPart kind = GPOINTER_TO_INT (data);
 	g_autoptr (GBytes) sb = read_superblock (f, "delta");
-	g_autofree gchar *parts = g_build_filename (f->dir, "delta", NULL);
-	g_autofree gchar *part1 = g_build_filename (parts, "1", NULL);
+	g_autofree gchar *parts_dir = g_build_filename (f->dir, "delta", NULL);
+	g_autofree gchar *part0 = g_build_filename (parts_dir, "0", NULL);
+	g_autofree gchar *part1 = g_build_filename (parts_dir, "1", NULL);
+	g_autofree gchar *bomb = g_build_filename (f->dir, "bomb.xz", NULL);
+	g_autofree gchar *other = g_build_filename (f->dir, "delta-full", "0", NULL);
 	g_autoptr (GError) error = NULL;
 	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
 	g_autoptr (MuOstreeTarget) target = NULL;
 	g_autofree gchar *before = system_state (f);
 	g_autofree gchar *after = NULL;
 	g_autofree gchar *content = NULL;
+	g_autofree gchar *cmd = NULL;
 	gsize len = 0;
+	guint64 written, wchar;
+	int parts;
 
 	g_assert_no_error (error);
 	switch (kind) {
@@ -360,18 +430,160 @@ test_apply_bad_part (Fixture *f, gconstpointer data)
 		g_assert_cmpint (g_unlink (part1), ==, 0);
 		g_assert_cmpint (symlink ("0", part1), ==, 0);
 		break;
+	case BAD_PART_SYMLINK_DEV_ZERO:
+		g_assert_cmpint (g_unlink (part1), ==, 0);
+		g_assert_cmpint (symlink ("/dev/zero", part1), ==, 0);
+		break;
+	case BAD_PART_SYMLINK_ROOT:
+		g_assert_cmpint (g_unlink (part1), ==, 0);
+		g_assert_cmpint (symlink ("/", part1), ==, 0);
+		break;
+	case BAD_PART_DEVICE:
+		/* Same numbers as /dev/null. */
+		g_assert_cmpint (g_unlink (part1), ==, 0);
+		g_assert_cmpint (mknod (part1, S_IFCHR | 0644, makedev (1, 3)), ==, 0);
+		break;
+	case BAD_PART_DIRECTORY:
+		g_assert_cmpint (g_unlink (part1), ==, 0);
+		g_assert_cmpint (g_mkdir (part1, 0755), ==, 0);
+		break;
+	case BAD_PART_SHORT:
+		g_assert_cmpint (truncate (part1, (off_t) info->part_compressed[1] - 1), ==, 0);
+		break;
+	case BAD_PART_SWAPPED:
+		/* A real part of another delta of the same commit, cut to the signed size. */
+		replace_part (part0, other, info->part_compressed[0]);
+		break;
+	case BAD_PART_XZ_BOMB:
+		/* libostree's part format: a 'x' byte, then the xz stream; 256 MiB of zeros
+		 * compress to a few KiB, padded to the signed size of part 0. */
+		cmd = g_strdup_printf ("{ printf x; head -c 268435456 /dev/zero | xz -0 -T1; } >'%s'",
+				       bomb);
+		run_or_die ((const gchar *[]){ "sh", "-c", cmd, NULL });
+		replace_part (part0, bomb, info->part_compressed[0]);
+		break;
 	}
 
+	parts = open_delta (f, "delta");
 	target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
 	g_assert_no_error (error);
-	g_assert_false (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
-					       &error));
+	written = io_counter ("write_bytes");
+	wchar = io_counter ("wchar");
+	g_assert_false (mu_ostree_apply_delta (target, sb, info, parts, NULL, NULL, &error));
+	written = io_counter ("write_bytes") - written;
+	wchar = io_counter ("wchar") - wchar;
+	close (parts);
 	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA);
 	g_test_message ("refused: %s", error->message);
+	g_test_message ("written: %" G_GUINT64_FORMAT " bytes to storage, %" G_GUINT64_FORMAT
+			" by write(); part 0 is %" G_GUINT64_FORMAT " bytes",
+			written, wchar, info->part_compressed[0]);
+	if (kind == BAD_PART_XZ_BOMB || kind == BAD_PART_SWAPPED) {
+		/* The superblock and the copy of part 0, nothing decompressed from it. */
+		guint64 bound = info->part_compressed[0] + g_bytes_get_size (sb) + 65536;
+
+		g_assert_cmpuint (written, <=, bound);
+		g_assert_cmpuint (wchar, <=, bound);
+	}
 	g_assert_false (mu_ostree_target_has_commit (target, f->v2));
-	g_assert_true (dir_is_empty (f->work));
+	g_assert_true (no_apply_dir_left (f));
 	g_clear_pointer (&target, mu_ostree_target_free);
 
+	after = system_state (f);
+	g_assert_cmpstr (after, ==, before);
+}
+
+/* What an install killed while copying parts leaves is removed by the next one (and by
+ * mu_ostree_apply_remove_stale()); nothing else in the tmp directory is touched. */
+static void
+test_apply_removes_stale (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *tmp = g_build_filename (f->sysroot, "ostree", "repo", "tmp", NULL);
+	g_autofree gchar *stale = g_build_filename (tmp, "mediaupd-apply-Ab12Cd", NULL);
+	g_autofree gchar *stale_part = g_build_filename (stale, "0", NULL);
+	g_autofree gchar *foreign = g_build_filename (tmp, "not-ours", NULL);
+	g_autoptr (GBytes) sb = read_superblock (f, "delta");
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = NULL;
+	int parts;
+
+	g_assert_cmpint (g_mkdir_with_parents (stale, 0700), ==, 0);
+	g_assert_true (g_file_set_contents (stale_part, "partial copy", -1, NULL));
+	g_assert_true (g_file_set_contents (foreign, "kept", -1, NULL));
+	g_assert_true (mu_ostree_apply_remove_stale (f->sysroot, &error));
+	g_assert_no_error (error);
+	g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+	g_assert_true (g_file_test (foreign, G_FILE_TEST_IS_REGULAR));
+
+	g_assert_cmpint (g_mkdir_with_parents (stale, 0700), ==, 0);
+	g_assert_true (g_file_set_contents (stale_part, "partial copy", -1, NULL));
+	parts = open_delta (f, "delta");
+	target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, NULL, NULL, &error));
+	g_assert_no_error (error);
+	close (parts);
+	g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+	g_assert_true (no_apply_dir_left (f));
+	g_assert_true (g_file_test (foreign, G_FILE_TEST_IS_REGULAR));
+}
+
+/* Output of the code under test as TAP comments (g_test_message() itself prints). */
+static void
+print_as_message (const gchar *text)
+{
+	g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+
+	for (guint i = 0; lines[i] != NULL; i++)
+		if (*lines[i] != '\0')
+			fprintf (stdout, "# %s\n", lines[i]);
+}
+
+/*
+ * Writing the boot configuration fails (the sysroot's /boot made immutable): the deploy
+ * fails, nothing changed, and the ref was never touched on the way (its file is the same
+ * inode with the same mtime), so a kill at any point could not have left it on the new
+ * commit.
+ */
+static void
+test_deploy_write_fails (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GBytes) sb = read_superblock (f, "delta");
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = NULL;
+	g_autofree gchar *boot = g_build_filename (f->sysroot, "boot", NULL);
+	g_autofree gchar *ref_file = g_build_filename (f->sysroot, "ostree", "repo", "refs",
+						       "heads", REF, NULL);
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *after = NULL;
+	struct stat st_before, st_after;
+	int parts = open_delta (f, "delta");
+
+	g_assert_no_error (error);
+	target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, NULL, NULL, &error));
+	g_assert_no_error (error);
+	close (parts);
+	before = system_state (f);
+	g_assert_cmpint (stat (ref_file, &st_before), ==, 0);
+
+	run_or_die ((const gchar *[]){ "chattr", "+i", boot, NULL });
+	/* libostree's cleanup after the failure prints what it pruned: keep TAP clean. */
+	g_set_print_handler (print_as_message);
+	g_assert_false (mu_ostree_deploy (target, f->v2, NULL, &error));
+	g_set_print_handler (NULL);
+	run_or_die ((const gchar *[]){ "chattr", "-i", boot, NULL });
+	g_assert_nonnull (error);
+	g_test_message ("deploy failed: %s", error->message);
+	g_clear_pointer (&target, mu_ostree_target_free);
+
+	g_assert_cmpint (stat (ref_file, &st_after), ==, 0);
+	g_assert_cmpuint (st_after.st_ino, ==, st_before.st_ino);
+	g_assert_cmpint (st_after.st_mtim.tv_sec, ==, st_before.st_mtim.tv_sec);
+	g_assert_cmpint (st_after.st_mtim.tv_nsec, ==, st_before.st_mtim.tv_nsec);
 	after = system_state (f);
 	g_assert_cmpstr (after, ==, before);
 }
@@ -483,6 +695,18 @@ main (int argc, char **argv)
 	ADD ("/ostree/bad-part/fifo", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_FIFO));
 	ADD ("/ostree/bad-part/missing", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_MISSING));
 	ADD ("/ostree/bad-part/symlink", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_SYMLINK));
+	ADD ("/ostree/bad-part/symlink-dev-zero", test_apply_bad_part,
+	     GINT_TO_POINTER (BAD_PART_SYMLINK_DEV_ZERO));
+	ADD ("/ostree/bad-part/symlink-root", test_apply_bad_part,
+	     GINT_TO_POINTER (BAD_PART_SYMLINK_ROOT));
+	ADD ("/ostree/bad-part/device", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_DEVICE));
+	ADD ("/ostree/bad-part/directory", test_apply_bad_part,
+	     GINT_TO_POINTER (BAD_PART_DIRECTORY));
+	ADD ("/ostree/bad-part/short", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_SHORT));
+	ADD ("/ostree/bad-part/swapped", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_SWAPPED));
+	ADD ("/ostree/bad-part/xz-bomb", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_XZ_BOMB));
+	ADD ("/ostree/apply-removes-stale", test_apply_removes_stale, NULL);
+	ADD ("/ostree/deploy-write-fails", test_deploy_write_fails, NULL);
 #undef ADD
 	return g_test_run ();
 }

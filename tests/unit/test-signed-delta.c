@@ -408,6 +408,140 @@ test_sign_refusals (Fixture *fx, gconstpointer data)
 	g_assert_error (e4, MU_ERROR, MU_ERROR_INVALID_ARGUMENT);
 }
 
+/* A well-formed superblock whose metadata carries @pad_size bytes of padding: as large as
+ * a hostile bundle likes. */
+static GBytes *
+make_big_superblock (GBytes *small, gsize pad_size)
+{
+	g_autoptr (GVariant) v = g_variant_ref_sink (
+		g_variant_new_from_bytes (G_VARIANT_TYPE (MU_SUPERBLOCK_FORMAT), small, FALSE));
+	g_autofree guint8 *pad = g_malloc (pad_size);
+	GVariant *children[8];
+	GVariantBuilder meta;
+	g_autoptr (GVariant) big = NULL;
+
+	for (gsize i = 0; i < pad_size; i++)
+		pad[i] = (guint8) (i * 7);
+	g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
+	g_variant_builder_add (&meta, "{sv}", "pad",
+			       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, pad, pad_size, 1));
+	children[0] = g_variant_builder_end (&meta);
+	for (guint i = 1; i < 8; i++)
+		children[i] = g_variant_get_child_value (v, i);
+	big = g_variant_ref_sink (g_variant_new_tuple (children, 8));
+	for (guint i = 1; i < 8; i++)
+		g_variant_unref (children[i]);
+	return g_variant_get_data_as_bytes (big);
+}
+
+static GPtrArray *
+make_keys (guint n)
+{
+	GPtrArray *keys = g_ptr_array_new_with_free_func ((GDestroyNotify) mu_ed25519_secret_key_free);
+
+	for (guint i = 0; i < n; i++) {
+		g_autoptr (GError) error = NULL;
+
+		g_ptr_array_add (keys, mu_ed25519_secret_key_generate (&error));
+		g_assert_no_error (error);
+	}
+	return keys;
+}
+
+/* Trusts every key of @trusted and @revoked, and revokes those of @revoked. */
+static MuKeyring *
+keyring_with (GPtrArray *trusted, GPtrArray *revoked)
+{
+	MuKeyring *keyring = keyring_trusting ((MuEd25519SecretKey **) trusted->pdata, trusted->len);
+
+	for (guint i = 0; i < revoked->len; i++) {
+		MuEd25519Key *pub = mu_ed25519_secret_key_get_public (revoked->pdata[i]);
+
+		mu_keyring_add_trusted_key (keyring, pub);
+		mu_keyring_add_revoked_key (keyring, pub);
+	}
+	return keyring;
+}
+
+/*
+ * An envelope of tens of MiB with 16 real signatures by unknown keys, against 16 trusted
+ * and 16 revoked keys: refused for its size before any signature is checked, at once
+ * (checking all would hash 16 x 32 x 24 MiB).
+ */
+static void
+test_huge_envelope (Fixture *fx, gconstpointer data)
+{
+	g_autoptr (GBytes) sb = make_big_superblock (fx->superblock, 24 * 1024 * 1024);
+	g_autoptr (GPtrArray) signers = make_keys (16);
+	g_autoptr (GPtrArray) trusted = make_keys (16);
+	g_autoptr (GPtrArray) revoked = make_keys (16);
+	g_autoptr (MuKeyring) keyring = keyring_with (trusted, revoked);
+	g_autoptr (GBytes) envelope = NULL;
+	g_autoptr (GError) error = NULL;
+	GVariantBuilder sigs;
+	GVariantBuilder meta;
+	gint64 start;
+	gdouble seconds;
+
+	g_variant_builder_init (&sigs, G_VARIANT_TYPE ("aay"));
+	for (guint i = 0; i < signers->len; i++) {
+		g_autoptr (GBytes) sig = mu_ed25519_secret_key_sign (signers->pdata[i], sb, &error);
+
+		g_assert_no_error (error);
+		g_variant_builder_add_value (
+			&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, sig, TRUE));
+	}
+	g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
+	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
+	envelope = make_envelope (sb, g_variant_builder_end (&meta));
+	g_assert_cmpuint (g_bytes_get_size (envelope), >, 3 * MU_SIGNED_DELTA_MAX_SIZE);
+
+	start = g_get_monotonic_time ();
+	g_assert_false (mu_signed_delta_verify_bytes (envelope, keyring, NULL, NULL, &error));
+	seconds = (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA);
+	g_test_message ("%" G_GSIZE_FORMAT " bytes refused in %.3f s: %s",
+			g_bytes_get_size (envelope), seconds, error->message);
+	g_assert_cmpfloat (seconds, <, 2.0);
+}
+
+/*
+ * The worst a bundle can make the device check: an envelope just within the size bound
+ * with the most signatures accepted, all by unknown keys, against 8 trusted and 8 revoked
+ * keys: refused as SignatureInvalid after MAX_SIGNATURES x 16 checks, in bounded time.
+ */
+static void
+test_envelope_at_bound (Fixture *fx, gconstpointer data)
+{
+	g_autoptr (GPtrArray) signers = make_keys (MU_SIGNED_DELTA_MAX_SIGNATURES);
+	g_autoptr (GPtrArray) trusted = make_keys (8);
+	g_autoptr (GPtrArray) revoked = make_keys (8);
+	g_autoptr (MuKeyring) keyring = keyring_with (trusted, revoked);
+	g_autoptr (GBytes) sb = make_big_superblock (fx->superblock,
+						     MU_SIGNED_DELTA_MAX_SIZE - 4096);
+	g_autoptr (GBytes) envelope = sign_with (sb, (MuEd25519SecretKey **) signers->pdata,
+						 signers->len);
+	g_autoptr (GBytes) bigger = make_big_superblock (fx->superblock, MU_SIGNED_DELTA_MAX_SIZE);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GError) sign_error = NULL;
+	gint64 start;
+	gdouble seconds;
+
+	g_assert_cmpuint (g_bytes_get_size (envelope), <=, MU_SIGNED_DELTA_MAX_SIZE);
+	start = g_get_monotonic_time ();
+	g_assert_false (mu_signed_delta_verify_bytes (envelope, keyring, NULL, NULL, &error));
+	seconds = (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+	g_assert_error (error, MU_ERROR, MU_ERROR_SIGNATURE_INVALID);
+	g_test_message ("%" G_GSIZE_FORMAT " bytes, %u signatures, 16 keys: refused in %.3f s",
+			g_bytes_get_size (envelope), signers->len, seconds);
+	g_assert_cmpfloat (seconds, <, 20.0);
+
+	/* What a device refuses, the signing tool does not make. */
+	g_assert_null (mu_signed_delta_sign (bigger, (MuEd25519SecretKey **) signers->pdata, 1,
+					     &sign_error));
+	g_assert_error (sign_error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT);
+}
+
 #define ADD(path, func)                                                                   \
 	g_test_add ("/signed-delta/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -432,5 +566,7 @@ main (int argc, char **argv)
 	ADD ("no-trusted-keys", test_no_trusted_keys);
 	ADD ("two-signatures-one-valid", test_two_signatures_one_valid);
 	ADD ("sign-refusals", test_sign_refusals);
+	ADD ("huge-envelope", test_huge_envelope);
+	ADD ("envelope-at-bound", test_envelope_at_bound);
 	return g_test_run ();
 }

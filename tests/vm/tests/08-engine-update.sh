@@ -25,7 +25,13 @@ install_from_stick() {
 	plug_and_wait usb "$T_WORK/stick.img" stick /dev/sda1 vfat >/dev/null
 	g udisksctl mount -b /dev/sda1 -o ro,nosuid,nodev,noexec >/dev/null
 	mnt=$(g findmnt -n -o TARGET --source /dev/sda1 | head -n 1)
+	local t0 t1
+	t0=$(date +%s%N)
 	result=$(apply "$mnt/$name") || fail "the engine refused $name: $result"
+	t1=$(date +%s%N)
+	# The whole install as seen from the host, and the apply phase as the engine logs it.
+	say "install of $name took $(((t1 - t0) / 1000000)) ms; $(g journalctl -o cat \
+		MESSAGE_ID=7abdbd5b2608995c8fa3ed490f1625fa | tail -n 1)"
 	say "$result"
 	check_eq "success" "$(json_field "$result" success)" True
 	check_eq "to_commit" "$(json_field "$result" to_commit)" "$to"
