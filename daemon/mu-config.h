@@ -17,6 +17,8 @@ G_BEGIN_DECLS
  *                MaxSize=      largest bundle file accepted, in MiB
  *   [Update]     Sysroot=      the OSTree sysroot to update
  *                AllowDowngrade=  accept bundles older than the booted commit
+ *                RequireBindings= refuse commits bound to no ref or collection (without,
+ *                                 their tree's os-release must name the booted OS)
  *                FreeSpaceMarginMiB=  kept free beyond the delta's size
  *   [Paths]      StateDirectory=, RuntimeDirectory=
  */
@@ -28,6 +30,7 @@ typedef struct {
 	guint64 bundle_max_size;
 	gchar *sysroot;
 	gboolean allow_downgrade;
+	gboolean require_bindings;
 	guint64 free_space_margin;
 	gchar *state_dir;
 	gchar *runtime_dir;
