@@ -56,13 +56,32 @@ checksum_from_bytes (GVariant *v, gboolean empty_ok, gchar **out, GError **error
 }
 
 /* @key of @metadata as @type, or NULL when absent. Present with another type is not
- * "absent": a binding that reads as missing would let the commit through unbound. */
+ * "absent": a binding that reads as missing would let the commit through unbound. Nor is
+ * a key given twice (a{sv} keeps both) something two readers would read alike. */
 static gboolean
 lookup_typed (GVariant *metadata, const gchar *key, const gchar *type, GVariant **out,
 	      GError **error)
 {
-	g_autoptr (GVariant) value = g_variant_lookup_value (metadata, key, NULL);
+	g_autoptr (GVariant) value = NULL;
+	GVariantIter iter;
+	const gchar *name;
+	GVariant *v;
 
+	g_variant_iter_init (&iter, metadata);
+	while (g_variant_iter_next (&iter, "{&sv}", &name, &v)) {
+		g_autoptr (GVariant) owned = v;
+
+		if (!g_str_equal (name, key))
+			continue;
+		if (value != NULL) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+				     "the delta's commit has '%s' more than once; the bundle was "
+				     "not made by the bundle maker",
+				     key);
+			return FALSE;
+		}
+		value = g_steal_pointer (&owned);
+	}
 	if (value != NULL && !g_variant_is_of_type (value, G_VARIANT_TYPE (type))) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
 			     "the delta's commit has '%s' of type '%s', not '%s'; the bundle "

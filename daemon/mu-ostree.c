@@ -144,7 +144,8 @@ read_os_release (GFile *root, GCancellable *cancellable, GError **error)
 	g_autoptr (GBytes) bytes = NULL;
 	gsize len = 0;
 
-	fi = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_SIZE,
+	fi = g_file_query_info (file,
+				G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_SIZE,
 				G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, cancellable, &local_error);
 	if (fi == NULL) {
 		if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
@@ -243,6 +244,7 @@ prune_unreferenced (MuOstreeTarget *t, GCancellable *cancellable, GError **error
 	gint total = 0;
 	gint pruned = 0;
 	guint64 freed = 0;
+	g_autofree gchar *freed_size = NULL;
 	gint64 start = g_get_monotonic_time ();
 
 	if (!ostree_repo_traverse_reachable_refs (t->repo, G_MAXUINT, reachable, cancellable,
@@ -250,9 +252,11 @@ prune_unreferenced (MuOstreeTarget *t, GCancellable *cancellable, GError **error
 	    !ostree_sysroot_cleanup_prune_repo (t->sysroot, &opts, &total, &pruned, &freed,
 						cancellable, error))
 		return FALSE;
-	g_info ("removed %d of %d objects (%" G_GUINT64_FORMAT " bytes) no deployment uses, "
-		"in %.2f s",
-		pruned, total, freed, (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+	freed_size = g_format_size (freed);
+	g_message ("removed %d objects (%s) that no ref or deployment reaches, of %d in the "
+		   "repository, in %.2f s",
+		   pruned, freed_size, total,
+		   (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
 	return TRUE;
 }
 

@@ -168,12 +168,12 @@ typedef enum {
 /*
  * A commit of v2's tree with usr/lib/os-release changed as @kind says, on branch @name of
  * the fixture's archive repo, newer than v2, bound to no ref (`ostree commit -b` binds
- * the branch unless told not to), with @extra_arg for `ostree commit` (or NULL); then a
+ * the branch unless told not to), with @extra (or NULL) added to `ostree commit`; then a
  * v1 -> commit delta in DIR/delta-NAME. Returns the commit checksum.
  */
 static gchar *
 make_commit_and_delta (Fixture *f, const gchar *name, OsReleaseKind kind, const gchar *text,
-		       const gchar *extra_arg)
+		       const gchar *const *extra)
 {
 	g_autofree gchar *src = g_build_filename (f->dir, "tree-v2", NULL);
 	g_autofree gchar *tree = g_build_filename (f->dir, name, NULL);
@@ -193,10 +193,19 @@ make_commit_and_delta (Fixture *f, const gchar *name, OsReleaseKind kind, const 
 		g_assert_true (g_file_set_contents (os_release, text, -1, NULL));
 	else if (kind == OS_RELEASE_SYMLINK)
 		g_assert_cmpint (symlink (text, os_release), ==, 0);
-	commit = run_capture ((const gchar *[]){ "ostree", repo_arg, "commit", branch, tree_arg,
-						 "--timestamp=2026-07-01T00:00:00Z",
-						 "--add-metadata-string=version=1.2", "--no-bindings",
-						 "-s", name, extra_arg, NULL });
+	{
+		g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+		const gchar *fixed[] = { "ostree", repo_arg, "commit", branch, tree_arg,
+					 "--timestamp=2026-07-01T00:00:00Z", "--no-bindings", "-s",
+					 name };
+
+		for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+			g_ptr_array_add (argv, (gpointer) fixed[i]);
+		for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+			g_ptr_array_add (argv, (gpointer) extra[i]);
+		g_ptr_array_add (argv, NULL);
+		commit = run_capture ((const gchar *const *) argv->pdata);
+	}
 	g_assert_cmpuint (strlen (commit), ==, 64);
 	to = g_strconcat ("--to=", commit, NULL);
 	g_assert_cmpint (g_mkdir (delta_dir, 0700), ==, 0);
@@ -649,20 +658,27 @@ test_binding_wrong_type (Fixture *f, gconstpointer data)
 {
 	const struct {
 		const gchar *name;
-		const gchar *arg;
+		const gchar *args[3];
 		const gchar *in_message;
 	} cases[] = {
-		{ "ref-binding-string", "--add-metadata=ostree.ref-binding='" REF "'",
+		{ "ref-binding-string", { "--add-metadata=ostree.ref-binding='" REF "'" },
 		  "'ostree.ref-binding' of type 's', not 'as'" },
-		{ "ref-binding-bytes", "--add-metadata=ostree.ref-binding=b'" REF "'",
+		{ "ref-binding-bytes", { "--add-metadata=ostree.ref-binding=b'" REF "'" },
 		  "'ostree.ref-binding' of type 'ay', not 'as'" },
-		{ "collection-binding-list", "--add-metadata=ostree.collection-binding=['org.x']",
+		{ "collection-binding-list",
+		  { "--add-metadata=ostree.collection-binding=['org.x']" },
 		  "'ostree.collection-binding' of type 'as', not 's'" },
+		{ "version-number", { "--add-metadata=version=5" }, "'version' of type 'i', not 's'" },
+		/* GVariant keeps both; a reader taking the second would see another OS. */
+		{ "ref-binding-twice",
+		  { "--add-metadata=ostree.ref-binding=['" REF "']",
+		    "--add-metadata=ostree.ref-binding=['otheros/x86_64/main']" },
+		  "'ostree.ref-binding' more than once" },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_autofree gchar *commit = make_commit_and_delta (
-			f, cases[i].name, OS_RELEASE_TEXT, "ID=testos\n", cases[i].arg);
+			f, cases[i].name, OS_RELEASE_TEXT, "ID=testos\n", cases[i].args);
 		g_autofree gchar *delta = g_strconcat ("delta-", cases[i].name, NULL);
 		g_autoptr (GBytes) sb = read_superblock (f, delta);
 		g_autoptr (GError) error = NULL;
