@@ -33,6 +33,7 @@ mu_config_new_defaults (void)
 	config->bundle_max_size = 16384 * MIB;
 	config->sysroot = g_strdup ("/");
 	config->allow_downgrade = FALSE;
+	config->require_bindings = FALSE;
 	config->free_space_margin = 64 * MIB;
 	config->state_dir = g_strdup ("/var/lib/mediaupd");
 	config->runtime_dir = g_strdup ("/run/mediaupd");
@@ -345,6 +346,7 @@ consume_all (GKeyFile *kf, MuConfig *c, GError **error)
 			    &c->bundle_max_size, error) &&
 	       consume_path (kf, "Update", "Sysroot", &c->sysroot, error) &&
 	       consume_boolean (kf, "Update", "AllowDowngrade", &c->allow_downgrade, error) &&
+	       consume_boolean (kf, "Update", "RequireBindings", &c->require_bindings, error) &&
 	       consume_mib (kf, "Update", "FreeSpaceMarginMiB", G_GUINT64_CONSTANT (1) << 20,
 			    &c->free_space_margin, error) &&
 	       consume_path (kf, "Paths", "StateDirectory", &c->state_dir, error) &&

@@ -17,6 +17,8 @@ G_BEGIN_DECLS
  *                MaxSize=      largest bundle file accepted, in MiB
  *   [Update]     Sysroot=      the OSTree sysroot to update
  *                AllowDowngrade=  accept bundles older than the booted commit
+ *                RequireBindings= refuse commits bound to no ref or collection (without,
+ *                                 their tree's os-release must name the booted OS)
  *                FreeSpaceMarginMiB=  kept free beyond the delta's size
  *   [Unlock]     Ciphers=      LUKS2 ciphers accepted besides aes-xts-plain64 (e.g.
  *                              xchacha12,aes-adiantum-plain64); cipher_null never
@@ -35,6 +37,7 @@ typedef struct {
 	guint64 bundle_max_size;
 	gchar *sysroot;
 	gboolean allow_downgrade;
+	gboolean require_bindings;
 	guint64 free_space_margin;
 	gchar *state_dir;
 	gchar *runtime_dir;

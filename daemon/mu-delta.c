@@ -56,28 +56,70 @@ checksum_from_bytes (GVariant *v, gboolean empty_ok, gchar **out, GError **error
 	return TRUE;
 }
 
+/* @key of @metadata as @type, or NULL when absent. Present with another type is not
+ * "absent": a binding that reads as missing would let the commit through unbound. Nor is
+ * a key given twice (a{sv} keeps both) something two readers would read alike. */
+static gboolean
+lookup_typed (GVariant *metadata, const gchar *key, const gchar *type, GVariant **out,
+	      GError **error)
+{
+	g_autoptr (GVariant) value = NULL;
+	GVariantIter iter;
+	const gchar *name;
+	GVariant *v;
+
+	g_variant_iter_init (&iter, metadata);
+	while (g_variant_iter_next (&iter, "{&sv}", &name, &v)) {
+		g_autoptr (GVariant) owned = v;
+
+		if (!g_str_equal (name, key))
+			continue;
+		if (value != NULL) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+				     "the delta's commit has '%s' more than once; the bundle was "
+				     "not made by the bundle maker",
+				     key);
+			return FALSE;
+		}
+		value = g_steal_pointer (&owned);
+	}
+	if (value != NULL && !g_variant_is_of_type (value, G_VARIANT_TYPE (type))) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
+			     "the delta's commit has '%s' of type '%s', not '%s'; the bundle "
+			     "was not made by the bundle maker",
+			     key, g_variant_get_type_string (value), type);
+		return FALSE;
+	}
+	*out = g_steal_pointer (&value);
+	return TRUE;
+}
+
 static gboolean
 read_commit (MuDeltaInfo *info, GVariant *commit, GError **error)
 {
 	g_autoptr (GVariant) metadata = g_variant_get_child_value (commit, 0);
 	g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-	const gchar *version = NULL;
-	const gchar *collection = NULL;
-	g_autofree const gchar **refs = NULL;
+	g_autoptr (GVariant) version = NULL;
+	g_autoptr (GVariant) collection = NULL;
+	g_autoptr (GVariant) refs = NULL;
 
 	g_checksum_update (sum, g_variant_get_data (commit), g_variant_get_size (commit));
 	if (g_strcmp0 (g_checksum_get_string (sum), info->to_commit) != 0)
 		return corrupt (error, "the commit does not match its checksum");
 
+	if (!lookup_typed (metadata, "version", "s", &version, error) ||
+	    !lookup_typed (metadata, OSTREE_COMMIT_META_KEY_COLLECTION_BINDING, "s", &collection,
+			   error) ||
+	    !lookup_typed (metadata, OSTREE_COMMIT_META_KEY_REF_BINDING, "as", &refs, error))
+		return FALSE;
 	info->commit = g_variant_ref (commit);
 	info->timestamp = ostree_commit_get_timestamp (commit);
-	if (g_variant_lookup (metadata, "version", "&s", &version))
-		info->version = g_strdup (version);
-	if (g_variant_lookup (metadata, OSTREE_COMMIT_META_KEY_COLLECTION_BINDING, "&s",
-			      &collection))
-		info->collection_binding = g_strdup (collection);
-	if (g_variant_lookup (metadata, OSTREE_COMMIT_META_KEY_REF_BINDING, "^a&s", &refs))
-		info->ref_bindings = g_strdupv ((GStrv) refs);
+	if (version != NULL)
+		info->version = g_variant_dup_string (version, NULL);
+	if (collection != NULL)
+		info->collection_binding = g_variant_dup_string (collection, NULL);
+	if (refs != NULL)
+		info->ref_bindings = g_variant_dup_strv (refs, NULL);
 	return TRUE;
 }
 

@@ -178,6 +178,7 @@ phase_check (Install *in, GError **error)
 	};
 	MuPolicyLimits limits = {
 		.allow_downgrade = in->config->allow_downgrade,
+		.require_bindings = in->config->require_bindings,
 		.margin_bytes = in->config->free_space_margin,
 	};
 
@@ -213,6 +214,26 @@ phase_apply (Install *in, GError **error)
 	return TRUE;
 }
 
+/* The OS of a commit bound to no ref or collection is known only from its tree, once the
+ * apply has checksummed it into the repository; a refusal there is still the check's, and
+ * removes the commit again. */
+static gboolean
+check_tree (Install *in, GError **error)
+{
+	MuPolicyUpdate update = {
+		.ref_bindings = (const gchar *const *) in->info->ref_bindings,
+		.collection_binding = in->info->collection_binding,
+	};
+
+	if (!mu_policy_needs_tree_check (&update))
+		return TRUE;
+	in->phase = MU_PHASE_CHECK;
+	if (!mu_ostree_check_tree_os (in->target, in->info->to_commit, in->cancellable, error))
+		return FALSE;
+	in->phase = MU_PHASE_APPLY;
+	return TRUE;
+}
+
 static gboolean
 phase_deploy (Install *in, GError **error)
 {
@@ -237,7 +258,8 @@ run_phases (Install *in, const gchar *path, GError **error)
 		return FALSE;
 	mu_event_bundle_found (path, size);
 	return phase_unlock (in, path, error) && phase_verify (in, error) &&
-	       phase_check (in, error) && phase_apply (in, error) && phase_deploy (in, error);
+	       phase_check (in, error) && phase_apply (in, error) && check_tree (in, error) &&
+	       phase_deploy (in, error);
 }
 
 static gboolean

@@ -29,6 +29,10 @@ mu_ostree_target_free (MuOstreeTarget *target)
 	g_free (target->commit);
 	g_free (target->version);
 	g_free (target->collection_id);
+	g_clear_pointer (&target->os_release, mu_os_release_free);
+	g_clear_object (&target->pending);
+	g_free (target->pending_commit);
+	g_free (target->pending_version);
 	g_free (target);
 }
 
@@ -77,24 +81,108 @@ read_origin (MuOstreeTarget *t, GError **error)
 	return TRUE;
 }
 
+/* The timestamp and "version" of @checksum, a commit in the repository. */
 static gboolean
-read_current_commit (MuOstreeTarget *t, GError **error)
+read_commit_facts (OstreeRepo *repo, const gchar *checksum, guint64 *out_timestamp,
+		   gchar **out_version, GError **error)
 {
 	g_autoptr (GVariant) commit = NULL;
 	g_autoptr (GVariant) metadata = NULL;
 	const gchar *version = NULL;
 
+	if (!ostree_repo_load_commit (repo, checksum, &commit, NULL, error))
+		return FALSE;
+	metadata = g_variant_get_child_value (commit, 0);
+	*out_timestamp = ostree_commit_get_timestamp (commit);
+	*out_version = g_variant_lookup (metadata, "version", "&s", &version) ? g_strdup (version)
+									      : NULL;
+	return TRUE;
+}
+
+static gboolean
+read_current_commit (MuOstreeTarget *t, GError **error)
+{
 	t->commit = g_strdup (ostree_deployment_get_csum (t->current));
-	if (!ostree_repo_load_commit (t->repo, t->commit, &commit, NULL, error)) {
+	if (!read_commit_facts (t->repo, t->commit, &t->timestamp, &t->version, error)) {
 		g_prefix_error (error, "the current commit is not in the repository: ");
 		return FALSE;
 	}
-	metadata = g_variant_get_child_value (commit, 0);
-	t->timestamp = ostree_commit_get_timestamp (commit);
-	if (g_variant_lookup (metadata, "version", "&s", &version))
-		t->version = g_strdup (version);
 	t->collection_id = g_strdup (ostree_repo_get_collection_id (t->repo));
 	return TRUE;
+}
+
+/* The default deployment when it is not the booted one: an install not booted yet. */
+static gboolean
+read_pending (MuOstreeTarget *t, GError **error)
+{
+	if (ostree_sysroot_get_booted_deployment (t->sysroot) == NULL)
+		return TRUE;
+	ostree_sysroot_query_deployments_for (t->sysroot, t->osname, &t->pending, NULL);
+	if (t->pending == NULL)
+		return TRUE;
+	t->pending_commit = g_strdup (ostree_deployment_get_csum (t->pending));
+	if (!read_commit_facts (t->repo, t->pending_commit, &t->pending_timestamp,
+				&t->pending_version, error)) {
+		g_prefix_error (error, "the pending deployment's commit is not in the repository: ");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * usr/lib/os-release under @root (a deployment's directory or a commit's tree), never
+ * through a symlink and bounded in size. A file that is missing is MU_ERROR_NOT_FOUND;
+ * one that is not a regular file, too large or malformed MU_ERROR_INVALID_ARGUMENT.
+ */
+static MuOsRelease *
+read_os_release (GFile *root, GCancellable *cancellable, GError **error)
+{
+	g_autoptr (GFile) file = g_file_resolve_relative_path (root, "usr/lib/os-release");
+	g_autoptr (GFileInfo) fi = NULL;
+	g_autoptr (GError) local_error = NULL;
+	g_autofree gchar *data = NULL;
+	g_autoptr (GBytes) bytes = NULL;
+	gsize len = 0;
+
+	fi = g_file_query_info (file,
+				G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_SIZE,
+				G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, cancellable, &local_error);
+	if (fi == NULL) {
+		if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			g_set_error_literal (error, MU_ERROR, MU_ERROR_NOT_FOUND,
+					     "there is no usr/lib/os-release");
+		else
+			g_propagate_error (error, g_steal_pointer (&local_error));
+		return NULL;
+	}
+	if (g_file_info_get_file_type (fi) != G_FILE_TYPE_REGULAR ||
+	    g_file_info_get_size (fi) < 0 ||
+	    (guint64) g_file_info_get_size (fi) > MU_OS_RELEASE_MAX_SIZE) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
+			     "usr/lib/os-release is not a regular file of at most %" G_GSIZE_FORMAT
+			     " bytes",
+			     MU_OS_RELEASE_MAX_SIZE);
+		return NULL;
+	}
+	if (!g_file_load_contents (file, cancellable, &data, &len, NULL, error))
+		return NULL;
+	bytes = g_bytes_new_take (g_steal_pointer (&data), len);
+	return mu_os_release_parse (bytes, error);
+}
+
+/* Which OS runs, for updates bound to no ref or collection. A device whose own file is
+ * missing or malformed can still take bound updates, so this only warns. */
+static void
+read_current_os_release (MuOstreeTarget *t, GCancellable *cancellable)
+{
+	g_autoptr (GFile) dir = ostree_sysroot_get_deployment_directory (t->sysroot, t->current);
+	g_autoptr (GError) local_error = NULL;
+
+	t->os_release = read_os_release (dir, cancellable, &local_error);
+	if (t->os_release == NULL)
+		g_warning ("the running system's OS is unknown (%s): only updates bound to its "
+			   "ref or collection can be installed",
+			   local_error->message);
 }
 
 MuOstreeTarget *
@@ -121,8 +209,9 @@ mu_ostree_target_open (const gchar *path, gboolean require_booted, GCancellable 
 	if (t->current == NULL)
 		return NULL;
 	t->osname = g_strdup (ostree_deployment_get_osname (t->current));
-	if (!read_origin (t, error) || !read_current_commit (t, error))
+	if (!read_origin (t, error) || !read_current_commit (t, error) || !read_pending (t, error))
 		return NULL;
+	read_current_os_release (t, cancellable);
 	return g_steal_pointer (&t);
 }
 
@@ -134,6 +223,88 @@ mu_ostree_target_describe (const MuOstreeTarget *target, MuPolicySystem *out_sys
 	out_system->collection_id = target->collection_id;
 	out_system->timestamp = target->timestamp;
 	out_system->version = target->version;
+	out_system->os_id = target->os_release != NULL ? target->os_release->id : NULL;
+	out_system->os_variant_id = target->os_release != NULL ? target->os_release->variant_id
+							       : NULL;
+	out_system->pending_commit = target->pending_commit;
+	out_system->pending_timestamp = target->pending_timestamp;
+	out_system->pending_version = target->pending_version;
+}
+
+/* Removes every object that no ref and no deployment reaches, with their whole history
+ * kept: after a refused tree, the to-commit and what only it brought. */
+static gboolean
+prune_unreferenced (MuOstreeTarget *t, GCancellable *cancellable, GError **error)
+{
+	g_autoptr (GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+	OstreeRepoPruneOptions opts = {
+		.flags = OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY,
+		.reachable = reachable,
+	};
+	gint total = 0;
+	gint pruned = 0;
+	guint64 freed = 0;
+	g_autofree gchar *freed_size = NULL;
+	gint64 start = g_get_monotonic_time ();
+
+	if (!ostree_repo_traverse_reachable_refs (t->repo, G_MAXUINT, reachable, cancellable,
+						  error) ||
+	    !ostree_sysroot_cleanup_prune_repo (t->sysroot, &opts, &total, &pruned, &freed,
+						cancellable, error))
+		return FALSE;
+	freed_size = g_format_size (freed);
+	g_message ("removed %d objects (%s) that no ref or deployment reaches, of %d in the "
+		   "repository, in %.2f s",
+		   pruned, freed_size, total,
+		   (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+	return TRUE;
+}
+
+static gboolean
+check_tree_os (MuOstreeTarget *target, const gchar *commit, GCancellable *cancellable,
+	       GError **error)
+{
+	g_autoptr (GFile) root = NULL;
+	g_autoptr (MuOsRelease) tree = NULL;
+	g_autoptr (GError) local_error = NULL;
+	MuPolicySystem system;
+
+	if (!ostree_repo_read_commit (target->repo, commit, &root, NULL, cancellable, error))
+		return FALSE;
+	tree = read_os_release (root, cancellable, &local_error);
+	if (tree == NULL) {
+		if (local_error->domain != MU_ERROR ||
+		    (local_error->code != MU_ERROR_NOT_FOUND &&
+		     local_error->code != MU_ERROR_INVALID_ARGUMENT)) {
+			g_propagate_error (error, g_steal_pointer (&local_error));
+			return FALSE;
+		}
+		g_set_error (error, MU_ERROR, MU_ERROR_WRONG_OS,
+			     "the update's commit is bound to no ref or collection, and its tree "
+			     "does not say which OS it is for (%s); use a bundle made for this "
+			     "device's OS",
+			     local_error->message);
+		return FALSE;
+	}
+	mu_ostree_target_describe (target, &system);
+	return mu_policy_check_tree_os (&system, tree, error);
+}
+
+gboolean
+mu_ostree_check_tree_os (MuOstreeTarget *target, const gchar *commit,
+			 GCancellable *cancellable, GError **error)
+{
+	g_autoptr (GError) local_error = NULL;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (check_tree_os (target, commit, cancellable, error))
+		return TRUE;
+	/* Not cancellable: a refused commit must not stay in the repository. */
+	if (!prune_unreferenced (target, NULL, &local_error))
+		g_warning ("could not remove the refused commit %s from the repository: %s",
+			   commit, local_error->message);
+	return FALSE;
 }
 
 gboolean

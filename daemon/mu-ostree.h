@@ -5,6 +5,7 @@
 #include <ostree.h>
 
 #include "mu-delta.h"
+#include "mu-os-release.h"
 #include "mu-policy.h"
 #include "mu-progress.h"
 
@@ -14,6 +15,8 @@ G_BEGIN_DECLS
  * The system being updated: an OSTree sysroot, locked for the whole install, and its
  * current deployment. On a device the current deployment is the booted one; for a
  * sysroot that is not booted (a test sysroot in a directory) it is the default one.
+ * The pending deployment is one an earlier install made the default, not booted yet; only
+ * a booted system has one.
  */
 typedef struct {
 	OstreeSysroot *sysroot;
@@ -27,6 +30,11 @@ typedef struct {
 	guint64 timestamp;
 	gchar *version;
 	gchar *collection_id;
+	MuOsRelease *os_release; /* the current deployment's usr/lib/os-release, or NULL */
+	OstreeDeployment *pending;
+	gchar *pending_commit;
+	guint64 pending_timestamp;
+	gchar *pending_version;
 	gboolean locked;
 } MuOstreeTarget;
 
@@ -43,6 +51,16 @@ MuOstreeTarget *mu_ostree_target_open (const gchar *path, gboolean require_boote
 void mu_ostree_target_describe (const MuOstreeTarget *target, MuPolicySystem *out_system);
 
 gboolean mu_ostree_target_has_commit (MuOstreeTarget *target, const gchar *checksum);
+
+/*
+ * For a commit bound to no ref or collection, after the apply: the tree of @commit must
+ * be for this device's OS (mu_policy_check_tree_os() on its usr/lib/os-release, a regular
+ * file of at most MU_OS_RELEASE_MAX_SIZE bytes). When it is not, MU_ERROR_WRONG_OS, and
+ * what the apply added is removed again: every object no ref and no deployment reaches.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_ostree_check_tree_os (MuOstreeTarget *target, const gchar *commit,
+				  GCancellable *cancellable, GError **error);
 
 /* Free bytes in the filesystem of the repository, as root may use them. */
 G_GNUC_WARN_UNUSED_RESULT

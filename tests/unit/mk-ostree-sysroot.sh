@@ -33,6 +33,8 @@ make_tree() {
 	printf 'initramfs stand-in\n' >"$tree/usr/lib/modules/$kver/initramfs.img"
 	printf 'NAME=testos\nID=testos\nPRETTY_NAME="Test OS %s"\nVERSION_ID=%s\n' \
 		"$version" "$version" >"$tree/usr/etc/os-release"
+	# What the engine reads to tell which OS a tree is for.
+	cp "$tree/usr/etc/os-release" "$tree/usr/lib/os-release"
 	printf 'hello from %s\n' "$version" >"$tree/usr/bin/hello"
 	# Incompressible files: with 1 MiB chunks the delta spans several parts.
 	for blob in a b c; do

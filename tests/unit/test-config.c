@@ -23,6 +23,7 @@ test_config_defaults (void)
 	g_assert_no_error (error);
 	g_assert_cmpstr (config->sysroot, ==, "/");
 	g_assert_false (config->allow_downgrade);
+	g_assert_false (config->require_bindings);
 	g_assert_cmpstr (config->bundle_names[0], ==, "static-update.bundle.enc");
 	g_assert_null (config->bundle_names[1]);
 	g_assert_true (g_strv_contains ((const gchar *const *) config->key_dirs,
@@ -49,6 +50,7 @@ test_config_all_keys (void)
 					     "[Update]\n"
 					     "Sysroot=/tmp/sysroot\n"
 					     "AllowDowngrade=true\n"
+					     "RequireBindings=true\n"
 					     "FreeSpaceMarginMiB=0\n"
 					     "[Paths]\n"
 					     "StateDirectory=/tmp/state\n"
@@ -64,6 +66,7 @@ test_config_all_keys (void)
 	g_assert_cmpuint (config->bundle_max_size, ==, 100 * 1024 * 1024);
 	g_assert_cmpstr (config->sysroot, ==, "/tmp/sysroot");
 	g_assert_true (config->allow_downgrade);
+	g_assert_true (config->require_bindings);
 	g_assert_cmpuint (config->free_space_margin, ==, 0);
 	g_assert_cmpstr (config->state_dir, ==, "/tmp/state");
 	g_assert_cmpstr (config->runtime_dir, ==, "/tmp/run");
@@ -80,6 +83,7 @@ test_config_strict (void)
 		{ "[Keys]\nDirectory=/k\n", "unknown key 'Directory' in [Keys]" },
 		{ "[Key]\nDirectories=/k\n", "unknown group [Key]" },
 		{ "[Update]\nAllowDowngrade=yes please\n", "AllowDowngrade" },
+		{ "[Update]\nRequireBindings=1x\n", "RequireBindings" },
 		{ "[Update]\nSysroot=relative/path\n", "not an absolute path" },
 		{ "[Keys]\nDirectories=/ok;relative\n", "'relative' is not an absolute path" },
 		{ "[Bundle]\nNames=../escape.enc\n", "not a plain file name" },

@@ -139,6 +139,90 @@ system_state (Fixture *f)
 	return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
+/* Runs @argv and returns its stdout without the final newline. */
+static gchar *
+run_capture (const gchar *const *argv)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+	gint status = 0;
+
+	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+		      &status, &error);
+	g_assert_no_error (error);
+	if (!g_spawn_check_wait_status (status, &error))
+		g_error ("%s failed: %s\n%s%s", argv[0], error->message, out, err);
+	g_strchomp (out);
+	return g_steal_pointer (&out);
+}
+
+typedef enum {
+	OS_RELEASE_TEXT,    /* usr/lib/os-release holds the given text */
+	OS_RELEASE_MISSING, /* the tree has none */
+	OS_RELEASE_SYMLINK, /* a symlink to the given path */
+} OsReleaseKind;
+
+/*
+ * A commit of v2's tree with usr/lib/os-release changed as @kind says, on branch @name of
+ * the fixture's archive repo, newer than v2, bound to no ref (`ostree commit -b` binds
+ * the branch unless told not to), with @extra (or NULL) added to `ostree commit`; then a
+ * v1 -> commit delta in DIR/delta-NAME. Returns the commit checksum.
+ */
+static gchar *
+make_commit_and_delta (Fixture *f, const gchar *name, OsReleaseKind kind, const gchar *text,
+		       const gchar *const *extra)
+{
+	g_autofree gchar *src = g_build_filename (f->dir, "tree-v2", NULL);
+	g_autofree gchar *tree = g_build_filename (f->dir, name, NULL);
+	g_autofree gchar *os_release = g_build_filename (tree, "usr", "lib", "os-release", NULL);
+	g_autofree gchar *repo_arg = g_strconcat ("--repo=", f->dir, "/repo", NULL);
+	g_autofree gchar *branch = g_strconcat ("--branch=test/", name, NULL);
+	g_autofree gchar *tree_arg = g_strconcat ("--tree=dir=", tree, NULL);
+	g_autofree gchar *delta_dir = g_strconcat (f->dir, "/delta-", name, NULL);
+	g_autofree gchar *file_arg = g_strconcat ("--filename=", delta_dir, "/superblock", NULL);
+	g_autofree gchar *from = g_strconcat ("--from=", f->v1, NULL);
+	g_autofree gchar *to = NULL;
+	g_autofree gchar *commit = NULL;
+
+	run_or_die ((const gchar *[]){ "cp", "-a", src, tree, NULL });
+	g_assert_cmpint (g_unlink (os_release), ==, 0);
+	if (kind == OS_RELEASE_TEXT)
+		g_assert_true (g_file_set_contents (os_release, text, -1, NULL));
+	else if (kind == OS_RELEASE_SYMLINK)
+		g_assert_cmpint (symlink (text, os_release), ==, 0);
+	{
+		g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+		const gchar *fixed[] = { "ostree", repo_arg, "commit", branch, tree_arg,
+					 "--timestamp=2026-07-01T00:00:00Z", "--no-bindings", "-s",
+					 name };
+
+		for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+			g_ptr_array_add (argv, (gpointer) fixed[i]);
+		for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+			g_ptr_array_add (argv, (gpointer) extra[i]);
+		g_ptr_array_add (argv, NULL);
+		commit = run_capture ((const gchar *const *) argv->pdata);
+	}
+	g_assert_cmpuint (strlen (commit), ==, 64);
+	to = g_strconcat ("--to=", commit, NULL);
+	g_assert_cmpint (g_mkdir (delta_dir, 0700), ==, 0);
+	run_or_die ((const gchar *[]){ "ostree", repo_arg, "static-delta", "generate", from, to,
+				       "--min-fallback-size=0", file_arg, NULL });
+	return g_steal_pointer (&commit);
+}
+
+/* The names of all objects in the sysroot's repository, one a line, sorted. */
+static gchar *
+repo_objects (Fixture *f)
+{
+	g_autofree gchar *objects = g_build_filename (f->sysroot, "ostree", "repo", "objects",
+						      NULL);
+
+	return run_capture ((const gchar *[]){ "sh", "-c", "cd \"$1\" && find . -type f | sort",
+					       "sh", objects, NULL });
+}
+
 /* The delta directory @name of the fixture, opened as the engine opens the bundle's. */
 static int
 open_delta (Fixture *f, const gchar *name)
@@ -675,6 +759,151 @@ test_commit_signature (Fixture *f, gconstpointer data)
 	g_assert_no_error (error);
 }
 
+/*
+ * A signed commit bound to no ref or collection, whose tree is not for this device's OS:
+ * refused after the apply as WrongOs, and the system is as before: deployments, ref, boot
+ * entries, and the repository holds exactly the objects it held (the to-commit is gone).
+ */
+typedef struct {
+	const gchar *name;
+	OsReleaseKind kind;
+	const gchar *text;
+	const gchar *in_message;
+} TreeCase;
+
+static const TreeCase tree_cases[] = {
+	{ "other-id", OS_RELEASE_TEXT, "NAME=otheros\nID=otheros\n", "names OS 'otheros'" },
+	{ "no-id", OS_RELEASE_TEXT, "NAME=testos\n", "names OS '(no ID)'" },
+	{ "missing", OS_RELEASE_MISSING, NULL, "no usr/lib/os-release" },
+	{ "symlink", OS_RELEASE_SYMLINK, "../etc/os-release", "not a regular file" },
+	{ "malformed", OS_RELEASE_TEXT, "ID=testos\nNAME=Test OS\n", "line 2" },
+	{ "duplicate-id", OS_RELEASE_TEXT, "ID=testos\nID=otheros\n", "given twice" },
+};
+
+static void
+check_tree_wrong_os (Fixture *f, const TreeCase *c)
+{
+	g_autofree gchar *commit = make_commit_and_delta (f, c->name, c->kind, c->text, NULL);
+	g_autofree gchar *delta = g_strconcat ("delta-", c->name, NULL);
+	g_autofree gchar *parts = g_build_filename (f->dir, delta, NULL);
+	g_autoptr (GBytes) sb = read_superblock (f, delta);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = NULL;
+	g_autofree gchar *before = system_state (f);
+	g_autofree gchar *objects_before = repo_objects (f);
+	g_autofree gchar *after = NULL;
+	g_autofree gchar *objects_after = NULL;
+	MuPolicySystem system;
+	MuPolicyUpdate update = { 0 };
+
+	g_test_message ("case: %s", c->name);
+	g_assert_no_error (error);
+	g_assert_cmpstr (info->to_commit, ==, commit);
+	g_assert_null (info->ref_bindings);
+	g_assert_null (info->collection_binding);
+	target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+	g_assert_no_error (error);
+	mu_ostree_target_describe (target, &system);
+	g_assert_cmpstr (system.os_id, ==, "testos");
+	g_assert_null (system.pending_commit);
+	update.to_commit = info->to_commit;
+	g_assert_true (mu_policy_needs_tree_check (&update));
+
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
+					      &error));
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_target_has_commit (target, commit));
+	g_assert_false (mu_ostree_check_tree_os (target, commit, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_WRONG_OS);
+	g_test_message ("refused: %s", error->message);
+	g_assert_nonnull (strstr (error->message, c->in_message));
+	g_assert_nonnull (strstr (error->message, "use a bundle made for this device's"));
+	g_assert_false (mu_ostree_target_has_commit (target, commit));
+	g_clear_pointer (&target, mu_ostree_target_free);
+
+	after = system_state (f);
+	g_assert_cmpstr (after, ==, before);
+	objects_after = repo_objects (f);
+	g_assert_cmpstr (objects_after, ==, objects_before);
+}
+
+/* One sysroot for all cases: each refusal must leave it as the next case expects it. */
+static void
+test_tree_wrong_os (Fixture *f, gconstpointer data)
+{
+	for (guint i = 0; i < G_N_ELEMENTS (tree_cases); i++)
+		check_tree_wrong_os (f, &tree_cases[i]);
+}
+
+/* The same check passes a tree for this OS, which then deploys. */
+static void
+test_tree_same_os (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *commit = make_commit_and_delta (
+		f, "same-id", OS_RELEASE_TEXT,
+		"NAME=\"Test OS\"\n# the same OS, written another way\nID='testos'\n", NULL);
+	g_autofree gchar *parts = g_build_filename (f->dir, "delta-same-id", NULL);
+	g_autoptr (GBytes) sb = read_superblock (f, "delta-same-id");
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+	g_autofree gchar *state = NULL;
+
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
+					      &error));
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_check_tree_os (target, commit, NULL, &error));
+	g_assert_no_error (error);
+	g_assert_true (mu_ostree_deploy (target, commit, NULL, &error));
+	g_assert_no_error (error);
+	g_clear_pointer (&target, mu_ostree_target_free);
+	state = system_state (f);
+	g_assert_true (g_str_has_prefix (state, "deployment "));
+	g_assert_true (g_str_has_prefix (state + strlen ("deployment "), commit));
+}
+
+/* A binding of another GVariant type is a corrupt delta, not an unbound commit. */
+static void
+test_binding_wrong_type (Fixture *f, gconstpointer data)
+{
+	const struct {
+		const gchar *name;
+		const gchar *args[3];
+		const gchar *in_message;
+	} cases[] = {
+		{ "ref-binding-string", { "--add-metadata=ostree.ref-binding='" REF "'" },
+		  "'ostree.ref-binding' of type 's', not 'as'" },
+		{ "ref-binding-bytes", { "--add-metadata=ostree.ref-binding=b'" REF "'" },
+		  "'ostree.ref-binding' of type 'ay', not 'as'" },
+		{ "collection-binding-list",
+		  { "--add-metadata=ostree.collection-binding=['org.x']" },
+		  "'ostree.collection-binding' of type 'as', not 's'" },
+		{ "version-number", { "--add-metadata=version=5" }, "'version' of type 'i', not 's'" },
+		/* GVariant keeps both; a reader taking the second would see another OS. */
+		{ "ref-binding-twice",
+		  { "--add-metadata=ostree.ref-binding=['" REF "']",
+		    "--add-metadata=ostree.ref-binding=['otheros/x86_64/main']" },
+		  "'ostree.ref-binding' more than once" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autofree gchar *commit = make_commit_and_delta (
+			f, cases[i].name, OS_RELEASE_TEXT, "ID=testos\n", cases[i].args);
+		g_autofree gchar *delta = g_strconcat ("delta-", cases[i].name, NULL);
+		g_autoptr (GBytes) sb = read_superblock (f, delta);
+		g_autoptr (GError) error = NULL;
+		g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+
+		g_test_message ("case: %s", cases[i].name);
+		g_assert_null (info);
+		g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA);
+		g_test_message ("refused: %s", error->message);
+		g_assert_nonnull (strstr (error->message, cases[i].in_message));
+	}
+}
+
 int
 main (int argc, char **argv)
 {
@@ -707,6 +936,9 @@ main (int argc, char **argv)
 	ADD ("/ostree/bad-part/xz-bomb", test_apply_bad_part, GINT_TO_POINTER (BAD_PART_XZ_BOMB));
 	ADD ("/ostree/apply-removes-stale", test_apply_removes_stale, NULL);
 	ADD ("/ostree/deploy-write-fails", test_deploy_write_fails, NULL);
+	ADD ("/ostree/tree-os/same", test_tree_same_os, NULL);
+	ADD ("/ostree/tree-os/wrong", test_tree_wrong_os, NULL);
+	ADD ("/ostree/binding-wrong-type", test_binding_wrong_type, NULL);
 #undef ADD
 	return g_test_run ();
 }
