@@ -81,6 +81,60 @@ test_events_advice (void)
 	}
 }
 
+/* No field of any event holds a character a terminal would act on. */
+static void
+assert_fields_harmless (void)
+{
+	GHashTableIter iter;
+	gpointer key, value;
+
+	g_hash_table_iter_init (&iter, last_fields);
+	while (g_hash_table_iter_next (&iter, &key, &value)) {
+		g_assert_true (g_utf8_validate (value, -1, NULL));
+		for (const gchar *p = value; *p != '\0'; p++)
+			g_assert_false (g_ascii_iscntrl (*p));
+	}
+}
+
+/* Names from the stick (file name, key id from a token, a label quoted in an error) are
+ * escaped in the message and in the fields. */
+static void
+test_events_escaped (void)
+{
+	g_autoptr (GError) label = g_error_new (MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+						"its LUKS2 label is '\033[2Jbad\xff'");
+	g_autoptr (GError) busy = g_error_new (MU_ERROR, MU_ERROR_IO,
+					       "cannot close dm-crypt mapping mediaupd-1: busy");
+
+	mu_event_unlocked ("/media/stick/\033]0;owned\a.enc", "main\n2026", 1);
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MEDIAUPD_BUNDLE"), ==, "/media/stick/\\x1b]0;owned\\x07.enc");
+	g_assert_cmpstr (field ("MEDIAUPD_KEY_ID"), ==, "main\\x0a2026");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "key 'main\\x0a2026'"));
+
+	mu_event_bundle_found ("/media/stick/\xe2\x80\xaegpj.enc", 40000);
+	assert_fields_harmless ();
+	g_assert_nonnull (strstr (field ("MESSAGE"), "\\u202egpj.enc"));
+
+	mu_event_install_ended (MU_PHASE_DISCOVER, "/m/x.enc", label);
+	assert_fields_harmless ();
+	g_assert_nonnull (strstr (field ("MESSAGE"), "label is '\\x1b[2Jbad\\xff'"));
+
+	mu_event_deployed ("os\033", "abcd", NULL);
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MEDIAUPD_OSNAME"), ==, "os\\x1b");
+	g_assert_cmpstr (field ("MEDIAUPD_VERSION"), ==, "");
+
+	mu_event_teardown_failed ("/m/x.enc", 3, busy);
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_TEARDOWN_FAILED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_EVENT"), ==, "teardown-failed");
+	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "Io");
+	g_assert_cmpstr (field ("MEDIAUPD_ATTEMPTS"), ==, "3");
+	g_assert_cmpstr (field ("PRIORITY"), ==, "4");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "is installed"));
+	g_assert_nonnull (strstr (field ("MESSAGE"), "mediaupd-1: busy"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -90,5 +144,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/events/fields", test_events_fields);
 	g_test_add_func ("/events/refused-vs-failed", test_events_refused_vs_failed);
 	g_test_add_func ("/events/advice", test_events_advice);
+	g_test_add_func ("/events/escaped", test_events_escaped);
 	return g_test_run ();
 }
