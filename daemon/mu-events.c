@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include "mu-error.h"
 #include "mu-escape.h"
 #include "mu-events.h"
@@ -26,6 +28,32 @@ mu_error_is_refusal (const GError *error)
 	case MU_ERROR_CORRUPT_DELTA:
 	case MU_ERROR_ALREADY_INSTALLED:
 		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+gboolean
+mu_error_may_come_from_removal (const GError *error)
+{
+	if (error == NULL)
+		return FALSE;
+	/* Errors of the libraries below (libostree, GIO) may be failed reads. */
+	if (error->domain != MU_ERROR)
+		return !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	switch ((MuErrorCode) error->code) {
+	/* What failing reads turn into: a short or unreadable file, a header or part that
+	 * does not decode, a key trial that read garbage. */
+	case MU_ERROR_FAILED:
+	case MU_ERROR_IO:
+	case MU_ERROR_NOT_FOUND:
+	case MU_ERROR_NOT_A_BUNDLE:
+	case MU_ERROR_CORRUPT_BUNDLE:
+	case MU_ERROR_CORRUPT_DELTA:
+	case MU_ERROR_NO_KEY:
+		return TRUE;
+	/* Verdicts on bytes that were read completely (signature, policy), and errors that
+	 * are not about the medium at all. */
 	default:
 		return FALSE;
 	}

@@ -52,6 +52,14 @@ void mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GErr
 /* TRUE for codes that describe an unacceptable bundle rather than a failure. */
 gboolean mu_error_is_refusal (const GError *error);
 
+/*
+ * TRUE for errors that a medium pulled out mid-read can cause (I/O, a short or undecodable
+ * file, a key trial on garbage): when the medium is gone, the engine reports those as
+ * MU_ERROR_MEDIA_REMOVED. FALSE for verdicts on bytes that were read completely (a bad
+ * signature, wrong OS, downgrade ...), which stand even if the stick is pulled afterwards.
+ */
+gboolean mu_error_may_come_from_removal (const GError *error);
+
 /* What support staff or the user should do about @error, one sentence. */
 const gchar *mu_error_advice (const GError *error);
 
