@@ -113,7 +113,7 @@ state() {
 	g sh -c "ostree admin status; echo ref: \$(ostree rev-parse $VM_REF);
 		cat /boot/loader/uEnv.txt; readlink /boot/loader;
 		ls /boot/loader/entries; echo dm: \$(dmsetup ls | grep -c mediaupd || true);
-		echo loops: \$(losetup -a | grep -c mediaupd || true);
+		echo loops: \$(losetup -n -O NAME | wc -l);
 		echo mounts: \$(findmnt -rn -o TARGET | grep -c ^/run/mediaupd/ || true)"
 }
 
