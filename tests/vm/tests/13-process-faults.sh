@@ -24,7 +24,8 @@ mkdir -p "$m"
 "${MEDIAUPD_BUILD_ROOT:?}/daemon/mediaupdctl" --version | grep -q 'test hooks' ||
 	fail "this test needs a build with -Dtest_hooks=true (meson configure -Dtest_hooks=true)"
 
-vm_up
+# The image facts without booting: the bundles are made before the guest takes the machine.
+eval "$("$VM" info)"
 eng_repo
 # Each install that completes is newer than the one before it (the pending deployment).
 c4=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 3.1 "$(date -u +%FT%TZ)")
@@ -38,6 +39,7 @@ make_update "$m/slow.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2" --pbkdf pbkd
 head -c 1048576 /dev/urandom >"$m/not-luks.enc"
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
 
+vm_up
 guest_setup
 plug_and_wait usb "$T_WORK/stick.img" stick /dev/sda1 ext4 >/dev/null
 g udisksctl mount -b /dev/sda1 -o ro,nosuid,nodev,noexec >/dev/null
