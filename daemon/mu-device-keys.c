@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <sys/prctl.h>
+
 #include "mu-device-keys.h"
 #include "mu-error.h"
 
@@ -56,6 +59,10 @@ mu_device_keys_load (const gchar *const *dirs, GPtrArray *refused, GError **erro
 
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+	/* No core dump of a process that holds device keys (the key pages are left out of
+	 * dumps as well); this also keeps other users' debuggers out of it. */
+	if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		g_warning ("keys: cannot turn off core dumps: %s", g_strerror (errno));
 	for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++)
 		load_dir (dirs[i], by_id, refused);
 	g_hash_table_iter_init (&iter, by_id);

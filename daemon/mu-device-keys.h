@@ -13,7 +13,8 @@ G_BEGIN_DECLS
  * overrides /usr/share/mediaupd/keys). Key files readable or writable by group or
  * others, or not regular files, are refused: each refusal is logged and added to
  * @refused (optional, messages) and the file is skipped. No usable key at all is
- * MU_ERROR_NO_KEY. Returns MuKey* in a stable order: by id.
+ * MU_ERROR_NO_KEY. Returns MuKey* in a stable order: by id. The calling process is made
+ * non-dumpable first (PR_SET_DUMPABLE 0: no core dump, no ptrace by other users).
  */
 G_GNUC_WARN_UNUSED_RESULT
 GPtrArray *mu_device_keys_load (const gchar *const *dirs, GPtrArray *refused, GError **error);

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "mu-bundle-format.h"
@@ -31,7 +33,14 @@ typedef struct {
 	GBytes *superblock;
 	MuDeltaInfo *info;
 	MuOstreeTarget *target;
+	const gchar *bundle_path;
+	gboolean have_medium;
+	dev_t medium_dev; /* the filesystem holding the bundle file, from discover */
 } Install;
+
+/* Closing the bundle after a deploy may meet a mapping still busy for a moment. */
+#define TEARDOWN_ATTEMPTS 3
+#define TEARDOWN_DELAY_USEC (500 * 1000)
 
 void
 mu_install_result_clear (MuInstallResult *r)
@@ -45,6 +54,22 @@ mu_install_result_clear (MuInstallResult *r)
 	g_clear_pointer (&r->version, g_free);
 }
 
+#if MEDIAUPD_TEST_HOOKS
+/*
+ * Test builds only (meson -Dtest_hooks=true): MEDIAUPD_TEST_PAUSE_AT=PHASE stops the whole
+ * process (SIGSTOP) as it enters PHASE, after the progress report, so that a test can kill
+ * it there or let it go on (SIGCONT) at a known point.
+ */
+static void
+test_pause_at (MuPhase phase)
+{
+	if (g_strcmp0 (g_getenv ("MEDIAUPD_TEST_PAUSE_AT"), mu_phase_to_string (phase)) != 0)
+		return;
+	g_printerr ("test hook: stopping at phase %s\n", mu_phase_to_string (phase));
+	raise (SIGSTOP);
+}
+#endif
+
 static void
 enter (Install *in, MuPhase phase)
 {
@@ -52,6 +77,51 @@ enter (Install *in, MuPhase phase)
 	if (in->progress != NULL)
 		mu_progress_begin_phase (in->progress, phase);
 	g_debug ("phase %s", mu_phase_to_string (phase));
+#if MEDIAUPD_TEST_HOOKS
+	test_pause_at (phase);
+#endif
+}
+
+/* FALSE once the medium that held the bundle file is gone: the file's name no longer
+ * resolves, or its block device left /sys. */
+static gboolean
+medium_present (const Install *in)
+{
+	g_autofree gchar *sys = NULL;
+	struct stat st;
+
+	if (stat (in->bundle_path, &st) < 0 && errno != EACCES)
+		return FALSE;
+	/* Filesystems without a block device (major 0) say no more than the name does. */
+	if (major (in->medium_dev) == 0)
+		return TRUE;
+	sys = g_strdup_printf ("/sys/dev/block/%u:%u", major (in->medium_dev),
+			       minor (in->medium_dev));
+	return g_file_test (sys, G_FILE_TEST_EXISTS);
+}
+
+/*
+ * After a failure that a failing read can cause, tells whether the stick went away. A
+ * read error comes a moment before the kernel has removed the device, so a plain I/O
+ * error gets a second to show it.
+ */
+static gboolean
+medium_removed (const Install *in, const GError *error)
+{
+	guint waits = 0;
+
+	if (!in->have_medium || !mu_error_may_come_from_removal (error))
+		return FALSE;
+	if (error->domain != MU_ERROR || error->code == MU_ERROR_IO ||
+	    error->code == MU_ERROR_FAILED)
+		waits = 10;
+	for (guint i = 0;; i++) {
+		if (!medium_present (in))
+			return TRUE;
+		if (i >= waits)
+			return FALSE;
+		g_usleep (100 * 1000);
+	}
 }
 
 static gboolean
@@ -253,27 +323,50 @@ run_phases (Install *in, const gchar *path, GError **error)
 {
 	guint64 size = 0;
 
+	struct stat st;
+
 	enter (in, MU_PHASE_DISCOVER);
 	if (!mu_unlock_check_candidate (path, in->config->bundle_max_size, &size, error))
 		return FALSE;
+	/* Remembered so that a stick pulled in any later phase, unlock included, is told
+	 * apart from a bad bundle. */
+	if (stat (path, &st) == 0) {
+		in->medium_dev = st.st_dev;
+		in->have_medium = TRUE;
+	}
 	mu_event_bundle_found (path, size);
 	return phase_unlock (in, path, error) && phase_verify (in, error) &&
 	       phase_check (in, error) && phase_apply (in, error) && check_tree (in, error) &&
 	       phase_deploy (in, error);
 }
 
+/* Tears down what unlock set up, trying again a few times; *@out_attempts says how often. */
 static gboolean
-phase_finish (Install *in, GError **error)
+phase_finish (Install *in, guint *out_attempts, GError **error)
 {
+	g_autoptr (GError) close_error = NULL;
 	gboolean ok = TRUE;
+	guint attempt = 0;
 
 	enter (in, MU_PHASE_FINISH);
 	/* Before unmounting: an open directory keeps the inner mount busy. */
 	if (in->delta_fd >= 0)
 		close (in->delta_fd);
 	in->delta_fd = -1;
-	if (in->unlocked != NULL)
-		ok = mu_unlocked_close (in->unlocked, error);
+	while (in->unlocked != NULL && attempt < TEARDOWN_ATTEMPTS) {
+		if (attempt > 0) {
+			g_debug ("finish: %s; trying again", close_error->message);
+			g_usleep (TEARDOWN_DELAY_USEC);
+		}
+		attempt++;
+		g_clear_error (&close_error);
+		ok = mu_unlocked_close (in->unlocked, &close_error);
+		if (ok)
+			break;
+	}
+	*out_attempts = attempt;
+	if (!ok)
+		g_propagate_error (error, g_steal_pointer (&close_error));
 	g_clear_pointer (&in->unlocked, mu_unlocked_free);
 	g_clear_pointer (&in->target, mu_ostree_target_free);
 	g_clear_pointer (&in->info, mu_delta_info_free);
@@ -314,7 +407,9 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 		.result = result != NULL ? result : &local_result,
 		.cancellable = cancellable,
 		.delta_fd = -1,
+		.bundle_path = bundle_path,
 	};
+	guint attempts = 0;
 	gboolean ok;
 
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -324,8 +419,9 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 	ok = run_phases (&in, bundle_path, &local_error);
 	if (!ok) {
 		in.result->failed_phase = in.phase;
-		/* Read errors after the stick was pulled say nothing about the bundle. */
-		if (in.unlocked != NULL && !mu_unlocked_medium_present (in.unlocked)) {
+		/* Read errors after the stick was pulled say nothing about the bundle; a verdict
+		 * on bytes already read (a bad signature, a downgrade) stands. */
+		if (medium_removed (&in, local_error)) {
 			GError *removed = g_error_new (
 				MU_ERROR, MU_ERROR_MEDIA_REMOVED,
 				"the medium holding the bundle was removed (%s)",
@@ -335,15 +431,13 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 			local_error = removed;
 		}
 	}
-	/* Tear down on success and failure alike; a failure to tear down after a
-	 * successful deploy is reported but the update stays deployed. */
-	if (!phase_finish (&in, &finish_error)) {
-		g_warning ("finish: %s", finish_error->message);
-		if (ok) {
-			ok = FALSE;
-			in.result->failed_phase = MU_PHASE_FINISH;
-			local_error = g_steal_pointer (&finish_error);
-		}
+	/* Tear down on success and failure alike. Once the update is deployed it is
+	 * installed, whatever the teardown says: a failure there is a warning. */
+	if (!phase_finish (&in, &attempts, &finish_error)) {
+		if (ok)
+			mu_event_teardown_failed (bundle_path, attempts, finish_error);
+		else
+			g_warning ("finish: %s", finish_error->message);
 	}
 	if (!ok) {
 		to_mu_error (&local_error);
@@ -355,4 +449,11 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 	if (progress != NULL)
 		mu_progress_done (progress);
 	return TRUE;
+}
+
+void
+mu_engine_cleanup_stale (const MuConfig *config)
+{
+	/* Mounts, mappings and loop devices named after mediaupd. */
+	mu_unlock_cleanup_stale ();
 }

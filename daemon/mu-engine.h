@@ -31,11 +31,22 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuInstallResult, mu_install_result_clear)
  * finish. Every phase prefixes its errors with its name and reports to @progress
  * (optional). The outcome is logged once, as a journal event, here. On any failure the
  * deployments, refs and boot configuration are as they were, and no mount, mapping or
- * loop device is left. @result (optional) is filled as far as the install got.
+ * loop device is left. Once the update is deployed the install succeeds even if closing
+ * the bundle fails afterwards (after a few tries: a warning event). A stick pulled in
+ * any phase is MU_ERROR_MEDIA_REMOVED, unless the error was a verdict on bytes already
+ * read. @result (optional) is filled as far as the install got.
  */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path,
 			    MuProgress *progress, MuInstallResult *result,
 			    GCancellable *cancellable, GError **error);
+
+/*
+ * Removes what an install killed at any point may have left (mounts, dm-crypt mappings and
+ * loop devices of the bundle, the private apply directory). Call it holding the install
+ * lock (mu-lock.h) before the first install: at daemon start, and in
+ * `mediaupdctl apply --local`.
+ */
+void mu_engine_cleanup_stale (const MuConfig *config);
 
 G_END_DECLS

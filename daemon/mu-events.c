@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include "mu-error.h"
+#include "mu-escape.h"
 #include "mu-events.h"
 
 #define LOG_DOMAIN "mediaupd"
@@ -25,6 +28,32 @@ mu_error_is_refusal (const GError *error)
 	case MU_ERROR_CORRUPT_DELTA:
 	case MU_ERROR_ALREADY_INSTALLED:
 		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+gboolean
+mu_error_may_come_from_removal (const GError *error)
+{
+	if (error == NULL)
+		return FALSE;
+	/* Errors of the libraries below (libostree, GIO) may be failed reads. */
+	if (error->domain != MU_ERROR)
+		return !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	switch ((MuErrorCode) error->code) {
+	/* What failing reads turn into: a short or unreadable file, a header or part that
+	 * does not decode, a key trial that read garbage. */
+	case MU_ERROR_FAILED:
+	case MU_ERROR_IO:
+	case MU_ERROR_NOT_FOUND:
+	case MU_ERROR_NOT_A_BUNDLE:
+	case MU_ERROR_CORRUPT_BUNDLE:
+	case MU_ERROR_CORRUPT_DELTA:
+	case MU_ERROR_NO_KEY:
+		return TRUE;
+	/* Verdicts on bytes that were read completely (signature, policy), and errors that
+	 * are not about the medium at all. */
 	default:
 		return FALSE;
 	}
@@ -96,66 +125,96 @@ error_name (const GError *error)
 	return mu_error_code_to_name (error->code);
 }
 
+/*
+ * Every string below may come from the medium (a file name, a key id from a token, a
+ * label quoted in an error message), so each is escaped before it reaches the journal
+ * and the terminals that show it.
+ */
+#define E(s) mu_escape_untrusted_in (pool, (s))
+
 void
 mu_event_bundle_found (const gchar *path, guint64 size)
 {
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	g_autofree gchar *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
 
 	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
 			  MU_EVENT_BUNDLE_FOUND_ID, "MEDIAUPD_EVENT", "bundle-found",
-			  "MEDIAUPD_BUNDLE", path, "MEDIAUPD_BUNDLE_SIZE", size_str, "MESSAGE",
-			  "Found update bundle '%s' (%" G_GUINT64_FORMAT " bytes)", path, size);
+			  "MEDIAUPD_BUNDLE", E (path), "MEDIAUPD_BUNDLE_SIZE", size_str, "MESSAGE",
+			  "Found update bundle '%s' (%" G_GUINT64_FORMAT " bytes)", E (path), size);
 }
 
 void
 mu_event_unlocked (const gchar *path, const gchar *key_id, gint keyslot)
 {
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	g_autofree gchar *slot_str = g_strdup_printf ("%d", keyslot);
 
 	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_UNLOCKED_ID,
-			  "MEDIAUPD_EVENT", "unlocked", "MEDIAUPD_BUNDLE", path,
-			  "MEDIAUPD_KEY_ID", key_id, "MEDIAUPD_KEYSLOT", slot_str, "MESSAGE",
-			  "Unlocked bundle '%s' with key '%s' (keyslot %d)", path, key_id,
+			  "MEDIAUPD_EVENT", "unlocked", "MEDIAUPD_BUNDLE", E (path),
+			  "MEDIAUPD_KEY_ID", E (key_id), "MEDIAUPD_KEYSLOT", slot_str, "MESSAGE",
+			  "Unlocked bundle '%s' with key '%s' (keyslot %d)", E (path), E (key_id),
 			  keyslot);
 }
 
 void
 mu_event_signature_verified (const gchar *key_id, const gchar *to_commit)
 {
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
 	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
 			  MU_EVENT_SIGNATURE_VERIFIED_ID, "MEDIAUPD_EVENT", "signature-verified",
-			  "MEDIAUPD_SIGNING_KEY", key_id, "MEDIAUPD_COMMIT", to_commit, "MESSAGE",
-			  "Update signature verified with trusted key '%s' (commit %s)", key_id,
-			  to_commit);
+			  "MEDIAUPD_SIGNING_KEY", E (key_id), "MEDIAUPD_COMMIT", E (to_commit),
+			  "MESSAGE", "Update signature verified with trusted key '%s' (commit %s)",
+			  E (key_id), E (to_commit));
 }
 
 void
 mu_event_applied (const gchar *to_commit, guint64 bytes, gdouble seconds)
 {
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	g_autofree gchar *bytes_str = g_strdup_printf ("%" G_GUINT64_FORMAT, bytes);
 	g_autofree gchar *secs_str = g_strdup_printf ("%.3f", seconds);
 
 	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_APPLIED_ID,
-			  "MEDIAUPD_EVENT", "applied", "MEDIAUPD_COMMIT", to_commit,
+			  "MEDIAUPD_EVENT", "applied", "MEDIAUPD_COMMIT", E (to_commit),
 			  "MEDIAUPD_BYTES", bytes_str, "MEDIAUPD_SECONDS", secs_str, "MESSAGE",
 			  "Applied update to commit %s (%" G_GUINT64_FORMAT " bytes in %.1f s)",
-			  to_commit, bytes, seconds);
+			  E (to_commit), bytes, seconds);
 }
 
 void
 mu_event_deployed (const gchar *osname, const gchar *commit, const gchar *version)
 {
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
 	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_DEPLOYED_ID,
-			  "MEDIAUPD_EVENT", "deployed", "MEDIAUPD_OSNAME", osname,
-			  "MEDIAUPD_COMMIT", commit, "MEDIAUPD_VERSION",
-			  version != NULL ? version : "", "MESSAGE",
-			  "Deployed %s version '%s' (commit %s); it starts at the next boot", osname,
-			  version != NULL ? version : "unknown", commit);
+			  "MEDIAUPD_EVENT", "deployed", "MEDIAUPD_OSNAME", E (osname),
+			  "MEDIAUPD_COMMIT", E (commit), "MEDIAUPD_VERSION", E (version), "MESSAGE",
+			  "Deployed %s version '%s' (commit %s); it starts at the next boot",
+			  E (osname), version != NULL ? E (version) : "unknown", E (commit));
+}
+
+void
+mu_event_teardown_failed (const gchar *bundle_path, guint attempts, const GError *error)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+	g_autofree gchar *attempts_str = g_strdup_printf ("%u", attempts);
+	const gchar *message = error != NULL ? error->message : "unknown error";
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID",
+			  MU_EVENT_TEARDOWN_FAILED_ID, "MEDIAUPD_EVENT", "teardown-failed",
+			  "MEDIAUPD_BUNDLE", E (bundle_path), "MEDIAUPD_ERROR", error_name (error),
+			  "MEDIAUPD_ATTEMPTS", attempts_str, "MESSAGE",
+			  "The update is installed, but the bundle could not be closed after %u "
+			  "attempts: %s. Restart the device (or remove the medium) to release it.",
+			  attempts, E (message));
 }
 
 void
 mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *error)
 {
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	gboolean refusal = mu_error_is_refusal (error);
 	const gchar *message = error != NULL ? error->message : "unknown error";
 
@@ -163,8 +222,8 @@ mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *e
 			  "MESSAGE_ID", refusal ? MU_EVENT_REFUSED_ID : MU_EVENT_FAILED_ID,
 			  "MEDIAUPD_EVENT", refusal ? "refused" : "failed", "MEDIAUPD_PHASE",
 			  mu_phase_to_string (phase), "MEDIAUPD_ERROR", error_name (error),
-			  "MEDIAUPD_BUNDLE", bundle_path != NULL ? bundle_path : "",
-			  "MEDIAUPD_ADVICE", mu_error_advice (error), "MESSAGE",
-			  "Update %s in phase %s: %s. %s", refusal ? "refused" : "failed",
-			  mu_phase_to_string (phase), message, mu_error_advice (error));
+			  "MEDIAUPD_BUNDLE", E (bundle_path), "MEDIAUPD_ADVICE",
+			  mu_error_advice (error), "MESSAGE", "Update %s in phase %s: %s. %s",
+			  refusal ? "refused" : "failed", mu_phase_to_string (phase), E (message),
+			  mu_error_advice (error));
 }

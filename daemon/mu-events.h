@@ -11,7 +11,8 @@ G_BEGIN_DECLS
  * Structured journal events. The MESSAGE_IDs are stable: support staff search for
  * them (`journalctl MESSAGE_ID=...`) and systemd/mediaupd.catalog explains each one.
  * Every event also carries MEDIAUPD_EVENT=<name>; refusals carry MEDIAUPD_ERROR=<name
- * of the MuErrorCode> and MEDIAUPD_PHASE=<phase>.
+ * of the MuErrorCode> and MEDIAUPD_PHASE=<phase>. Strings that may come from the medium
+ * (paths, key ids, messages quoting a label) are escaped (mu_escape_untrusted()).
  */
 #define MU_EVENT_BUNDLE_FOUND_ID "0225d7dc771eb4c05bc9c16dd600d6d1"
 #define MU_EVENT_UNLOCKED_ID "1df9a685b26b0fdf3c5e51fa16ca7ac5"
@@ -20,6 +21,7 @@ G_BEGIN_DECLS
 #define MU_EVENT_APPLIED_ID "7abdbd5b2608995c8fa3ed490f1625fa"
 #define MU_EVENT_DEPLOYED_ID "a4e6b84b811cddf92a52a9a044444c78"
 #define MU_EVENT_FAILED_ID "6171ed3f47ee7550ef616de84e335ce1"
+#define MU_EVENT_TEARDOWN_FAILED_ID "1ca3aa65b2b64ba79d788953fd38400e"
 
 /* A candidate bundle file was found on a medium. */
 void mu_event_bundle_found (const gchar *path, guint64 size);
@@ -33,6 +35,12 @@ void mu_event_applied (const gchar *to_commit, guint64 bytes, gdouble seconds);
 void mu_event_deployed (const gchar *osname, const gchar *commit, const gchar *version);
 
 /*
+ * The update was deployed, but closing the bundle (unmount, dm-crypt, loop device) still
+ * failed after @attempts tries: a warning, the install itself succeeded.
+ */
+void mu_event_teardown_failed (const gchar *bundle_path, guint attempts, const GError *error);
+
+/*
  * The install ended without deploying. A refusal (the bundle is not acceptable: bad
  * signature, wrong OS, downgrade, no key ...) and a failure (something broke while
  * working: I/O, libostree, media removed) are told apart by the error code, so this
@@ -43,6 +51,14 @@ void mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GErr
 
 /* TRUE for codes that describe an unacceptable bundle rather than a failure. */
 gboolean mu_error_is_refusal (const GError *error);
+
+/*
+ * TRUE for errors that a medium pulled out mid-read can cause (I/O, a short or undecodable
+ * file, a key trial on garbage): when the medium is gone, the engine reports those as
+ * MU_ERROR_MEDIA_REMOVED. FALSE for verdicts on bytes that were read completely (a bad
+ * signature, wrong OS, downgrade ...), which stand even if the stick is pulled afterwards.
+ */
+gboolean mu_error_may_come_from_removal (const GError *error);
 
 /* What support staff or the user should do about @error, one sentence. */
 const gchar *mu_error_advice (const GError *error);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,50 @@ mu_key_id_is_valid (const gchar *id)
 			return FALSE;
 	}
 	return TRUE;
+}
+
+/*
+ * Key bytes live in a mapping of their own, never in the heap or on the stack: it is left
+ * out of core dumps (MADV_DONTDUMP) and, where the memory lock limit allows, kept out of
+ * swap (mlock). One page holds the longest key and the byte read past it.
+ */
+G_STATIC_ASSERT (MU_LUKS_KEY_MAX_LEN + 1 <= 4096);
+
+static gsize
+secret_size (void)
+{
+	long page = sysconf (_SC_PAGESIZE);
+
+	return page > 0 ? (gsize) page : 4096;
+}
+
+static guint8 *
+secret_alloc (void)
+{
+	gsize size = secret_size ();
+	void *p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		g_error ("cannot map %" G_GSIZE_FORMAT " bytes for a key: %s", size,
+			 g_strerror (errno));
+	if (madvise (p, size, MADV_DONTDUMP) < 0)
+		g_warning ("keys: cannot exclude key memory from core dumps: %s",
+			   g_strerror (errno));
+	/* Without CAP_IPC_LOCK the limit may be reached; the key works all the same. */
+	(void) mlock (p, size);
+	return p;
+}
+
+static void
+secret_free (guint8 *p)
+{
+	gsize size = secret_size ();
+
+	if (p == NULL)
+		return;
+	explicit_bzero (p, size);
+	(void) munlock (p, size);
+	(void) munmap (p, size);
 }
 
 static gboolean
@@ -74,7 +119,8 @@ mu_key_new (const gchar *id, const guint8 *data, gsize len, GError **error)
 
 	key = g_new0 (MuKey, 1);
 	key->id = g_strdup (id);
-	key->data = g_memdup2 (data, len);
+	key->data = secret_alloc ();
+	memcpy (key->data, data, len);
 	key->len = len;
 	return g_steal_pointer (&key);
 }
@@ -84,9 +130,7 @@ mu_key_free (MuKey *key)
 {
 	if (key == NULL)
 		return;
-	if (key->data != NULL)
-		explicit_bzero (key->data, key->len);
-	g_free (key->data);
+	secret_free (key->data);
 	g_free (key->id);
 	g_free (key);
 }
@@ -132,7 +176,7 @@ check_key_file_stat (const gchar *path, const struct stat *st, MuKeyLoadFlags fl
 	return TRUE;
 }
 
-/* Reads at most @size bytes; sets *@out_len. The caller wipes @buf. */
+/* Reads at most @size bytes; sets *@out_len. */
 static gboolean
 read_all (int fd, const gchar *path, guint8 *buf, gsize size, gsize *out_len, GError **error)
 {
@@ -161,13 +205,11 @@ read_all (int fd, const gchar *path, guint8 *buf, gsize size, gsize *out_len, GE
 MuKey *
 mu_key_load_file (const gchar *path, MuKeyLoadFlags flags, GError **error)
 {
-	/* One byte more than the longest key, to tell "too long" from "just right". */
-	guint8 buf[MU_LUKS_KEY_MAX_LEN + 1];
 	g_autofree gchar *id = NULL;
 	g_autofree gchar *what = NULL;
+	g_autoptr (MuKey) key = NULL;
 	struct stat st;
 	gsize len = 0;
-	MuKey *key;
 	int fd;
 
 	g_return_val_if_fail (path != NULL, NULL);
@@ -200,20 +242,23 @@ mu_key_load_file (const gchar *path, MuKeyLoadFlags flags, GError **error)
 			     g_strerror (saved_errno));
 		return NULL;
 	}
-	if (!check_key_file_stat (path, &st, flags, error) ||
-	    !read_all (fd, path, buf, sizeof buf, &len, error)) {
+	if (!check_key_file_stat (path, &st, flags, error)) {
 		close (fd);
-		explicit_bzero (buf, sizeof buf);
+		return NULL;
+	}
+	/* Read straight into the key's own buffer, so the secret has no other copy; one
+	 * byte more than the longest key tells "too long" from "just right". */
+	key = g_new0 (MuKey, 1);
+	key->id = g_steal_pointer (&id);
+	key->data = secret_alloc ();
+	if (!read_all (fd, path, key->data, MU_LUKS_KEY_MAX_LEN + 1, &len, error)) {
+		close (fd);
 		return NULL;
 	}
 	close (fd);
-
 	what = g_strdup_printf ("Key file '%s'", path);
-	if (!check_key_length (what, len, error)) {
-		explicit_bzero (buf, sizeof buf);
+	if (!check_key_length (what, len, error))
 		return NULL;
-	}
-	key = mu_key_new (id, buf, len, error);
-	explicit_bzero (buf, sizeof buf);
-	return key;
+	key->len = len;
+	return g_steal_pointer (&key);
 }

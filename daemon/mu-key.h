@@ -8,8 +8,9 @@ G_BEGIN_DECLS
 /*
  * A device's symmetric bundle key: a non-secret key id (the vendor's name for
  * it, e.g. "main-2026", which is also the key file's name "main-2026.key") and
- * the secret bytes. The secret lives in one exactly-sized buffer that is wiped
- * when the key is freed; it is never printed or logged.
+ * the secret bytes. The secret lives in a page-sized mapping of its own, left out
+ * of core dumps (MADV_DONTDUMP), locked in memory where the limit allows, and
+ * wiped when the key is freed; it is never printed or logged.
  */
 typedef struct {
 	gchar *id;    /* valid per mu_key_id_is_valid() */

@@ -5,6 +5,7 @@
 
 #include "mu-bundle.h"
 #include "mu-error.h"
+#include "mu-escape.h"
 #include "mu-key.h"
 #include "mu-tool.h"
 
@@ -66,17 +67,21 @@ pbkdf_text (const MuBundleKeyslot *ks)
 				ks->pbkdf_parallel == 1 ? "" : "s");
 }
 
+/* Everything here but the numbers is read from the header: escaped before it is shown. */
+#define E(s) mu_escape_untrusted_in (pool, (s))
+
 static void
 print_text (MuBundle *bundle, const MuBundleInfo *info, const gchar *path)
 {
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	g_autofree gchar *data_size = g_format_size (info->data_size);
 
-	g_print ("Bundle:      %s\n", path);
+	g_print ("Bundle:      %s\n", E (path));
 	g_print ("Format:      mediaupd bundle v%u (label '%s', subsystem '%s')\n",
-		 info->format_version, info->label, info->subsystem);
-	g_print ("UUID:        %s\n", info->uuid != NULL ? info->uuid : "");
-	g_print ("Cipher:      %s-%s, %u-bit key, %u-byte sectors\n", info->cipher,
-		 info->cipher_mode, info->key_size * 8, info->sector_size);
+		 info->format_version, E (info->label), E (info->subsystem));
+	g_print ("UUID:        %s\n", E (info->uuid));
+	g_print ("Cipher:      %s-%s, %u-bit key, %u-byte sectors\n", E (info->cipher),
+		 E (info->cipher_mode), info->key_size * 8, info->sector_size);
 	g_print ("Data:        %" G_GUINT64_FORMAT " bytes (%s) at offset %" G_GUINT64_FORMAT
 		 "%s\n",
 		 info->data_size, data_size, info->data_offset,
@@ -88,10 +93,10 @@ print_text (MuBundle *bundle, const MuBundleInfo *info, const gchar *path)
 		g_autoptr (GString) line = g_string_new (NULL);
 
 		if (ks->key_id != NULL)
-			g_string_append_printf (line, "key id '%s'", ks->key_id);
+			g_string_append_printf (line, "key id '%s'", E (ks->key_id));
 		else
 			g_string_append (line, "no key id");
-		g_string_append_printf (line, "; %s", pbkdf);
+		g_string_append_printf (line, "; %s", E (pbkdf));
 		if (ks->status == MU_BUNDLE_KEYSLOT_UNBOUND)
 			g_string_append (line, "; unbound (opens no data)");
 		if (ks->priority != CRYPT_SLOT_PRIORITY_NORMAL)
@@ -108,13 +113,23 @@ print_key_check (const KeyCheck *check)
 {
 	const MuKeyTrial *last = g_ptr_array_index (check->trials, check->trials->len - 1);
 
+	g_autofree gchar *id = mu_escape_untrusted (check->key->id);
+
 	g_print ("Key '%s' opens keyslot %d (%s; %u attempt%s, the last took %.1f ms)\n",
-		 check->key->id, check->slot, last->hinted ? "the slot its token names" : "found by trying",
+		 id, check->slot, last->hinted ? "the slot its token names" : "found by trying",
 		 check->trials->len, check->trials->len == 1 ? "" : "s",
 		 (gdouble) last->duration_us / 1000.0);
 }
 
-/* A string member, or null for NULL. */
+/* A string member from the header (escaped: it is the bundle maker's text), or null. */
+static void
+add_text (JsonBuilder *b, const gchar *name, const gchar *value)
+{
+	g_autofree gchar *escaped = value != NULL ? mu_escape_untrusted (value) : NULL;
+
+	mu_json_builder_add_string_member (b, name, escaped);
+}
+
 static void
 add_int (JsonBuilder *b, const gchar *name, gint64 value)
 {
@@ -127,8 +142,8 @@ add_pbkdf (JsonBuilder *b, const MuBundleKeyslot *ks)
 {
 	json_builder_set_member_name (b, "pbkdf");
 	json_builder_begin_object (b);
-	mu_json_builder_add_string_member (b, "type", ks->pbkdf_type);
-	mu_json_builder_add_string_member (b, "hash", ks->pbkdf_hash);
+	add_text (b, "type", ks->pbkdf_type);
+	add_text (b, "hash", ks->pbkdf_hash);
 	json_builder_set_member_name (b, "iterations");
 	json_builder_add_int_value (b, ks->pbkdf_iterations);
 	json_builder_set_member_name (b, "memory_kib");
@@ -154,7 +169,7 @@ add_keyslots (JsonBuilder *b, MuBundle *bundle, const MuBundleInfo *info)
 			b, ks->status == MU_BUNDLE_KEYSLOT_UNBOUND ? "unbound" : "active");
 		json_builder_set_member_name (b, "priority");
 		json_builder_add_string_value (b, priority_name (ks->priority));
-		mu_json_builder_add_string_member (b, "key_id", ks->key_id);
+		add_text (b, "key_id", ks->key_id);
 		json_builder_set_member_name (b, "token");
 		if (ks->token >= 0)
 			json_builder_add_int_value (b, ks->token);
@@ -174,8 +189,7 @@ add_key_check (JsonBuilder *b, const KeyCheck *check)
 {
 	json_builder_set_member_name (b, "key");
 	json_builder_begin_object (b);
-	json_builder_set_member_name (b, "id");
-	json_builder_add_string_value (b, check->key->id);
+	add_text (b, "id", check->key->id);
 	json_builder_set_member_name (b, "opened");
 	json_builder_add_boolean_value (b, check->opened);
 	json_builder_set_member_name (b, "slot");
@@ -223,13 +237,13 @@ print_json (MuBundle *bundle, const MuBundleInfo *info, const gchar *path,
 	g_autoptr (JsonNode) root = NULL;
 
 	json_builder_begin_object (b);
-	mu_json_builder_add_string_member (b, "path", path);
+	add_text (b, "path", path);
 	add_int (b, "format_version", info->format_version);
-	mu_json_builder_add_string_member (b, "label", info->label);
-	mu_json_builder_add_string_member (b, "subsystem", info->subsystem);
-	mu_json_builder_add_string_member (b, "uuid", info->uuid);
-	mu_json_builder_add_string_member (b, "cipher", info->cipher);
-	mu_json_builder_add_string_member (b, "cipher_mode", info->cipher_mode);
+	add_text (b, "label", info->label);
+	add_text (b, "subsystem", info->subsystem);
+	add_text (b, "uuid", info->uuid);
+	add_text (b, "cipher", info->cipher);
+	add_text (b, "cipher_mode", info->cipher_mode);
 	add_int (b, "key_size_bits", (gint64) info->key_size * 8);
 	add_int (b, "sector_size", info->sector_size);
 	add_int (b, "file_size", (gint64) info->file_size);
@@ -256,8 +270,8 @@ fail (const GError *error, gboolean json)
 		json_builder_begin_object (b);
 		json_builder_set_member_name (b, "error");
 		json_builder_begin_object (b);
-		mu_json_builder_add_string_member (b, "name", mu_error_code_to_name (error->code));
-		mu_json_builder_add_string_member (b, "message", error->message);
+		add_text (b, "name", mu_error_code_to_name (error->code));
+		add_text (b, "message", error->message);
 		json_builder_end_object (b);
 		json_builder_end_object (b);
 		root = json_builder_get_root (b);

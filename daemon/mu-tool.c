@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include "mu-error.h"
+#include "mu-escape.h"
 #include "mu-tool.h"
 
 gboolean
@@ -40,8 +41,11 @@ mu_tool_usage_error (const gchar *format, ...)
 int
 mu_tool_fail (const gchar *prefix, const GError *error)
 {
+	/* Messages may quote a label or file name from a bundle. */
+	g_autofree gchar *message = mu_escape_untrusted (error->message);
+
 	g_printerr ("%s: %s%s [%s]\n", g_get_prgname (), prefix != NULL ? prefix : "",
-		    error->message,
+		    message,
 		    error->domain == MU_ERROR ? mu_error_code_to_name (error->code) : "Failed");
 	return MU_TOOL_EXIT_FAILURE;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <sys/prctl.h>
+
 #include <glib/gstdio.h>
 
 #include "mu-device-keys.h"
@@ -44,8 +46,11 @@ test_device_keys (void)
 	/* Refused key files are logged as warnings, which this test provokes on purpose;
 	 * the refusals themselves are checked through @refused. */
 	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	g_assert_cmpint (prctl (PR_SET_DUMPABLE, 1, 0, 0, 0), ==, 0);
 	keys = mu_device_keys_load (dirs, refused, &error);
 	g_assert_no_error (error);
+	/* A process holding device keys dumps no core. */
+	g_assert_cmpint (prctl (PR_GET_DUMPABLE, 0, 0, 0, 0), ==, 0);
 	g_assert_cmpuint (keys->len, ==, 2);
 	k = keys->pdata[0];
 	g_assert_cmpstr (k->id, ==, "fallback-1");

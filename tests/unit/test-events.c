@@ -81,6 +81,98 @@ test_events_advice (void)
 	}
 }
 
+/* No field of any event holds a character a terminal would act on. */
+static void
+assert_fields_harmless (void)
+{
+	GHashTableIter iter;
+	gpointer key, value;
+
+	g_hash_table_iter_init (&iter, last_fields);
+	while (g_hash_table_iter_next (&iter, &key, &value)) {
+		g_assert_true (g_utf8_validate (value, -1, NULL));
+		for (const gchar *p = value; *p != '\0'; p++)
+			g_assert_false (g_ascii_iscntrl (*p));
+	}
+}
+
+/* Names from the stick (file name, key id from a token, a label quoted in an error) are
+ * escaped in the message and in the fields. */
+static void
+test_events_escaped (void)
+{
+	g_autoptr (GError) label = g_error_new (MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+						"its LUKS2 label is '\033[2Jbad\xff'");
+	g_autoptr (GError) busy = g_error_new (MU_ERROR, MU_ERROR_IO,
+					       "cannot close dm-crypt mapping mediaupd-1: busy");
+
+	mu_event_unlocked ("/media/stick/\033]0;owned\a.enc", "main\n2026", 1);
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MEDIAUPD_BUNDLE"), ==, "/media/stick/\\x1b]0;owned\\x07.enc");
+	g_assert_cmpstr (field ("MEDIAUPD_KEY_ID"), ==, "main\\x0a2026");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "key 'main\\x0a2026'"));
+
+	mu_event_bundle_found ("/media/stick/\xe2\x80\xaegpj.enc", 40000);
+	assert_fields_harmless ();
+	g_assert_nonnull (strstr (field ("MESSAGE"), "\\u202egpj.enc"));
+
+	mu_event_install_ended (MU_PHASE_DISCOVER, "/m/x.enc", label);
+	assert_fields_harmless ();
+	g_assert_nonnull (strstr (field ("MESSAGE"), "label is '\\x1b[2Jbad\\xff'"));
+
+	mu_event_deployed ("os\033", "abcd", NULL);
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MEDIAUPD_OSNAME"), ==, "os\\x1b");
+	g_assert_cmpstr (field ("MEDIAUPD_VERSION"), ==, "");
+
+	mu_event_teardown_failed ("/m/x.enc", 3, busy);
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_TEARDOWN_FAILED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_EVENT"), ==, "teardown-failed");
+	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "Io");
+	g_assert_cmpstr (field ("MEDIAUPD_ATTEMPTS"), ==, "3");
+	g_assert_cmpstr (field ("PRIORITY"), ==, "4");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "is installed"));
+	g_assert_nonnull (strstr (field ("MESSAGE"), "mediaupd-1: busy"));
+}
+
+/* Which failures become MediaRemoved when the stick is gone: what a failing read can
+ * produce; never a verdict on bytes that were read completely. */
+static void
+test_events_removal_rule (void)
+{
+	static const MuErrorCode from_reads[] = {
+		MU_ERROR_FAILED, MU_ERROR_IO, MU_ERROR_NOT_FOUND, MU_ERROR_NOT_A_BUNDLE,
+		MU_ERROR_CORRUPT_BUNDLE, MU_ERROR_CORRUPT_DELTA, MU_ERROR_NO_KEY,
+	};
+	static const MuErrorCode verdicts[] = {
+		MU_ERROR_UNSIGNED, MU_ERROR_SIGNATURE_INVALID, MU_ERROR_KEY_REVOKED,
+		MU_ERROR_WRONG_OS, MU_ERROR_DOWNGRADE, MU_ERROR_MISSING_FROM_COMMIT,
+		MU_ERROR_ALREADY_INSTALLED, MU_ERROR_UNSUPPORTED_FORMAT, MU_ERROR_NO_SPACE,
+		MU_ERROR_NO_TRUSTED_KEYS, MU_ERROR_CANCELLED, MU_ERROR_BUSY, MU_ERROR_CONFIG,
+		MU_ERROR_INVALID_KEY, MU_ERROR_KEY_PERMISSIONS, MU_ERROR_MEDIA_REMOVED,
+		MU_ERROR_INVALID_ARGUMENT,
+	};
+	g_autoptr (GError) ostree_read = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "read");
+	g_autoptr (GError) cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
+
+	/* Every code is in one of the two lists. */
+	g_assert_cmpuint (G_N_ELEMENTS (from_reads) + G_N_ELEMENTS (verdicts), ==, MU_ERROR_LAST);
+	for (guint i = 0; i < G_N_ELEMENTS (from_reads); i++) {
+		g_autoptr (GError) e = g_error_new (MU_ERROR, from_reads[i], "x");
+
+		g_assert_true (mu_error_may_come_from_removal (e));
+	}
+	for (guint i = 0; i < G_N_ELEMENTS (verdicts); i++) {
+		g_autoptr (GError) e = g_error_new (MU_ERROR, verdicts[i], "x");
+
+		g_test_message ("%s", mu_error_code_to_name (verdicts[i]));
+		g_assert_false (mu_error_may_come_from_removal (e));
+	}
+	g_assert_true (mu_error_may_come_from_removal (ostree_read));
+	g_assert_false (mu_error_may_come_from_removal (cancelled));
+	g_assert_false (mu_error_may_come_from_removal (NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -90,5 +182,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/events/fields", test_events_fields);
 	g_test_add_func ("/events/refused-vs-failed", test_events_refused_vs_failed);
 	g_test_add_func ("/events/advice", test_events_advice);
+	g_test_add_func ("/events/escaped", test_events_escaped);
+	g_test_add_func ("/events/removal-rule", test_events_removal_rule);
 	return g_test_run ();
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -250,6 +251,69 @@ test_key_new (void)
 	g_assert_cmpmem (good->data, good->len, bytes, sizeof bytes);
 }
 
+/* The VmFlags of the mapping of /proc/self/smaps that holds @addr. */
+static gchar *
+vm_flags_of (const void *addr)
+{
+	g_autofree gchar *smaps = NULL;
+	g_auto (GStrv) lines = NULL;
+	gboolean inside = FALSE;
+
+	g_assert_true (g_file_get_contents ("/proc/self/smaps", &smaps, NULL, NULL));
+	lines = g_strsplit (smaps, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		guint64 start, end;
+
+		if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x ", &start,
+			    &end) == 2 && strchr (lines[i], '-') < strchr (lines[i], ' ')) {
+			inside = (guintptr) addr >= start && (guintptr) addr < end;
+			continue;
+		}
+		if (inside && g_str_has_prefix (lines[i], "VmFlags:"))
+			return g_strdup (lines[i] + strlen ("VmFlags:"));
+	}
+	return NULL;
+}
+
+static gboolean
+has_flag (const gchar *flags, const gchar *flag)
+{
+	g_auto (GStrv) words = g_strsplit_set (flags, " \t", -1);
+
+	return g_strv_contains ((const gchar *const *) words, flag);
+}
+
+/* Key bytes are in a mapping that core dumps leave out ("dd"), whether the key was made
+ * from bytes or read from a file; the heap is not. */
+static void
+test_key_not_dumped (Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *path = write_key (fx, "main-2026.key", 64, 0600);
+	g_autoptr (MuKey) loaded = mu_key_load_file (path, MU_KEY_LOAD_REQUIRE_PRIVATE, NULL);
+	guint8 bytes[MU_LUKS_KEY_MIN_LEN] = { 7 };
+	g_autoptr (MuKey) made = mu_key_new ("made", bytes, sizeof bytes, NULL);
+	g_autofree gchar *heap = g_malloc (64);
+	g_autofree gchar *loaded_flags = NULL;
+	g_autofree gchar *made_flags = NULL;
+	g_autofree gchar *heap_flags = NULL;
+
+	g_assert_nonnull (loaded);
+	g_assert_nonnull (made);
+	loaded_flags = vm_flags_of (loaded->data);
+	made_flags = vm_flags_of (made->data);
+	heap_flags = vm_flags_of (heap);
+	g_assert_nonnull (loaded_flags);
+	g_assert_nonnull (made_flags);
+	g_assert_nonnull (heap_flags);
+	g_test_message ("key: %s; heap: %s", loaded_flags, heap_flags);
+	g_assert_true (has_flag (loaded_flags, "dd"));
+	g_assert_true (has_flag (made_flags, "dd"));
+	g_assert_false (has_flag (heap_flags, "dd"));
+	g_assert_cmpuint (loaded->len, ==, 64);
+	for (guint i = 0; i < loaded->len; i++)
+		g_assert_cmpuint (loaded->data[i], ==, i);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -267,6 +331,7 @@ main (int argc, char **argv)
 	ADD ("/key/not-regular", test_key_not_regular);
 	ADD ("/key/bad-name", test_key_bad_name);
 	ADD ("/key/permissions", test_key_permissions);
+	ADD ("/key/not-dumped", test_key_not_dumped);
 #undef ADD
 	return g_test_run ();
 }

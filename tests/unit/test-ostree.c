@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ostree.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -492,6 +493,7 @@ test_apply_bad_part (Fixture *f, gconstpointer data)
 	g_autofree gchar *after = NULL;
 	g_autofree gchar *content = NULL;
 	g_autofree gchar *cmd = NULL;
+	g_autofree gchar *original = NULL;
 	gsize len = 0;
 	guint64 written, wchar;
 	int parts;
@@ -500,8 +502,14 @@ test_apply_bad_part (Fixture *f, gconstpointer data)
 	switch (kind) {
 	case BAD_PART_FLIPPED_BYTE:
 		g_assert_true (g_file_get_contents (part1, &content, &len, NULL));
+		g_assert_cmpuint (len, >, 0);
+		original = g_memdup2 (content, len);
 		content[len / 2] ^= 0x01;
 		g_assert_true (g_file_set_contents (part1, content, (gssize) len, NULL));
+		g_clear_pointer (&content, g_free);
+		/* What the test feeds must differ from the good part. */
+		g_assert_true (g_file_get_contents (part1, &content, &len, NULL));
+		g_assert_true (memcmp (content, original, len) != 0);
 		break;
 	case BAD_PART_FIFO:
 		g_assert_cmpint (g_unlink (part1), ==, 0);

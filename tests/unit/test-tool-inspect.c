@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "test-luks-util.h"
@@ -283,6 +284,67 @@ test_usage (gconstpointer data)
 	g_assert_cmpint (unknown.status, ==, 2);
 }
 
+/* A copy of @path with the LUKS2 label and subsystem set by cryptsetup. */
+static gchar *
+relabel (const gchar *path, const gchar *suffix, const gchar *label, const gchar *subsystem)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *contents = NULL;
+	g_autofree gchar *copy = g_strconcat (path, suffix, NULL);
+	gsize len = 0;
+	gint status = -1;
+	const gchar *argv[] = { "cryptsetup", "config", copy, "--label", label, "--subsystem",
+				subsystem, "--disable-locks", "--batch-mode", NULL };
+
+	g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+	g_assert_true (g_file_set_contents (copy, contents, (gssize) len, NULL));
+	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+		      &status, &error);
+	g_assert_no_error (error);
+	g_assert_true (g_spawn_check_wait_status (status, NULL));
+	return g_steal_pointer (&copy);
+}
+
+static void
+assert_no_control (const gchar *text)
+{
+	for (const gchar *p = text; *p != '\0'; p++)
+		g_assert_true (*p == '\n' || !g_ascii_iscntrl (*p));
+}
+
+/* A label or subsystem holding terminal escapes is shown as text, not sent to the
+ * terminal, in the error message, in text and in JSON output. */
+static void
+test_escapes (gconstpointer data)
+{
+	const MuLuksFixtures *fx = data;
+	g_autofree gchar *bad_label = relabel (fx->three, ".label", "\033[2Jevil", "mediaupd-v1");
+	g_autofree gchar *bad_subsystem = relabel (fx->three, ".subsystem", "mediaupd-bundle",
+						  "mediaupd-v9\033]0;x\a");
+	g_auto (Run) label_run = { 0 };
+	g_auto (Run) label_json = { 0 };
+	g_auto (Run) subsystem_run = { 0 };
+
+	run_inspect (&label_run, bad_label, NULL);
+	g_assert_cmpint (label_run.status, ==, 1);
+	g_assert_nonnull (strstr (label_run.err, "label '\\x1b[2Jevil'"));
+	assert_no_control (label_run.err);
+	assert_no_control (label_run.out);
+
+	run_inspect (&label_json, bad_label, "--json", NULL);
+	g_assert_cmpint (label_json.status, ==, 1);
+	g_assert_nonnull (strstr (label_json.out, "\\\\x1b[2Jevil"));
+	assert_no_control (label_json.err);
+	assert_no_control (label_json.out);
+
+	run_inspect (&subsystem_run, bad_subsystem, NULL);
+	g_assert_cmpint (subsystem_run.status, ==, 1);
+	g_assert_nonnull (strstr (subsystem_run.err, "mediaupd-v9\\x1b]0;x\\x07"));
+	assert_no_control (subsystem_run.err);
+	g_unlink (bad_label);
+	g_unlink (bad_subsystem);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -299,5 +361,6 @@ main (int argc, char **argv)
 	g_test_add_data_func ("/tool-inspect/json-key", fx, test_json_key);
 	g_test_add_data_func ("/tool-inspect/refusals", fx, test_refusals);
 	g_test_add_data_func ("/tool-inspect/usage", fx, test_usage);
+	g_test_add_data_func ("/tool-inspect/escapes", fx, test_escapes);
 	return g_test_run ();
 }

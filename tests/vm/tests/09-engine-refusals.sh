@@ -45,17 +45,18 @@ pack_bundle "$T_WORK/unsigned" "$m/unsigned.enc"
 delta_dir "$T_WORK/flipped-part" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
 sign_dir "$T_WORK/flipped-part" "$KEYS/example-signing.secret"
 part=$T_WORK/flipped-part/delta/0
-printf '\x5a' | dd of="$part" bs=1 seek=$(($(stat -c %s "$part") / 2)) conv=notrunc 2>/dev/null
+flip_byte "$part" $(($(stat -c %s "$part") / 2))
 pack_bundle "$T_WORK/flipped-part" "$m/flipped-part.enc"
 delta_dir "$T_WORK/flipped-sb" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
 sign_dir "$T_WORK/flipped-sb" "$KEYS/example-signing.secret"
-printf '\x01' | dd of="$T_WORK/flipped-sb/delta/superblock" bs=1 seek=200 conv=notrunc 2>/dev/null
+flip_byte "$T_WORK/flipped-sb/delta/superblock" 200
 pack_bundle "$T_WORK/flipped-sb" "$m/flipped-superblock.enc"
 # Damaged copies of a good bundle: both LUKS2 header copies' JSON, and a cut inside the header.
 cp "$m/good.enc" "$m/corrupt-header.enc"
 for off in 4096 20480; do
 	dd if=/dev/zero of="$m/corrupt-header.enc" bs=1 seek="$off" count=512 conv=notrunc 2>/dev/null
 done
+! cmp -s "$m/good.enc" "$m/corrupt-header.enc" || fail "corrupt-header.enc equals good.enc"
 head -c 100000 "$m/good.enc" >"$m/truncated.enc"
 head -c 1048576 /dev/urandom >"$m/not-luks.enc"
 ln -s good.enc "$m/symlink.enc"

@@ -85,6 +85,20 @@ pack_bundle() {
 	rm -f "$img"
 }
 
+# flip_byte FILE OFFSET: XOR the byte at OFFSET with 0xff, so the file surely changes there
+# (writing a constant may write the byte that was already there), and check that it did
+flip_byte() {
+	local file=$1 off=$2 old
+	cp "$file" "$T_WORK/flip.orig"
+	old=$(od -An -tu1 -j "$off" -N1 "$file" | tr -d ' ')
+	[ -n "$old" ] || fail "flip_byte: $file has no byte at offset $off"
+	# shellcheck disable=SC2059
+	printf "\\$(printf %03o $((old ^ 0xff)))" |
+		dd of="$file" bs=1 seek="$off" conv=notrunc status=none
+	! cmp -s "$file" "$T_WORK/flip.orig" || fail "flip_byte: $file did not change at $off"
+	rm -f "$T_WORK/flip.orig"
+}
+
 # guest_setup: the device's keys and configuration in the guest
 guest_setup() {
 	"$VM" copy-in "$KEYS/main-2026.key" /etc/mediaupd/keys/main-2026.key
@@ -99,7 +113,7 @@ state() {
 	g sh -c "ostree admin status; echo ref: \$(ostree rev-parse $VM_REF);
 		cat /boot/loader/uEnv.txt; readlink /boot/loader;
 		ls /boot/loader/entries; echo dm: \$(dmsetup ls | grep -c mediaupd || true);
-		echo loops: \$(losetup -a | grep -c mediaupd || true);
+		echo loops: \$(losetup -n -O NAME | wc -l);
 		echo mounts: \$(findmnt -rn -o TARGET | grep -c ^/run/mediaupd/ || true)"
 }
 
