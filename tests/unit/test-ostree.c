@@ -793,7 +793,7 @@ check_tree_wrong_os (Fixture *f, const TreeCase *c)
 {
 	g_autofree gchar *commit = make_commit_and_delta (f, c->name, c->kind, c->text, NULL);
 	g_autofree gchar *delta = g_strconcat ("delta-", c->name, NULL);
-	g_autofree gchar *parts = g_build_filename (f->dir, delta, NULL);
+	int parts = open_delta (f, delta);
 	g_autoptr (GBytes) sb = read_superblock (f, delta);
 	g_autoptr (GError) error = NULL;
 	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
@@ -818,9 +818,9 @@ check_tree_wrong_os (Fixture *f, const TreeCase *c)
 	update.to_commit = info->to_commit;
 	g_assert_true (mu_policy_needs_tree_check (&update));
 
-	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
-					      &error));
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, NULL, NULL, &error));
 	g_assert_no_error (error);
+	close (parts);
 	g_assert_true (mu_ostree_target_has_commit (target, commit));
 	g_assert_false (mu_ostree_check_tree_os (target, commit, NULL, &error));
 	g_assert_error (error, MU_ERROR, MU_ERROR_WRONG_OS);
@@ -851,7 +851,7 @@ test_tree_same_os (Fixture *f, gconstpointer data)
 	g_autofree gchar *commit = make_commit_and_delta (
 		f, "same-id", OS_RELEASE_TEXT,
 		"NAME=\"Test OS\"\n# the same OS, written another way\nID='testos'\n", NULL);
-	g_autofree gchar *parts = g_build_filename (f->dir, "delta-same-id", NULL);
+	int parts = open_delta (f, "delta-same-id");
 	g_autoptr (GBytes) sb = read_superblock (f, "delta-same-id");
 	g_autoptr (GError) error = NULL;
 	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
@@ -859,9 +859,9 @@ test_tree_same_os (Fixture *f, gconstpointer data)
 	g_autofree gchar *state = NULL;
 
 	g_assert_no_error (error);
-	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, f->work, NULL, NULL,
-					      &error));
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, NULL, NULL, &error));
 	g_assert_no_error (error);
+	close (parts);
 	g_assert_true (mu_ostree_check_tree_os (target, commit, NULL, &error));
 	g_assert_no_error (error);
 	g_assert_true (mu_ostree_deploy (target, commit, NULL, &error));
