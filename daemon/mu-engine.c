@@ -454,6 +454,12 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 void
 mu_engine_cleanup_stale (const MuConfig *config)
 {
+	g_autoptr (GError) error = NULL;
+
 	/* Mounts, mappings and loop devices named after mediaupd. */
 	mu_unlock_cleanup_stale ();
+	/* Part copies of an install that was killed, on the system's disk. */
+	if (!mu_ostree_apply_remove_stale (config->sysroot, &error))
+		g_warning ("cannot remove what a stopped install left in %s: %s", config->sysroot,
+			   error->message);
 }
