@@ -39,17 +39,30 @@ old=$(eng_commit mediaupd-testos/x86_64/old "$VM_COMMIT_1" 0.9 2020-01-01T00:00:
 ENG_REF=mediaupd-testos/x86_64/old make_update "$m/downgrade.enc" --from "$VM_COMMIT_1" \
 	--to "$old"
 
+# xor_byte FILE OFFSET MASK: change the byte at OFFSET (XOR, so it differs whatever it was)
+# and check that FILE really changed
+xor_byte() {
+	local file=$1 off=$2 mask=$3 byte
+	cp "$file" "$T_WORK/xor.orig"
+	byte=$(od -An -tu1 -j "$off" -N1 "$file" | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the byte to write
+	printf "\\x$(printf %02x $((byte ^ mask)))" |
+		dd of="$file" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	cmp -s "$T_WORK/xor.orig" "$file" && fail "$file did not change at offset $off"
+	rm "$T_WORK/xor.orig"
+}
+
 # Hand-made bundles: what only a forger or a damaged copy would hold.
 delta_dir "$T_WORK/unsigned" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
 pack_bundle "$T_WORK/unsigned" "$m/unsigned.enc"
 delta_dir "$T_WORK/flipped-part" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
 sign_dir "$T_WORK/flipped-part" "$KEYS/example-signing.secret"
 part=$T_WORK/flipped-part/delta/0
-printf '\x5a' | dd of="$part" bs=1 seek=$(($(stat -c %s "$part") / 2)) conv=notrunc 2>/dev/null
+xor_byte "$part" $(($(stat -c %s "$part") / 2)) 0x5a
 pack_bundle "$T_WORK/flipped-part" "$m/flipped-part.enc"
 delta_dir "$T_WORK/flipped-sb" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
 sign_dir "$T_WORK/flipped-sb" "$KEYS/example-signing.secret"
-printf '\x01' | dd of="$T_WORK/flipped-sb/delta/superblock" bs=1 seek=200 conv=notrunc 2>/dev/null
+xor_byte "$T_WORK/flipped-sb/delta/superblock" 200 0x01
 pack_bundle "$T_WORK/flipped-sb" "$m/flipped-superblock.enc"
 # Damaged copies of a good bundle: both LUKS2 header copies' JSON, and a cut inside the header.
 cp "$m/good.enc" "$m/corrupt-header.enc"
