@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,48 +33,16 @@ mu_key_id_is_valid (const gchar *id)
 	return TRUE;
 }
 
-/*
- * Key bytes live in a mapping of their own, never in the heap or on the stack: it is left
- * out of core dumps (MADV_DONTDUMP) and, where the memory lock limit allows, kept out of
- * swap (mlock). One page holds the longest key and the byte read past it.
- */
-G_STATIC_ASSERT (MU_LUKS_KEY_MAX_LEN + 1 <= 4096);
-
-static gsize
-secret_size (void)
-{
-	long page = sysconf (_SC_PAGESIZE);
-
-	return page > 0 ? (gsize) page : 4096;
-}
-
-static guint8 *
-secret_alloc (void)
-{
-	gsize size = secret_size ();
-	void *p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		g_error ("cannot map %" G_GSIZE_FORMAT " bytes for a key: %s", size,
-			 g_strerror (errno));
-	if (madvise (p, size, MADV_DONTDUMP) < 0)
-		g_warning ("keys: cannot exclude key memory from core dumps: %s",
-			   g_strerror (errno));
-	/* Without CAP_IPC_LOCK the limit may be reached; the key works all the same. */
-	(void) mlock (p, size);
-	return p;
-}
+/* Key bytes live in a MuSecret (own locked pages, left out of core dumps), never in the
+ * heap or on the stack; it holds the longest key and the byte read past it. */
+#define KEY_BUFFER_LEN (MU_LUKS_KEY_MAX_LEN + 1)
+G_STATIC_ASSERT (KEY_BUFFER_LEN <= MU_SECRET_MAX_LEN);
 
 static void
-secret_free (guint8 *p)
+key_buffer_alloc (MuKey *key)
 {
-	gsize size = secret_size ();
-
-	if (p == NULL)
-		return;
-	explicit_bzero (p, size);
-	(void) munlock (p, size);
-	(void) munmap (p, size);
+	key->secret = mu_secret_new (KEY_BUFFER_LEN);
+	key->data = key->secret->data;
 }
 
 static gboolean
@@ -119,7 +86,7 @@ mu_key_new (const gchar *id, const guint8 *data, gsize len, GError **error)
 
 	key = g_new0 (MuKey, 1);
 	key->id = g_strdup (id);
-	key->data = secret_alloc ();
+	key_buffer_alloc (key);
 	memcpy (key->data, data, len);
 	key->len = len;
 	return g_steal_pointer (&key);
@@ -130,7 +97,7 @@ mu_key_free (MuKey *key)
 {
 	if (key == NULL)
 		return;
-	secret_free (key->data);
+	mu_secret_free (key->secret);
 	g_free (key->id);
 	g_free (key);
 }
@@ -250,8 +217,8 @@ mu_key_load_file (const gchar *path, MuKeyLoadFlags flags, GError **error)
 	 * byte more than the longest key tells "too long" from "just right". */
 	key = g_new0 (MuKey, 1);
 	key->id = g_steal_pointer (&id);
-	key->data = secret_alloc ();
-	if (!read_all (fd, path, key->data, MU_LUKS_KEY_MAX_LEN + 1, &len, error)) {
+	key_buffer_alloc (key);
+	if (!read_all (fd, path, key->data, KEY_BUFFER_LEN, &len, error)) {
 		close (fd);
 		return NULL;
 	}

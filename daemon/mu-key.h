@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "mu-secret.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -16,6 +18,7 @@ typedef struct {
 	gchar *id;    /* valid per mu_key_id_is_valid() */
 	guint8 *data; /* MU_LUKS_KEY_MIN_LEN..MU_LUKS_KEY_MAX_LEN secret bytes */
 	gsize len;
+	MuSecret *secret; /* owns @data */
 } MuKey;
 
 typedef enum {
