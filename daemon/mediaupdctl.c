@@ -232,7 +232,10 @@ job_thread (gpointer data)
 
 	job->ok = mu_engine_install (job->config, job->bundle, job->progress, job->result,
 				     job->cancellable, &job->error);
-	g_main_context_invoke (NULL, job_done, job);
+	/* Queued on the main context, never run here: an install that ends before the main
+	 * thread runs its loop would otherwise quit the loop before it starts, and the loop
+	 * would then wait forever. */
+	g_idle_add (job_done, job);
 	return NULL;
 }
 
