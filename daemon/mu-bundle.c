@@ -12,6 +12,7 @@
 #include "mu-bundle-format.h"
 #include "mu-bundle-private.h"
 #include "mu-error.h"
+#include "mu-escape.h"
 
 /* Enough to see the primary header and the last possible secondary LUKS2 header magic. */
 #define SNIFF_LEN (0x400000 + 4096)
@@ -202,6 +203,10 @@ gboolean
 mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_version,
 		       GError **error)
 {
+	/* The header's words go into messages only escaped: they are the stick's text. */
+	g_autofree gchar *shown_label = mu_escape_untrusted (label);
+	g_autofree gchar *shown_subsystem = mu_escape_untrusted (subsystem);
+
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
 	if (label == NULL || label[0] == '\0') {
@@ -216,7 +221,7 @@ mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_ve
 			     "a foreign LUKS2 file (label '%s', not '" MU_BUNDLE_LUKS_LABEL
 			     "'), not a mediaupd bundle; use a bundle made by "
 			     "make-encrypted-bundle.sh",
-			     label);
+			     shown_label);
 		return FALSE;
 	}
 	if (g_strcmp0 (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_V1) == 0) {
@@ -228,14 +233,14 @@ mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_ve
 			     "a bundle of format '%s', but this mediaupd reads only '"
 			     MU_BUNDLE_LUKS_SUBSYSTEM_V1 "'; update mediaupd or use a bundle "
 			     "of format v1",
-			     subsystem);
+			     shown_subsystem);
 		return FALSE;
 	}
 	g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
 		     "a LUKS2 file labelled '" MU_BUNDLE_LUKS_LABEL "' whose subsystem '%s' "
 		     "names no mediaupd format version, so not a mediaupd bundle; use a bundle "
 		     "made by make-encrypted-bundle.sh",
-		     subsystem != NULL ? subsystem : "");
+		     shown_subsystem);
 	return FALSE;
 }
 

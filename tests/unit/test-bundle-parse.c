@@ -57,6 +57,30 @@ test_pbkdf_limits_table (void)
 	}
 }
 
+/* A label or subsystem from the stick reaches the message as visible text. */
+static void
+test_check_label_escaped (void)
+{
+	/* label, subsystem, what the message shows */
+	static const gchar *const cases[][3] = {
+		{ "\033[2Jevil", "mediaupd-v1", "'\\x1b[2Jevil'" },
+		{ "mediaupd-bundle", "mediaupd-v9\033]0;x\a", "'mediaupd-v9\\x1b]0;x\\x07'" },
+		{ "mediaupd-bundle", "other\r\nforged line", "'other\\x0d\\x0aforged line'" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GError) error = NULL;
+		guint version = 0;
+
+		g_assert_false (mu_bundle_check_label (cases[i][0], cases[i][1], &version, &error));
+		g_assert_nonnull (error);
+		g_test_message ("%s", error->message);
+		for (const gchar *p = error->message; *p != '\0'; p++)
+			g_assert_false (g_ascii_iscntrl (*p));
+		g_assert_nonnull (strstr (error->message, cases[i][2]));
+	}
+}
+
 static void
 test_check_label (void)
 {
@@ -286,6 +310,7 @@ main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/bundle-parse/check-label", test_check_label);
+	g_test_add_func ("/bundle-parse/check-label-escaped", test_check_label_escaped);
 	g_test_add_func ("/bundle-parse/parse-token", test_parse_token);
 	g_test_add_func ("/bundle-parse/summarize", test_summarize);
 	g_test_add_func ("/bundle-parse/pbkdf-limits", test_pbkdf_limits_table);
