@@ -37,8 +37,9 @@ fixture_script (void)
 				 "mk-ostree-sysroot.sh", NULL);
 }
 
-static void
-run_or_die (const gchar *const *argv)
+/* Runs @argv and returns its stdout without the final newline. */
+static gchar *
+run_capture (const gchar *const *argv)
 {
 	g_autoptr (GError) error = NULL;
 	g_autofree gchar *out = NULL;
@@ -50,6 +51,14 @@ run_or_die (const gchar *const *argv)
 	g_assert_no_error (error);
 	if (!g_spawn_check_wait_status (status, &error))
 		g_error ("%s failed: %s\n%s%s", argv[0], error->message, out, err);
+	g_strchomp (out);
+	return g_steal_pointer (&out);
+}
+
+static void
+run_or_die (const gchar *const *argv)
+{
+	g_free (run_capture (argv));
 }
 
 static gchar *
@@ -140,23 +149,6 @@ system_state (Fixture *f)
 	return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
-/* Runs @argv and returns its stdout without the final newline. */
-static gchar *
-run_capture (const gchar *const *argv)
-{
-	g_autoptr (GError) error = NULL;
-	g_autofree gchar *out = NULL;
-	g_autofree gchar *err = NULL;
-	gint status = 0;
-
-	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
-		      &status, &error);
-	g_assert_no_error (error);
-	if (!g_spawn_check_wait_status (status, &error))
-		g_error ("%s failed: %s\n%s%s", argv[0], error->message, out, err);
-	g_strchomp (out);
-	return g_steal_pointer (&out);
-}
 
 typedef enum {
 	OS_RELEASE_TEXT,    /* usr/lib/os-release holds the given text */
