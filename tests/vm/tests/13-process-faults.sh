@@ -8,6 +8,8 @@
 #    held at verify meanwhile, still installs;
 #  - the bundle's mapping kept busy at finish: the update is installed, with the teardown-failed
 #    warning event, and the next run closes the mapping;
+#  - the inner mount gone before finish unmounts it: installed, with the warning, and the
+#    mapping and loop device closed all the same;
 #  - the stick pulled during unlock: MediaRemoved, nothing changed.
 # The engine is stopped at a phase with MEDIAUPD_TEST_PAUSE_AT (a build with -Dtest_hooks=true).
 # shellcheck source-path=SCRIPTDIR
@@ -29,9 +31,11 @@ eval "$("$VM" info)"
 eng_repo
 # Each install that completes is newer than the one before it (the pending deployment).
 c4=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 3.1 "$(date -u +%FT%TZ)")
+c5=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 3.2 "$(date -u +%FT%TZ)")
 make_update "$m/to-2.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 make_update "$m/to-3.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
 make_update "$m/to-4.enc" --from "$VM_COMMIT_1" --to "$c4"
+make_update "$m/to-5.enc" --from "$VM_COMMIT_1" --to "$c5"
 make_update "$m/full.enc" --empty --to "$VM_COMMIT_3"
 # One PBKDF of 300000 pbkdf2 iterations: about ten seconds under TCG, within the limits.
 make_update "$m/slow.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2" --pbkdf pbkdf2 \
@@ -184,6 +188,24 @@ state >"$T_WORK/before"
 sed -i -e 's/^dm: .*/dm: 0/' -e 's/^loops: .*/loops: 0/' -e 's/^mounts: .*/mounts: 0/' \
 	"$T_WORK/before"
 next_run_cleans "mapping busy at finish"
+
+# --- The inner mount cannot be unmounted at finish (here: someone else detached it first,
+# lazily, as the engine still holds a directory in it):
+# the failed unmount must not keep the mapping and the loop device from being closed.
+start unmount-fails to-5.enc finish
+wait_stopped unmount-fails
+# shellcheck disable=SC2016 # expanded by the guest's shell
+g sh -c 'umount -l "$(findmnt -rn -o TARGET | grep ^/run/mediaupd/bundle-)"'
+g kill -CONT "$(pid_of unmount-fails)"
+check_eq "unmount-fails: exit status" "$(wait_exit unmount-fails)" 0
+result=$(g tail -n 1 /run/unmount-fails.out)
+check_eq "unmount-fails: success" "$(json_field "$result" success)" True
+check_eq "unmount-fails: default deployment" "$(default_commit)" "$c5"
+g journalctl -o cat --output-fields=MEDIAUPD_ATTEMPTS MESSAGE_ID=$TEARDOWN_ID \
+	MEDIAUPD_BUNDLE="$mnt/to-5.enc" | grep -qx 3 ||
+	fail "unmount-fails: no teardown-failed journal event after 3 attempts"
+check_eq "unmount-fails: leftovers" "$(leftovers | tr '\n' ' ')" "dm: 0 loops: 0 mounts: 0 "
+echo "ok: a failed unmount at finish still closed the mapping and the loop device"
 
 # --- The stick pulled during unlock: MediaRemoved ('failed', not 'refused'), nothing changed.
 state >"$T_WORK/before"
