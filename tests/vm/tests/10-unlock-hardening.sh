@@ -20,18 +20,6 @@ EDIT=$SRC_ROOT/tests/unit/luks2-edit.py
 m=$T_WORK/media
 mkdir -p "$m"
 
-# pack_image IMAGE OUTPUT: a filesystem image in a LUKS2 bundle that main-2026 opens
-pack_image() {
-	cp "$1" "$2"
-	truncate -s +4M "$2"
-	cryptsetup reencrypt --encrypt "${LUKS_ARGS[@]}" --reduce-device-size 4M \
-		--luks2-metadata-size 16k --luks2-keyslots-size 520192 \
-		--key-file "$KEYS/main-2026.key" "$2" >/dev/null
-	cryptsetup config "$2" --label mediaupd-bundle --subsystem mediaupd-v1 --disable-locks
-	printf '{"type":"mediaupd-keyid","keyslots":["0"],"key_id":"main-2026"}' >"$T_WORK/tok.json"
-	cryptsetup token import --json-file "$T_WORK/tok.json" --token-id 0 "$2" --disable-locks
-}
-
 # crafted SRC OUT EDIT-ARGS...: SRC with its LUKS2 header rewritten, asserted to differ
 crafted() {
 	local src=$1 out=$2

@@ -69,19 +69,24 @@ sign_dir() {
 	rm "$1/superblock.unsigned"
 }
 
+# pack_image IMAGE OUTPUT: a filesystem image in a LUKS2 bundle that main-2026 opens
+pack_image() {
+	cp "$1" "$2"
+	truncate -s +4M "$2"
+	cryptsetup reencrypt --encrypt "${LUKS_ARGS[@]}" --reduce-device-size 4M \
+		--luks2-metadata-size 16k --luks2-keyslots-size 520192 \
+		--key-file "$KEYS/main-2026.key" "$2" >/dev/null
+	cryptsetup config "$2" --label mediaupd-bundle --subsystem mediaupd-v1 --disable-locks
+	printf '{"type":"mediaupd-keyid","keyslots":["0"],"key_id":"main-2026"}' >"$T_WORK/tok.json"
+	cryptsetup token import --json-file "$T_WORK/tok.json" --token-id 0 "$2" --disable-locks
+}
+
 # pack_bundle DIR OUTPUT: DIR as an erofs image in a LUKS2 bundle that main-2026 opens
 pack_bundle() {
 	local dir=$1 out=$2 img=$T_WORK/pack.img
 	rm -f "$img" "$out"
 	mkfs.erofs --all-root -T0 "$img" "$dir" >/dev/null
-	cp "$img" "$out"
-	truncate -s +4M "$out"
-	cryptsetup reencrypt --encrypt "${LUKS_ARGS[@]}" --reduce-device-size 4M \
-		--luks2-metadata-size 16k --luks2-keyslots-size 520192 \
-		--key-file "$KEYS/main-2026.key" "$out" >/dev/null
-	cryptsetup config "$out" --label mediaupd-bundle --subsystem mediaupd-v1 --disable-locks
-	printf '{"type":"mediaupd-keyid","keyslots":["0"],"key_id":"main-2026"}' >"$T_WORK/tok.json"
-	cryptsetup token import --json-file "$T_WORK/tok.json" --token-id 0 "$out" --disable-locks
+	pack_image "$img" "$out"
 	rm -f "$img"
 }
 
