@@ -10,7 +10,7 @@ export LC_ALL=C
 readonly PROG=make-encrypted-bundle.sh
 readonly TOOL_VERSION=0.1.0
 
-# Format v1 constants; the same values as daemon/mu-bundle-format.h.
+# Format v1 constants; the same values as daemon/engine/mu-bundle-format.h.
 readonly FORMAT_VERSION=1
 readonly LUKS_LABEL=mediaupd-bundle
 readonly LUKS_SUBSYSTEM=mediaupd-v1
@@ -264,7 +264,7 @@ find_bundle_tool() {
 		BUNDLE_TOOL=$(command -v mediaupd-bundle)
 	else
 		die "the tool 'mediaupd-bundle' is missing (it signs the delta and checks the bundle)" \
-			"install the package mediaupd-tools, or set MEDIAUPD_BUNDLE=/path/to/build/daemon/mediaupd-bundle"
+			"install the package mediaupd-tools, or set MEDIAUPD_BUNDLE=/path/to/build/daemon/mediaupd-bundle/mediaupd-bundle"
 	fi
 }
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 src=${MEDIAUPD_SOURCE_ROOT:?}
-header=$src/daemon/mu-events.h
+header=$src/daemon/engine/mu-events.h
 catalog=$src/systemd/mediaupd.catalog
 
 mapfile -t used < <(sed -n 's/^#define MU_EVENT_[A-Z_]*_ID "\([0-9a-f]\{32\}\)"$/\1/p' "$header" | sort)

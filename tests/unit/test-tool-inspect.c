@@ -36,7 +36,7 @@ run_inspect (Run *run, ...)
 	va_list ap;
 
 	g_assert_nonnull (root);
-	g_ptr_array_add (argv, g_build_filename (root, "daemon", "mediaupd-bundle", NULL));
+	g_ptr_array_add (argv, g_build_filename (root, "daemon", "mediaupd-bundle", "mediaupd-bundle", NULL));
 	g_ptr_array_add (argv, g_strdup ("inspect"));
 	va_start (ap, run);
 	while ((arg = va_arg (ap, const gchar *)) != NULL)

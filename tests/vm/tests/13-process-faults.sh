@@ -23,7 +23,7 @@ TEARDOWN_ID=1ca3aa65b2b64ba79d788953fd38400e
 m=$T_WORK/media
 mkdir -p "$m"
 
-"${MEDIAUPD_BUILD_ROOT:?}/daemon/mediaupdctl" --version | grep -q 'test hooks' ||
+"${MEDIAUPD_BUILD_ROOT:?}/daemon/mediaupdctl/mediaupdctl" --version | grep -q 'test hooks' ||
 	fail "this test needs a build with -Dtest_hooks=true (meson configure -Dtest_hooks=true)"
 
 # The image facts without booting: the bundles are made before the guest takes the machine.

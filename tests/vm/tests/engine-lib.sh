@@ -4,7 +4,7 @@
 # the guest's device keys and trusted keys, and snapshots of what an install may change.
 
 KEYS=$SRC_ROOT/keys-example
-BUNDLE_TOOL=${MEDIAUPD_BUILD_ROOT:-}/daemon/mediaupd-bundle
+BUNDLE_TOOL=${MEDIAUPD_BUILD_ROOT:-}/daemon/mediaupd-bundle/mediaupd-bundle
 # The guest's configuration for the engine: the example keys, the sysroot of the booted
 # system, and the trusted signing keys in OSTree's places.
 GUEST_CONF=/etc/mediaupd/mediaupd.conf

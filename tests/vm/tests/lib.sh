@@ -91,7 +91,7 @@ deploy_by_hand() {
 make_bundle() {
 	[ -n "${MEDIAUPD_BUILD_ROOT:-}" ] ||
 		fail "MEDIAUPD_BUILD_ROOT is not set: this test needs the project's build (run it with meson test)"
-	MEDIAUPD_BUNDLE=$MEDIAUPD_BUILD_ROOT/daemon/mediaupd-bundle \
+	MEDIAUPD_BUNDLE=$MEDIAUPD_BUILD_ROOT/daemon/mediaupd-bundle/mediaupd-bundle \
 		"$SRC_ROOT/scripts/make-encrypted-bundle.sh" --repo "$VM_REPO" --ref "$VM_REF" \
 		--from "$VM_COMMIT_1" --to "$VM_COMMIT_2" \
 		--signing-key "$SRC_ROOT/keys-example/example-signing.secret" \
