@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib-unix.h>
@@ -27,14 +28,21 @@
 
 static gboolean opt_mount;
 
-/* The per-mount options of the mount at @mount_point in /proc/self/mountinfo, or NULL. */
+/*
+ * The per-mount options of the mount at @mount_point in /proc/self/mountinfo, or NULL. The
+ * kernel shows the path with symlinks resolved (/media is a symlink to /run/media on an
+ * OSTree system), udisks2 the path it asked for.
+ */
 static gchar *
 mount_options (const gchar *mount_point)
 {
 	g_autofree gchar *text = NULL;
+	g_autofree gchar *real = realpath (mount_point, NULL);
 	g_auto (GStrv) lines = NULL;
 	gchar *found = NULL;
 
+	if (real != NULL)
+		mount_point = real;
 	if (!g_file_get_contents ("/proc/self/mountinfo", &text, NULL, NULL))
 		return NULL;
 	lines = g_strsplit (text, "\n", -1);

@@ -67,5 +67,5 @@ daemon_events() {
 daemon_clean() {
 	g sh -c "echo dm: \$(dmsetup ls | grep -c mediaupd || true);
 		echo loops: \$(losetup -n -O NAME | wc -l);
-		echo mounts: \$(findmnt -rn -o TARGET | grep -c -e ^/run/mediaupd/ -e ^/media/ || true)"
+		echo mounts: \$(findmnt -rn -o TARGET | grep -c -e ^/run/mediaupd/ -e ^/media/ -e ^/run/media/ || true)"
 }
