@@ -69,6 +69,22 @@ cached_string (GDBusObject *object, const gchar *iface_name, const gchar *proper
 	return g_variant_dup_string (value, NULL);
 }
 
+static gboolean
+drive_is_sd_card (GDBusObject *drive)
+{
+	g_autofree gchar *media = cached_string (drive, UDISKS_IFACE_DRIVE, "Media",
+						 G_VARIANT_TYPE_STRING);
+	g_autoptr (GVariant) compat = cached (drive, UDISKS_IFACE_DRIVE, "MediaCompatibility");
+	g_autofree const gchar **kinds = NULL;
+
+	if (g_strcmp0 (media, "flash_sd") == 0)
+		return TRUE;
+	if (compat == NULL || !g_variant_is_of_type (compat, G_VARIANT_TYPE_STRING_ARRAY))
+		return FALSE;
+	kinds = g_variant_get_strv (compat, NULL);
+	return g_strv_contains (kinds, "flash_sd");
+}
+
 /* "usb" or "sd" for the drive of @block, NULL for any other drive (or none). */
 static const gchar *
 drive_bus (MuMediaUdisks *self, GDBusObject *block)
@@ -86,8 +102,9 @@ drive_bus (MuMediaUdisks *self, GDBusObject *block)
 	bus = cached_string (drive, UDISKS_IFACE_DRIVE, "ConnectionBus", G_VARIANT_TYPE_STRING);
 	if (g_strcmp0 (bus, "usb") == 0)
 		return "usb";
-	/* udisks2's name for an SD/MMC card slot: such a card has no ID_BUS in udev. */
-	if (g_strcmp0 (bus, "sdio") == 0)
+	/* udisks2's name for an SD/MMC slot (such a card has no ID_BUS in udev). An eMMC chip
+	 * soldered on the board is on that bus too: only SD cards are media. */
+	if (g_strcmp0 (bus, "sdio") == 0 && drive_is_sd_card (drive))
 		return "sd";
 	return NULL;
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # install-daemon.sh STAGE: puts a staged `meson install` of the build (DESTDIR=STAGE, its
 # prefix in STAGE/PREFIX) where the guest's systemd, udev and dbus look for it, and makes
-# them read it again. Under OSTree /usr is read-only and / immutable: the prefix must be
-# writable (/usr/local is, it lives in /var); what dbus-daemon reads only from /usr/share or
-# /etc goes to /etc.
+# them read it again. Under OSTree /usr is read-only (/usr/local too, in this image): a
+# prefix beneath /usr gets a writable copy of itself in /var bind-mounted over it for this
+# boot, so the files are exactly where a package would put them and the image is unchanged.
+# What dbus-daemon reads only from /usr/share or /etc goes to /etc.
 set -eu
 
 die() {
@@ -15,8 +16,17 @@ stage=${1:?usage: install-daemon.sh STAGE}
 prefix=$(cat "$stage/PREFIX")
 [ -d "$stage$prefix" ] || die "$stage holds nothing under the prefix $prefix"
 mkdir -p "$prefix" 2>/dev/null || true
-touch "$prefix/.mediaupd-write-test" 2>/dev/null ||
-	die "$prefix is not writable in the guest (under OSTree only /usr/local, /etc and /var are): set up the build with --prefix=/usr/local"
+if ! touch "$prefix/.mediaupd-write-test" 2>/dev/null; then
+	case $prefix in
+	/usr/*) ;;
+	*) die "$prefix is not writable in the guest: set up the build with --prefix=/usr/local" ;;
+	esac
+	copy=/var/lib/mediaupd-vm-prefix$prefix
+	mkdir -p "$copy"
+	cp -a "$prefix/." "$copy/"
+	mount --bind "$copy" "$prefix"
+	touch "$prefix/.mediaupd-write-test" || die "$prefix is still not writable"
+fi
 rm -f "$prefix/.mediaupd-write-test"
 cp -a "$stage$prefix/." "$prefix/"
 [ -x "$prefix/sbin/mediaupd" ] || die "the build has no daemon: $prefix/sbin/mediaupd is missing"
