@@ -24,6 +24,21 @@
 #define TIMEOUT_US (30 * G_USEC_PER_SEC)
 
 static MuLuksFixtures *luks;
+
+/*
+ * A worker stopped by the test hook outlives a failed assertion (a stopped process cannot
+ * act on its parent's death) and would hold the test's output open: killed on abort.
+ */
+static volatile GPid paused_worker;
+
+static void
+kill_paused_worker (int sig)
+{
+	if (paused_worker > 0)
+		kill (paused_worker, SIGKILL);
+	signal (sig, SIG_DFL);
+	raise (sig);
+}
 static GTestDBus *test_bus;
 
 typedef struct {
@@ -307,7 +322,8 @@ stopped_worker (Fixture *f)
 	state = strrchr (stat, ')');
 	if (state == NULL || state[1] != ' ' || state[2] != 'T')
 		return 0;
-	return (GPid) pid;
+	paused_worker = (GPid) pid;
+	return paused_worker;
 }
 
 static gboolean
@@ -695,6 +711,8 @@ main (int argc, char **argv)
 	}
 	/* As every client: org.mediaupd.Error.* come back as MU_ERROR codes. */
 	mu_error_register_dbus ();
+	signal (SIGABRT, kill_paused_worker);
+	signal (SIGTRAP, kill_paused_worker);
 	luks = mu_luks_fixtures_new ();
 	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
 	g_test_dbus_up (test_bus);
