@@ -447,6 +447,15 @@ assert_last_error (MuDBusManager1 *proxy, const gchar *expected_name)
 }
 
 static void
+assert_last_error_empty (Fixture *f)
+{
+	g_autoptr (GVariant) last = mu_dbus_manager1_dup_last_error (f->proxy);
+	g_autofree gchar *text = g_variant_print (last, FALSE);
+
+	g_assert_cmpstr (text, ==, "('', '')");
+}
+
+static void
 test_apply_not_a_bundle (Fixture *f, gconstpointer data)
 {
 	Reply r = { 0 };
@@ -500,12 +509,7 @@ test_apply_options (Fixture *f, gconstpointer data)
 	g_assert_nonnull (strstr (r.error->message, "'force'"));
 	/* Refused before anything started: no result, no state. */
 	g_assert_cmpuint (f->completed->len, ==, 0);
-	{
-		g_autoptr (GVariant) last = mu_dbus_manager1_dup_last_error (f->proxy);
-		g_autofree gchar *text = g_variant_print (last, FALSE);
-
-		g_assert_cmpstr (text, ==, "('', '')");
-	}
+	assert_last_error_empty (f);
 	g_assert_null (read_state_file (f));
 	reply_clear (&r);
 }
@@ -570,6 +574,78 @@ test_agent (Fixture *f, gconstpointer data)
 	/* And the place is free again. */
 	g_assert_true (mu_dbus_manager1_call_register_agent_sync (f->proxy, NULL, &error));
 	g_assert_no_error (error);
+}
+
+/* Runs @argv (a script of the tests), failing the test if it fails. */
+static void
+run_script (const gchar *const *argv)
+{
+	g_autoptr (GError) error = NULL;
+	gint status = 0;
+
+	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL,
+		      &status, &error);
+	g_assert_no_error (error);
+	g_spawn_check_wait_status (status, &error);
+	g_assert_no_error (error);
+}
+
+/* The properties come from the configured sysroot; MarkBootSuccessful records its commit. */
+static void
+test_sysroot (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *script = g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "tests",
+						     "unit", "mk-ostree-sysroot.sh", NULL);
+	g_autofree gchar *world = g_build_filename (f->tmpdir, "world", NULL);
+	g_autofree gchar *commits_path = g_build_filename (world, "commits", NULL);
+	g_autofree gchar *commits = NULL;
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *v1 = NULL;
+	g_autoptr (GError) error = NULL;
+	const gchar *const make[] = { script, world, NULL };
+	const gchar *const remove[] = { script, "--remove", world, NULL };
+	const gchar *at;
+
+	run_script (make);
+	g_assert_true (g_file_get_contents (commits_path, &commits, NULL, NULL));
+	at = strstr (commits, "v1=");
+	g_assert_nonnull (at);
+	v1 = g_strndup (at + 3, 64);
+	extra = g_strdup_printf ("[Update]\nSysroot=%s/sysroot\n", world);
+	write_config (f, extra);
+	start_daemon (f, NULL);
+	g_assert_cmpstr (mu_dbus_manager1_get_current_commit (f->proxy), ==, v1);
+	g_assert_cmpstr (mu_dbus_manager1_get_current_version (f->proxy), ==, "1.0");
+	/* A sysroot that is not booted has no pending deployment. */
+	g_assert_cmpstr (mu_dbus_manager1_get_pending_commit (f->proxy), ==, "");
+	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
+	g_assert_true (mu_dbus_manager1_call_mark_boot_successful_sync (f->proxy, NULL, &error));
+	g_assert_no_error (error);
+	state = read_state_file (f);
+	g_assert_nonnull (state);
+	{
+		g_autofree gchar *line = g_strdup_printf ("LastGood=%s\n", v1);
+
+		g_assert_nonnull (strstr (state, line));
+	}
+	/* Marking is not an install. */
+	assert_last_error_empty (f);
+	g_assert_cmpint (stop_daemon (f), ==, 0);
+	run_script (remove);
+}
+
+/* Where there is no OSTree system, nothing is marked and nothing is saved. */
+static void
+test_mark_good_no_sysroot (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+
+	start_daemon (f, NULL);
+	g_assert_false (mu_dbus_manager1_call_mark_boot_successful_sync (f->proxy, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_FAILED);
+	g_assert_nonnull (strstr (error->message, "no booted OSTree deployment"));
+	g_assert_null (read_state_file (f));
 }
 
 static void
@@ -738,6 +814,8 @@ main (int argc, char **argv)
 	ADD ("cancel-idle", test_cancel_idle, NULL);
 	ADD ("cancel-running", test_cancel_running, NULL);
 	ADD ("agent", test_agent, NULL);
+	ADD ("sysroot", test_sysroot, NULL);
+	ADD ("mark-good-no-sysroot", test_mark_good_no_sysroot, NULL);
 	ADD ("sigterm-idle", test_sigterm_idle, NULL);
 	ADD ("worker-killed", test_worker_killed, NULL);
 	ADD ("sigterm-running", test_sigterm_running, NULL);
