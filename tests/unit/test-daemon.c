@@ -326,10 +326,18 @@ stopped_worker (Fixture *f)
 	return paused_worker;
 }
 
+/* Alive: not gone, not a zombie waiting to be reaped. */
 static gboolean
 process_exists (GPid pid)
 {
-	return kill (pid, 0) == 0;
+	g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+	g_autofree gchar *stat = NULL;
+	const gchar *state;
+
+	if (!g_file_get_contents (path, &stat, NULL, NULL))
+		return FALSE;
+	state = strrchr (stat, ')');
+	return state != NULL && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
 }
 
 /* ---- tests ---- */
@@ -764,9 +772,10 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
 	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	g_subprocess_send_signal (f->daemon, SIGTERM);
-	/* Deferred: the daemon waits for the worker, which is stopped. */
+	/* Deferred: the daemon waits for the worker, which is stopped, and leaves it be. */
 	g_usleep (G_USEC_PER_SEC / 2);
 	g_assert_true (process_exists (worker));
+	g_assert_cmpint (stopped_worker (f), ==, worker);
 	g_assert_true (process_exists ((GPid) g_ascii_strtoll (
 		g_subprocess_get_identifier (f->daemon), NULL, 10)));
 	g_assert_cmpint (kill (worker, SIGCONT), ==, 0);
@@ -780,6 +789,8 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	/* The caller was answered before the daemon went: stopped, not installed. */
 	WAIT_FOR (r.done);
 	g_assert_true (g_error_matches (r.error, MU_ERROR, MU_ERROR_CANCELLED));
+	/* The worker's own answer, from where it stopped. */
+	g_assert_nonnull (strstr (r.error->message, "Cancelled: discover: "));
 	g_assert_false (process_exists (worker));
 	assert_nothing_left ();
 	reply_clear (&r);
