@@ -149,14 +149,20 @@ on_name_lost (GDBusConnection *bus, const gchar *name, gpointer user_data)
 {
 	Daemon *d = user_data;
 
-	if (d->owned)
-		g_warning ("lost the bus name %s", name);
-	else
+	d->status = 1;
+	if (!d->owned) {
 		g_warning ("cannot own the bus name %s: is another mediaupd running, and does "
 			   "the bus policy allow it?",
 			   name);
-	d->status = 1;
-	g_main_loop_quit (d->loop);
+		g_main_loop_quit (d->loop);
+		return;
+	}
+	/* An install under way still ends at a safe point, as for SIGTERM. */
+	g_warning ("lost the bus name %s; stopping", name);
+	if (!d->stopping) {
+		d->stopping = TRUE;
+		mu_manager_stop (d->manager, on_stopped, d);
+	}
 }
 
 /* NULL for Source=none. */

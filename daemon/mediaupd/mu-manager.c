@@ -771,12 +771,17 @@ on_inspect_done (MuWorker *worker, const GError *error, GVariant *details, gbool
 	} else {
 		mu_dbus_manager1_complete_inspect_bundle (m->skeleton, in->invocation, details);
 	}
+	in->invocation = NULL;
 	g_ptr_array_remove (m->inspections, in);
 }
 
 static void
 inspection_free (Inspection *in)
 {
+	if (in->invocation != NULL)
+		g_dbus_method_invocation_return_error_literal (in->invocation, MU_ERROR,
+							       MU_ERROR_CANCELLED,
+							       "the daemon stopped");
 	g_clear_pointer (&in->worker, mu_worker_free);
 	g_free (in);
 }

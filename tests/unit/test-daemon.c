@@ -279,12 +279,22 @@ assert_nothing_left (void)
 {
 	g_autofree gchar *mounts = NULL;
 	g_autoptr (GDir) mapper = g_dir_open ("/dev/mapper", 0, NULL);
+	g_autoptr (GDir) block = g_dir_open ("/sys/block", 0, NULL);
 	const gchar *name;
 
 	g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts, NULL, NULL));
 	g_assert_null (strstr (mounts, "mediaupd-"));
+
 	while (mapper != NULL && (name = g_dir_read_name (mapper)) != NULL)
 		g_assert_false (g_str_has_prefix (name, "mediaupd-"));
+	/* No loop device over a fixture of this program. */
+	while (block != NULL && (name = g_dir_read_name (block)) != NULL) {
+		g_autofree gchar *path = g_strdup_printf ("/sys/block/%s/loop/backing_file", name);
+		g_autofree gchar *backing = NULL;
+
+		if (g_file_get_contents (path, &backing, NULL, NULL))
+			g_assert_null (strstr (backing, luks->tmpdir));
+	}
 }
 
 static gchar *
