@@ -53,8 +53,8 @@ typedef struct {
 } Fixture;
 
 static void
-on_completed (GDBusConnection *conn, const gchar *sender, const gchar *path,
-	      const gchar *iface, const gchar *signal, GVariant *params, gpointer user_data)
+on_completed (GDBusConnection *conn, const gchar *sender, const gchar *path, const gchar *iface,
+	      const gchar *signal, GVariant *params, gpointer user_data)
 {
 	Fixture *f = user_data;
 
@@ -78,10 +78,11 @@ new_connection (void)
 static gboolean
 name_has_owner (GDBusConnection *conn)
 {
-	g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-		"NameHasOwner", g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
-		G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+	g_autoptr (GVariant) reply =
+		g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "NameHasOwner",
+					     g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
+					     G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
 	gboolean owned = FALSE;
 
 	if (reply != NULL)
@@ -90,16 +91,16 @@ name_has_owner (GDBusConnection *conn)
 }
 
 /* Runs the main context until @cond holds, failing the test after TIMEOUT_US. */
-#define WAIT_FOR(cond)                                                                   \
-	G_STMT_START                                                                     \
-	{                                                                                \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                 \
-		while (!(cond)) {                                                        \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);          \
-			if (!g_main_context_iteration (NULL, FALSE))                     \
-				g_usleep (10 * 1000);                                    \
-		}                                                                        \
-	}                                                                                \
+#define WAIT_FOR(cond)                                                                             \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
+		while (!(cond)) {                                                                  \
+			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
+			if (!g_main_context_iteration (NULL, FALSE))                               \
+				g_usleep (10 * 1000);                                              \
+		}                                                                                  \
+	}                                                                                          \
 	G_STMT_END
 
 static void
@@ -122,8 +123,8 @@ write_config (Fixture *f, const gchar *extra)
 static void
 start_daemon (Fixture *f, const gchar *pause_at)
 {
-	g_autoptr (GSubprocessLauncher) launcher =
-		g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+		G_SUBPROCESS_FLAGS_NONE);
 	g_autoptr (GError) error = NULL;
 	const gchar *daemon = g_getenv ("MEDIAUPD_DAEMON");
 
@@ -175,9 +176,9 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	write_config (f, data);
 	f->conn = new_connection ();
 	f->completed = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-	f->completed_sub = g_dbus_connection_signal_subscribe (
-		f->conn, NAME, IFACE, "Completed", PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-		on_completed, f, NULL);
+	f->completed_sub = g_dbus_connection_signal_subscribe (f->conn, NAME, IFACE, "Completed",
+							       PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+							       on_completed, f, NULL);
 }
 
 static void
@@ -227,13 +228,12 @@ on_reply (GObject *source, GAsyncResult *res, gpointer user_data)
 	Reply *r = user_data;
 
 	r->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source),
-								      NULL, res, &r->error);
+								    NULL, res, &r->error);
 	r->done = TRUE;
 }
 
 static void
-call_with_file (Fixture *f, const gchar *method, const gchar *path, GVariant *options,
-		Reply *r)
+call_with_file (Fixture *f, const gchar *method, const gchar *path, GVariant *options, Reply *r)
 {
 	g_autoptr (GUnixFDList) list = g_unix_fd_list_new ();
 	g_autoptr (GError) error = NULL;
@@ -244,11 +244,12 @@ call_with_file (Fixture *f, const gchar *method, const gchar *path, GVariant *op
 	handle = g_unix_fd_list_append (list, fd, &error);
 	g_assert_no_error (error);
 	close (fd);
-	g_dbus_connection_call_with_unix_fd_list (
-		f->conn, NAME, PATH, IFACE, method,
-		options != NULL ? g_variant_new ("(h@a{sv})", handle, options)
-				: g_variant_new ("(h)", handle),
-		NULL, G_DBUS_CALL_FLAGS_NONE, 120 * 1000, list, NULL, on_reply, r);
+	g_dbus_connection_call_with_unix_fd_list (f->conn, NAME, PATH, IFACE, method,
+						  options != NULL ? g_variant_new ("(h@a{sv})",
+										   handle, options)
+								  : g_variant_new ("(h)", handle),
+						  NULL, G_DBUS_CALL_FLAGS_NONE, 120 * 1000, list,
+						  NULL, on_reply, r);
 }
 
 static void
@@ -491,8 +492,7 @@ test_apply_not_a_bundle (Fixture *f, gconstpointer data)
 	g_assert_true (g_error_matches (r.error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE));
 	/* The message says what was wrong, from the phase it stopped in. */
 	g_assert_nonnull (strstr (r.error->message, "unlock: "));
-	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name,
-		       &signal_message);
+	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name, &signal_message);
 	g_assert_false (success);
 	g_assert_cmpstr (signal_name, ==, "org.mediaupd.Error.NotABundle");
 	g_assert_nonnull (strstr (signal_message, "unlock: "));
@@ -601,8 +601,8 @@ run_script (const gchar *const *argv)
 	g_autoptr (GError) error = NULL;
 	gint status = 0;
 
-	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL,
-		      &status, &error);
+	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+		      &error);
 	g_assert_no_error (error);
 	g_spawn_check_wait_status (status, &error);
 	g_assert_no_error (error);
@@ -715,8 +715,7 @@ test_worker_killed (Fixture *f, gconstpointer data)
 	name = remote_name (r.error);
 	g_assert_cmpstr (name, ==, "org.mediaupd.Error.WorkerFailed");
 	g_assert_nonnull (strstr (r.error->message, "signal 9"));
-	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name,
-		       &signal_message);
+	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name, &signal_message);
 	g_assert_false (success);
 	g_assert_cmpstr (signal_name, ==, "org.mediaupd.Error.WorkerFailed");
 	assert_last_error (f->proxy, "org.mediaupd.Error.WorkerFailed");
@@ -786,8 +785,8 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	g_usleep (G_USEC_PER_SEC / 2);
 	g_assert_true (process_exists (worker));
 	g_assert_cmpint (stopped_worker (f), ==, worker);
-	g_assert_true (process_exists ((GPid) g_ascii_strtoll (
-		g_subprocess_get_identifier (f->daemon), NULL, 10)));
+	g_assert_true (process_exists (
+		(GPid) g_ascii_strtoll (g_subprocess_get_identifier (f->daemon), NULL, 10)));
 	g_assert_cmpint (kill (worker, SIGCONT), ==, 0);
 	g_subprocess_wait (f->daemon, NULL, &error);
 	g_assert_no_error (error);
@@ -826,7 +825,7 @@ main (int argc, char **argv)
 	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
 	g_test_dbus_up (test_bus);
 
-#define ADD(path, func, config)                                                           \
+#define ADD(path, func, config)                                                                    \
 	g_test_add ("/daemon/" path, Fixture, config, fixture_set_up, func, fixture_tear_down)
 	ADD ("properties", test_properties, "[Reboot]\nPolicy=never\n");
 	ADD ("inspect", test_inspect, NULL);
