@@ -516,10 +516,7 @@ stat_bundle_file (const gchar *path, guint64 *out_size, GError **error)
 
 	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		int saved_errno = errno;
-
-		g_set_error (error, MU_ERROR, saved_errno == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "Cannot open bundle '%s': %s", path, g_strerror (saved_errno));
+		mu_error_set_errno (error, errno, "Cannot open bundle '%s'", path);
 		return FALSE;
 	}
 	if (fstat (fd, &st) != 0 || (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))) {

@@ -381,13 +381,7 @@ to_mu_error (GError **error)
 	MuErrorCode code;
 	GError *mapped;
 
-	if ((*error)->domain == MU_ERROR)
-		return;
-	if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		code = MU_ERROR_CANCELLED;
-	else if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
-		code = MU_ERROR_NO_SPACE;
-	else
+	if ((*error)->domain == MU_ERROR || !mu_error_code_from_gerror (*error, &code))
 		return;
 	mapped = g_error_new_literal (MU_ERROR, code, (*error)->message);
 	g_clear_error (error);

@@ -45,4 +45,21 @@ GQuark mu_error_quark (void);
 /* "SignatureInvalid" etc.; the D-Bus error is "org.mediaupd.Error." + this name. */
 const gchar *mu_error_code_to_name (MuErrorCode code);
 
+/*
+ * What errors of the system and of the libraries below mean in MU_ERROR, in one table:
+ * a missing file is NotFound, a full disk NoSpace, a cancelled operation Cancelled.
+ */
+
+/* The code for a failed system call's errno: MU_ERROR_IO when no other code fits. */
+MuErrorCode mu_error_code_from_errno (int err);
+
+/* The code for an error of G_IO_ERROR or G_FILE_ERROR (or MU_ERROR, its own code); FALSE
+ * when no code of MU_ERROR says more than the error itself. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_error_code_from_gerror (const GError *error, MuErrorCode *ret_code);
+
+/* Sets @error to the message made of @format, ": " and the text of @err, with the code
+ * mu_error_code_from_errno() gives. */
+void mu_error_set_errno (GError **error, int err, const gchar *format, ...) G_GNUC_PRINTF (3, 4);
+
 G_END_DECLS

@@ -182,8 +182,7 @@ mu_ostree_apply_remove_stale (const gchar *sysroot_path, GError **error)
 static void
 set_write_error (const gchar *what, int err, GError **error)
 {
-	g_set_error (error, MU_ERROR, err == ENOSPC ? MU_ERROR_NO_SPACE : MU_ERROR_IO,
-		     "cannot write %s: %s", what, g_strerror (err));
+	mu_error_set_errno (error, err, "cannot write %s", what);
 }
 
 static gboolean
@@ -397,15 +396,16 @@ check_commit_complete (OstreeRepo *repo, const gchar *commit, GCancellable *canc
 static void
 classify_apply_error (GError **error)
 {
-	MuErrorCode code = MU_ERROR_CORRUPT_DELTA;
+	MuErrorCode code;
 	GError *mapped;
 
 	if (error == NULL || *error == NULL || (*error)->domain == MU_ERROR)
 		return;
-	if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
-		code = MU_ERROR_NO_SPACE;
-	else if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		code = MU_ERROR_CANCELLED;
+	/* A file the delta names that is not there is a damaged delta too; only a full disk
+	 * and a cancel are not about the delta. */
+	if (!mu_error_code_from_gerror (*error, &code) ||
+	    (code != MU_ERROR_NO_SPACE && code != MU_ERROR_CANCELLED))
+		code = MU_ERROR_CORRUPT_DELTA;
 	if (code == MU_ERROR_CORRUPT_DELTA)
 		mapped = g_error_new (MU_ERROR, code,
 				      "the delta's content does not match its signed superblock "

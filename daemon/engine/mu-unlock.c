@@ -46,10 +46,7 @@ mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_siz
 	struct stat st;
 
 	if (lstat (path, &st) < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, saved == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot read '%s': %s", path, g_strerror (saved));
+		mu_error_set_errno (error, errno, "cannot read '%s'", path);
 		return FALSE;
 	}
 	if (!S_ISREG (st.st_mode)) {

@@ -145,11 +145,10 @@ mu_tool_write_file_atomic (const gchar *path, const void *data, gsize len, mode_
 	tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
 	fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		errsv = errno;
-		g_set_error (error, MU_ERROR, errsv == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot create '%s': %s (the directory '%s' must exist and be "
-			     "writable)",
-			     path, g_strerror (errsv), dir);
+		mu_error_set_errno (error, errno,
+				    "cannot create '%s' (the directory '%s' must exist and be "
+				    "writable)",
+				    path, dir);
 		return FALSE;
 	}
 	if (fchmod (fd, mode) != 0 || !write_all (fd, data, len) || fsync (fd) != 0) {
