@@ -7,6 +7,7 @@
 #include "mu-bundle-format.h"
 #include "mu-bundle.h"
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-unlock.h"
 
 #define MIB (G_GUINT64_CONSTANT (1024) * 1024)
@@ -382,19 +383,18 @@ mu_config_new_from_bytes (GBytes *data, const gchar *origin, GError **error)
 MuConfig *
 mu_config_new_from_file (const gchar *path, gboolean missing_ok, GError **error)
 {
-	g_autofree gchar *contents = NULL;
 	g_autoptr (GError) local_error = NULL;
 	g_autoptr (GBytes) bytes = NULL;
-	gsize len = 0;
 
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-	if (!g_file_get_contents (path, &contents, &len, &local_error)) {
-		if (missing_ok && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+	bytes = mu_file_read_regular (path, MU_CONFIG_FILE_MAX_SIZE, MU_FILE_NONE, MU_ERROR_CONFIG,
+				      &local_error);
+	if (bytes == NULL) {
+		if (missing_ok && g_error_matches (local_error, MU_ERROR, MU_ERROR_NOT_FOUND))
 			return mu_config_new_defaults ();
-		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "%s", local_error->message);
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CONFIG, local_error->message);
 		return NULL;
 	}
-	bytes = g_bytes_new_take (g_steal_pointer (&contents), len);
 	return mu_config_new_from_bytes (bytes, path, error);
 }

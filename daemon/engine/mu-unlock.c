@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-unlock.h"
 
 /* A LUKS2 container smaller than its own minimal header is no bundle. */
@@ -127,20 +128,11 @@ open_file (MuUnlocked *u, guint64 max_size, GError **error)
 
 	if (!mu_unlock_check_candidate (u->path, max_size, NULL, error))
 		return FALSE;
-	u->file_fd = open (u->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (u->file_fd < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open '%s': %s", u->path,
-			     g_strerror (saved));
+	/* Checks what was opened, not what the name pointed to a moment before. */
+	u->file_fd = mu_file_open_regular (u->path, MU_FILE_NOFOLLOW, MU_ERROR_NOT_A_BUNDLE, &st,
+					   error);
+	if (u->file_fd < 0)
 		return FALSE;
-	}
-	/* Check what was opened, not what the name pointed to a moment before. */
-	if (fstat (u->file_fd, &st) < 0 || !S_ISREG (st.st_mode)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE, "'%s' is not a regular file",
-			     u->path);
-		return FALSE;
-	}
 	u->file_dev = st.st_dev;
 	return TRUE;
 }

@@ -7,6 +7,7 @@
 
 #include "mu-ed25519.h"
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-signed-delta.h"
 #include "mu-tool.h"
 
@@ -54,7 +55,8 @@ sign_files (gchar **key_paths, const gchar *input, const gchar *output, gboolean
 		warn_if_readable (key_paths[i]);
 		g_ptr_array_add (keys, key);
 	}
-	superblock = mu_tool_read_file (input, &error);
+	superblock = mu_file_read_regular (input, MU_SIGNED_DELTA_MAX_SIZE, MU_FILE_NONE,
+					   MU_ERROR_INVALID_ARGUMENT, &error);
 	if (superblock == NULL)
 		return mu_tool_fail ("superblock: ", error);
 	signed_delta = mu_signed_delta_sign (superblock, (MuEd25519SecretKey **) keys->pdata,

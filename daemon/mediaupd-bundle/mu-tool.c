@@ -58,41 +58,6 @@ mu_tool_path_exists (const gchar *path)
 	return g_lstat (path, &st) == 0 || errno != ENOENT;
 }
 
-GBytes *
-mu_tool_read_file (const gchar *path, GError **error)
-{
-	g_autoptr (GError) local_error = NULL;
-	g_autoptr (GMappedFile) mapped = NULL;
-	struct stat st;
-	int fd;
-
-	g_return_val_if_fail (path != NULL, NULL);
-	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		int errsv = errno;
-
-		g_set_error (error, MU_ERROR, errsv == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot open '%s': %s", path, g_strerror (errsv));
-		return NULL;
-	}
-	if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
-		close (fd);
-		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
-			     "'%s' is not a regular file", path);
-		return NULL;
-	}
-	mapped = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
-	close (fd);
-	if (mapped == NULL) {
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read '%s': %s", path,
-			     local_error->message);
-		return NULL;
-	}
-	return g_mapped_file_get_bytes (mapped);
-}
-
 static gboolean
 write_all (int fd, const guint8 *data, gsize len)
 {
