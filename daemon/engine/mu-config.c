@@ -99,8 +99,8 @@ consume_path_list (GKeyFile *kf, const gchar *group, const gchar *key, gboolean 
 		gboolean ok = plain_names ? bundle_name_is_acceptable (list[i])
 					  : path_is_acceptable (list[i]);
 		if (!ok) {
-			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
-				     "[%s] %s: '%s' is not %s", group, key, list[i],
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: '%s' is not %s",
+				     group, key, list[i],
 				     plain_names ? "a plain file name" : "an absolute path");
 			return FALSE;
 		}
@@ -125,8 +125,9 @@ consume_path (GKeyFile *kf, const gchar *group, const gchar *key, gchar **value,
 		return TRUE;
 	str = g_key_file_get_string (kf, group, key, NULL);
 	if (!path_is_acceptable (str)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: '%s' is not an absolute path",
-			     group, key, str != NULL ? str : "");
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+			     "[%s] %s: '%s' is not an absolute path", group, key,
+			     str != NULL ? str : "");
 		return FALSE;
 	}
 	g_key_file_remove_key (kf, group, key, NULL);
@@ -190,7 +191,8 @@ consume_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint32 min, g
 	if (str == NULL ||
 	    !g_ascii_string_to_unsigned (g_strstrip (str), 10, min, max, &number, NULL)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
-			     "[%s] %s: expected a whole number from %u to %u", group, key, min, max);
+			     "[%s] %s: expected a whole number from %u to %u", group, key, min,
+			     max);
 		return FALSE;
 	}
 	g_key_file_remove_key (kf, group, key, NULL);
@@ -217,8 +219,8 @@ cipher_is_acceptable (const gchar *cipher)
 /* A list whose every item @acceptable admits; @what names one item in errors. */
 static gboolean
 consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
-		   gboolean (*acceptable) (const gchar *), const gchar *what,
-		   gboolean need_one, GStrv *value, GError **error)
+		   gboolean (*acceptable) (const gchar *), const gchar *what, gboolean need_one,
+		   GStrv *value, GError **error)
 {
 	g_auto (GStrv) list = NULL;
 	g_autoptr (GError) local_error = NULL;
@@ -226,8 +228,8 @@ consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
 	if (!g_key_file_has_key (kf, group, key, NULL))
 		return TRUE;
 	list = g_key_file_get_string_list (kf, group, key, NULL, &local_error);
-	if (list == NULL && !g_error_matches (local_error, G_KEY_FILE_ERROR,
-					      G_KEY_FILE_ERROR_INVALID_VALUE)) {
+	if (list == NULL &&
+	    !g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: %s", group, key,
 			     local_error->message);
 		return FALSE;
@@ -243,8 +245,8 @@ consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
 		}
 	}
 	if (need_one && list[0] == NULL) {
-		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: give at least one",
-			     group, key);
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: give at least one", group,
+			     key);
 		return FALSE;
 	}
 	g_key_file_remove_key (kf, group, key, NULL);
@@ -352,8 +354,7 @@ consume_all (GKeyFile *kf, MuConfig *c, GError **error)
 			    &c->free_space_margin, error) &&
 	       consume_path (kf, "Paths", "StateDirectory", &c->state_dir, error) &&
 	       consume_path (kf, "Paths", "RuntimeDirectory", &c->runtime_dir, error) &&
-	       consume_unlock (kf, c, error) &&
-	       check_nothing_left (kf, error);
+	       consume_unlock (kf, c, error) && check_nothing_left (kf, error);
 }
 
 MuConfig *

@@ -317,8 +317,7 @@ mu_ed25519_parse_public_keys (GBytes *contents, const gchar *file_name, GError *
 
 		if (line.len == 0)
 			continue;
-		if (!decode_key_line (&line, raw, sizeof raw, file_name, "public key",
-				      error))
+		if (!decode_key_line (&line, raw, sizeof raw, file_name, "public key", error))
 			return NULL;
 		origin = g_strdup_printf ("%s:%u", file_name, line.number);
 		key = mu_ed25519_key_new (raw, sizeof raw, origin, error);
@@ -511,8 +510,8 @@ mu_ed25519_secret_key_sign (MuEd25519SecretKey *secret, GBytes *data, GError **e
 	    sig_len != sizeof sig) {
 		ERR_clear_error ();
 		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
-			     "OpenSSL could not sign with key %s (from %s)",
-			     secret->public_key->id, secret->public_key->origin);
+			     "OpenSSL could not sign with key %s (from %s)", secret->public_key->id,
+			     secret->public_key->origin);
 		return NULL;
 	}
 	return g_bytes_new (sig, sig_len);

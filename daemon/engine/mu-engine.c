@@ -255,8 +255,8 @@ phase_check (Install *in, GError **error)
 	enter (in, MU_PHASE_CHECK);
 	/* On a device the sysroot is "/" and must be the booted one. */
 	in->target = mu_ostree_target_open (in->config->sysroot,
-					    g_str_equal (in->config->sysroot, "/"),
-					    in->cancellable, error);
+					    g_str_equal (in->config->sysroot, "/"), in->cancellable,
+					    error);
 	if (in->target == NULL)
 		return FALSE;
 	in->result->osname = g_strdup (in->target->osname);
@@ -416,10 +416,10 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 		/* Read errors after the stick was pulled say nothing about the bundle; a verdict
 		 * on bytes already read (a bad signature, a downgrade) stands. */
 		if (medium_removed (&in, local_error)) {
-			GError *removed = g_error_new (
-				MU_ERROR, MU_ERROR_MEDIA_REMOVED,
-				"the medium holding the bundle was removed (%s)",
-				local_error->message);
+			GError *removed =
+				g_error_new (MU_ERROR, MU_ERROR_MEDIA_REMOVED,
+					     "the medium holding the bundle was removed (%s)",
+					     local_error->message);
 
 			g_clear_error (&local_error);
 			local_error = removed;

@@ -11,16 +11,16 @@ G_BEGIN_DECLS
 /* What a finished install did. */
 typedef struct {
 	gchar *bundle;
-	gchar *key_id;         /* the device key that opened the bundle */
+	gchar *key_id; /* the device key that opened the bundle */
 	gint keyslot;
 	gchar *signing_key_id; /* the trusted key that verified the delta */
 	gchar *osname;
-	gchar *from_commit;    /* NULL for a full update */
+	gchar *from_commit; /* NULL for a full update */
 	gchar *to_commit;
-	gchar *version;        /* of the deployed commit, or NULL */
-	guint64 bytes;         /* size of the delta applied */
+	gchar *version; /* of the deployed commit, or NULL */
+	guint64 bytes;  /* size of the delta applied */
 	gdouble apply_seconds;
-	MuPhase failed_phase;  /* on failure: where it stopped */
+	MuPhase failed_phase; /* on failure: where it stopped */
 } MuInstallResult;
 
 void mu_install_result_clear (MuInstallResult *result);
@@ -37,9 +37,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuInstallResult, mu_install_result_clear)
  * read. @result (optional) is filled as far as the install got.
  */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path,
-			    MuProgress *progress, MuInstallResult *result,
-			    GCancellable *cancellable, GError **error);
+gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress *progress,
+			    MuInstallResult *result, GCancellable *cancellable, GError **error);
 
 /*
  * Removes what an install killed at any point may have left (mounts, dm-crypt mappings and

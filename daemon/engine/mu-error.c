@@ -7,7 +7,7 @@
 
 #include "mu-error.h"
 
-G_DEFINE_QUARK (mediaupd-error-quark, mu_error)
+G_DEFINE_QUARK (mediaupd - error - quark, mu_error)
 
 static const gchar *const error_names[MU_ERROR_LAST] = {
 	[MU_ERROR_FAILED] = "Failed",

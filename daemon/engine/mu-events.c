@@ -138,9 +138,9 @@ mu_event_bundle_found (const gchar *path, guint64 size)
 	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	g_autofree gchar *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
 
-	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
-			  MU_EVENT_BUNDLE_FOUND_ID, "MEDIAUPD_EVENT", "bundle-found",
-			  "MEDIAUPD_BUNDLE", E (path), "MEDIAUPD_BUNDLE_SIZE", size_str, "MESSAGE",
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_BUNDLE_FOUND_ID,
+			  "MEDIAUPD_EVENT", "bundle-found", "MEDIAUPD_BUNDLE", E (path),
+			  "MEDIAUPD_BUNDLE_SIZE", size_str, "MESSAGE",
 			  "Found update bundle '%s' (%" G_GUINT64_FORMAT " bytes)", E (path), size);
 }
 
@@ -218,9 +218,9 @@ mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *e
 	gboolean refusal = mu_error_is_refusal (error);
 	const gchar *message = error != NULL ? error->message : "unknown error";
 
-	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-			  "MESSAGE_ID", refusal ? MU_EVENT_REFUSED_ID : MU_EVENT_FAILED_ID,
-			  "MEDIAUPD_EVENT", refusal ? "refused" : "failed", "MEDIAUPD_PHASE",
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID",
+			  refusal ? MU_EVENT_REFUSED_ID : MU_EVENT_FAILED_ID, "MEDIAUPD_EVENT",
+			  refusal ? "refused" : "failed", "MEDIAUPD_PHASE",
 			  mu_phase_to_string (phase), "MEDIAUPD_ERROR", error_name (error),
 			  "MEDIAUPD_BUNDLE", E (bundle_path), "MEDIAUPD_ADVICE",
 			  mu_error_advice (error), "MESSAGE", "Update %s in phase %s: %s. %s",

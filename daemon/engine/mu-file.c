@@ -145,8 +145,8 @@ bytes_new_take (guint8 *buf, gsize alloc, gsize len, MuFileFlags flags)
 }
 
 GBytes *
-mu_file_read_fd (int fd, const gchar *name, gsize max_size, MuFileFlags flags,
-		 MuErrorCode bad_code, GError **error)
+mu_file_read_fd (int fd, const gchar *name, gsize max_size, MuFileFlags flags, MuErrorCode bad_code,
+		 GError **error)
 {
 	guint8 *buf;
 	struct stat st;
@@ -200,8 +200,8 @@ mu_file_read_fd (int fd, const gchar *name, gsize max_size, MuFileFlags flags,
 }
 
 GBytes *
-mu_file_read_regular (const gchar *path, gsize max_size, MuFileFlags flags,
-		      MuErrorCode bad_code, GError **error)
+mu_file_read_regular (const gchar *path, gsize max_size, MuFileFlags flags, MuErrorCode bad_code,
+		      GError **error)
 {
 	GBytes *bytes;
 	int fd;

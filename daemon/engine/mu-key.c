@@ -50,10 +50,11 @@ static gboolean
 check_key_length (const gchar *what, gsize len, GError **error)
 {
 	if (len < MU_LUKS_KEY_MIN_LEN) {
-		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
-			     "%s holds %" G_GSIZE_FORMAT " bytes, but a bundle key needs at least %d "
-			     "random bytes; make a new one with 'mediaupd-bundle keygen --luks FILE'",
-			     what, len, MU_LUKS_KEY_MIN_LEN);
+		g_set_error (
+			error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			"%s holds %" G_GSIZE_FORMAT " bytes, but a bundle key needs at least %d "
+			"random bytes; make a new one with 'mediaupd-bundle keygen --luks FILE'",
+			what, len, MU_LUKS_KEY_MIN_LEN);
 		return FALSE;
 	}
 	if (len > MU_LUKS_KEY_MAX_LEN) {
@@ -118,7 +119,7 @@ key_id_from_path (const gchar *path)
 
 static gboolean
 check_key_file_owner (const gchar *path, const struct stat *st, MuKeyLoadFlags flags,
-		     GError **error)
+		      GError **error)
 {
 	if ((flags & MU_KEY_LOAD_REQUIRE_PRIVATE) == 0)
 		return TRUE;

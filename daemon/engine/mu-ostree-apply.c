@@ -66,7 +66,7 @@ part_watch_thread (gpointer data)
 {
 	PartWatch *w = data;
 	guint done = 0;
-	gchar buf[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+	gchar buf[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
 
 	while (!g_atomic_int_get (&w->stop)) {
 		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
@@ -288,8 +288,9 @@ copy_part (int delta_fd, int apply_fd, const MuDeltaInfo *info, guint i, guint8 
 		return FALSE;
 	if (done != expected) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
-			     "delta part %u is shorter (%" G_GUINT64_FORMAT " bytes) than the %"
-			     G_GUINT64_FORMAT " its signed superblock says; copy the bundle to "
+			     "delta part %u is shorter (%" G_GUINT64_FORMAT
+			     " bytes) than the %" G_GUINT64_FORMAT
+			     " its signed superblock says; copy the bundle to "
 			     "the medium again",
 			     i, done, expected);
 		return FALSE;
@@ -470,8 +471,8 @@ mu_ostree_apply_delta (MuOstreeTarget *target, GBytes *superblock, const MuDelta
 	apply_dir = make_apply_dir (tmp_dir, error);
 	if (apply_dir == NULL)
 		return FALSE;
-	ok = apply_from_dir (target, apply_dir, superblock, info, delta_fd, progress,
-			     cancellable, error);
+	ok = apply_from_dir (target, apply_dir, superblock, info, delta_fd, progress, cancellable,
+			     error);
 	if (!remove_apply_dir (apply_dir, &local_error))
 		g_warning ("apply: %s", local_error->message);
 	if (!ok)

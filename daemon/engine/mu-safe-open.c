@@ -14,7 +14,7 @@
 
 /* Resolution never leaves the directory, follows no symlink (magic ones included) and
  * crosses no mount point. */
-#define RESOLVE_FLAGS \
+#define RESOLVE_FLAGS                                                                              \
 	(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 
 static int

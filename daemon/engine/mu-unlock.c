@@ -41,8 +41,7 @@ struct _MuUnlocked {
 };
 
 gboolean
-mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size,
-			   GError **error)
+mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size, GError **error)
 {
 	struct stat st;
 
@@ -60,8 +59,9 @@ mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_siz
 	if ((guint64) st.st_size < MIN_BUNDLE_SIZE || (guint64) st.st_size > max_size) {
 		g_set_error (error, MU_ERROR,
 			     (guint64) st.st_size < MIN_BUNDLE_SIZE ? MU_ERROR_NOT_A_BUNDLE
-								   : MU_ERROR_INVALID_ARGUMENT,
-			     "'%s' has %" G_GUINT64_FORMAT " bytes, outside the accepted %" G_GUINT64_FORMAT
+								    : MU_ERROR_INVALID_ARGUMENT,
+			     "'%s' has %" G_GUINT64_FORMAT
+			     " bytes, outside the accepted %" G_GUINT64_FORMAT
 			     "..%" G_GUINT64_FORMAT " bytes",
 			     path, (guint64) st.st_size, MIN_BUNDLE_SIZE, max_size);
 		return FALSE;
@@ -173,7 +173,8 @@ detect_fs_type (const gchar *device, GError **error)
 	if (n == (ssize_t) sizeof (buf)) {
 		if (memcmp (buf, "hsqs", 4) == 0)
 			return "squashfs";
-		if (buf[1024] == 0xe2 && buf[1025] == 0xe1 && buf[1026] == 0xf5 && buf[1027] == 0xe0)
+		if (buf[1024] == 0xe2 && buf[1025] == 0xe1 && buf[1026] == 0xf5 &&
+		    buf[1027] == 0xe0)
 			return "erofs";
 		if (buf[1024 + 56] == 0x53 && buf[1024 + 57] == 0xef)
 			return "ext4";
@@ -427,7 +428,7 @@ mountinfo_unescape (const gchar *field)
 		if (p[0] == '\\' && g_ascii_isdigit (p[1]) && g_ascii_isdigit (p[2]) &&
 		    g_ascii_isdigit (p[3])) {
 			g_string_append_c (out, (gchar) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) |
-							  (p[3] - '0')));
+							 (p[3] - '0')));
 			p += 3;
 		} else {
 			g_string_append_c (out, *p);
@@ -479,7 +480,8 @@ unmount_stale (GHashTable *mappings)
 
 		if (g_strv_length (fields) < 5 || sscanf (fields[2], "%u:%u", &maj, &min) != 2)
 			continue;
-		name = g_hash_table_lookup (mappings, GUINT_TO_POINTER ((guint) makedev (maj, min)));
+		name = g_hash_table_lookup (mappings,
+					    GUINT_TO_POINTER ((guint) makedev (maj, min)));
 		if (name == NULL)
 			continue;
 		target = mountinfo_unescape (fields[4]);

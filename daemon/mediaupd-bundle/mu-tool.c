@@ -44,8 +44,7 @@ mu_tool_fail (const gchar *prefix, const GError *error)
 	/* Messages may quote a label or file name from a bundle. */
 	g_autofree gchar *message = mu_escape_untrusted (error->message);
 
-	g_printerr ("%s: %s%s [%s]\n", g_get_prgname (), prefix != NULL ? prefix : "",
-		    message,
+	g_printerr ("%s: %s%s [%s]\n", g_get_prgname (), prefix != NULL ? prefix : "", message,
 		    error->domain == MU_ERROR ? mu_error_code_to_name (error->code) : "Failed");
 	return MU_TOOL_EXIT_FAILURE;
 }

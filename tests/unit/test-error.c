@@ -22,7 +22,8 @@ test_error_names_unique (void)
 		g_hash_table_add (seen, (gpointer) name);
 	}
 	g_assert_cmpuint (g_hash_table_size (seen), ==, MU_ERROR_LAST);
-	g_assert_cmpstr (mu_error_code_to_name (MU_ERROR_SIGNATURE_INVALID), ==, "SignatureInvalid");
+	g_assert_cmpstr (mu_error_code_to_name (MU_ERROR_SIGNATURE_INVALID), ==,
+			 "SignatureInvalid");
 	g_assert_cmpstr (mu_error_code_to_name (MU_ERROR_LAST + 5), ==, "Failed");
 }
 

@@ -140,6 +140,7 @@ test_events_escaped (void)
 static void
 test_events_removal_rule (void)
 {
+	/* clang-format off */
 	static const MuErrorCode from_reads[] = {
 		MU_ERROR_FAILED, MU_ERROR_IO, MU_ERROR_NOT_FOUND, MU_ERROR_NOT_A_BUNDLE,
 		MU_ERROR_CORRUPT_BUNDLE, MU_ERROR_CORRUPT_DELTA, MU_ERROR_NO_KEY,
@@ -152,6 +153,7 @@ test_events_removal_rule (void)
 		MU_ERROR_INVALID_KEY, MU_ERROR_KEY_PERMISSIONS, MU_ERROR_MEDIA_REMOVED,
 		MU_ERROR_INVALID_ARGUMENT,
 	};
+	/* clang-format on */
 	g_autoptr (GError) ostree_read = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "read");
 	g_autoptr (GError) cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
 

@@ -117,13 +117,17 @@ test_file_refused (Fixture *f, gconstpointer data)
 		{ "missing", MU_FILE_NONE, MU_ERROR_NOT_FOUND, "cannot open" },
 		{ "missing", MU_FILE_NOFOLLOW, MU_ERROR_NOT_FOUND, "cannot open" },
 		{ "dangling", MU_FILE_NONE, MU_ERROR_NOT_FOUND, "cannot open" },
-		{ "dangling", MU_FILE_NOFOLLOW, MU_ERROR_INVALID_KEY, "is a symlink, not a regular file" },
-		{ "link", MU_FILE_NOFOLLOW, MU_ERROR_INVALID_KEY, "is a symlink, not a regular file" },
+		{ "dangling", MU_FILE_NOFOLLOW, MU_ERROR_INVALID_KEY,
+		  "is a symlink, not a regular file" },
+		{ "link", MU_FILE_NOFOLLOW, MU_ERROR_INVALID_KEY,
+		  "is a symlink, not a regular file" },
 		{ "dir", MU_FILE_NONE, MU_ERROR_INVALID_KEY, "is a directory, not a regular file" },
 		{ "fifo", MU_FILE_NONE, MU_ERROR_INVALID_KEY, "is a FIFO, not a regular file" },
 		{ "fifo", MU_FILE_WIPE, MU_ERROR_INVALID_KEY, "is a FIFO, not a regular file" },
-		{ "large", MU_FILE_NONE, MU_ERROR_INVALID_KEY, "is larger than the 64 bytes accepted" },
-		{ "large", MU_FILE_WIPE, MU_ERROR_INVALID_KEY, "is larger than the 64 bytes accepted" },
+		{ "large", MU_FILE_NONE, MU_ERROR_INVALID_KEY,
+		  "is larger than the 64 bytes accepted" },
+		{ "large", MU_FILE_WIPE, MU_ERROR_INVALID_KEY,
+		  "is larger than the 64 bytes accepted" },
 		{ "exact/below", MU_FILE_NONE, MU_ERROR_IO, "cannot open" },
 	};
 
@@ -172,12 +176,9 @@ test_file_read (Fixture *f, gconstpointer data)
 		MuFileFlags flags;
 		gsize size;
 	} cases[] = {
-		{ "exact", MU_FILE_NONE, BOUND },
-		{ "exact", MU_FILE_NOFOLLOW, BOUND },
-		{ "exact", MU_FILE_WIPE, BOUND },
-		{ "empty", MU_FILE_NONE, 0 },
-		{ "empty", MU_FILE_WIPE, 0 },
-		{ "link", MU_FILE_NONE, BOUND },
+		{ "exact", MU_FILE_NONE, BOUND }, { "exact", MU_FILE_NOFOLLOW, BOUND },
+		{ "exact", MU_FILE_WIPE, BOUND }, { "empty", MU_FILE_NONE, 0 },
+		{ "empty", MU_FILE_WIPE, 0 },     { "link", MU_FILE_NONE, BOUND },
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
