@@ -174,6 +174,7 @@ test_events_daemon (void)
 static void
 test_events_removal_rule (void)
 {
+	/* clang-format off */
 	static const MuErrorCode from_reads[] = {
 		MU_ERROR_FAILED, MU_ERROR_IO, MU_ERROR_NOT_FOUND, MU_ERROR_NOT_A_BUNDLE,
 		MU_ERROR_CORRUPT_BUNDLE, MU_ERROR_CORRUPT_DELTA, MU_ERROR_NO_KEY,
@@ -187,6 +188,7 @@ test_events_removal_rule (void)
 		MU_ERROR_INVALID_ARGUMENT, MU_ERROR_NOT_RUNNING, MU_ERROR_WORKER_FAILED,
 		MU_ERROR_SUPERSEDED,
 	};
+	/* clang-format on */
 	g_autoptr (GError) ostree_read = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "read");
 	g_autoptr (GError) cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
 
