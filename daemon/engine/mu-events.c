@@ -231,9 +231,9 @@ mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *e
 			  refusal ? "refused" : "failed", "MEDIAUPD_PHASE",
 			  mu_phase_to_string (phase), "MEDIAUPD_ERROR", error_name (error),
 			  "MEDIAUPD_BUNDLE", E (bundle_path), "MEDIAUPD_ADVICE",
-			  mu_error_advice (error), "MESSAGE", "Update %s in phase %s: %s. %s",
-			  refusal ? "refused" : "failed", mu_phase_to_string (phase), E (message),
-			  mu_error_advice (error));
+			  mu_error_advice (error), "MESSAGE", "Update %s (%s) in phase %s: %s. %s",
+			  refusal ? "refused" : "failed", error_name (error),
+			  mu_phase_to_string (phase), E (message), mu_error_advice (error));
 }
 
 void
@@ -258,8 +258,8 @@ mu_event_worker_failed (const gchar *bundle, const GError *error)
 	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID", MU_EVENT_WORKER_FAILED_ID,
 			  "MEDIAUPD_EVENT", "worker-failed", "MEDIAUPD_BUNDLE", E (bundle),
 			  "MEDIAUPD_ERROR", error_name (error), "MEDIAUPD_ADVICE",
-			  mu_error_advice (error), "MESSAGE", "Update failed: %s. %s", E (message),
-			  mu_error_advice (error));
+			  mu_error_advice (error), "MESSAGE", "Update failed (%s): %s. %s",
+			  error_name (error), E (message), mu_error_advice (error));
 }
 
 void
