@@ -66,6 +66,10 @@ vm_up
 eng_repo
 guest_setup
 daemon_install
+score=$(g systemd-analyze security mediaupd.service --no-pager | sed -n 's/^→ Overall exposure level for mediaupd.service: \([0-9.]*\) .*/\1/p')
+[ -n "$score" ] || fail "systemd-analyze security printed no exposure level"
+awk -v s="$score" 'BEGIN { exit !(s <= 5.0) }' || fail "mediaupd.service exposure $score is above 5.0"
+echo "ok: systemd-analyze security mediaupd.service: $score (at most 5.0)"
 DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
 g mkdir -p "${DAEMON_CONF%/*}"
 # No reboot until the last case.
