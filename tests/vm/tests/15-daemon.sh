@@ -130,11 +130,14 @@ check_eq "RebootPolicy read by nobody with dbus-send" "$(g setpriv --reuid=nobod
 check_eq "State after the refused calls" "$(daemon_string State)" pending-reboot
 
 # --- stick pulled while stopped in unlock, then in apply; worker killed in apply -------------
+# With a 1→3 bundle: the pending version 2 again would be refused (AlreadyInstalled) before
+# apply.
+stick "$T_WORK/stick13.img" "$T_WORK/b13.enc"
 state >"$T_WORK/state.before"
 for phase in unlock apply; do
 	daemon_dropin "Environment=MEDIAUPD_TEST_PAUSE_AT=$phase"
 	restart
-	"$VM" plug usb "$T_WORK/stick12.img" "stick-$phase"
+	"$VM" plug usb "$T_WORK/stick13.img" "stick-$phase"
 	pid=$(wait_worker_stopped)
 	"$VM" unplug "stick-$phase"
 	g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
@@ -151,7 +154,7 @@ done
 g journalctl --no-pager -b -u mediaupd.service -o cat | grep -q MediaRemoved ||
 	fail "the journal does not say the medium was removed"
 
-"$VM" plug usb "$T_WORK/stick12.img" stick-kill
+"$VM" plug usb "$T_WORK/stick13.img" stick-kill
 pid=$(wait_worker_stopped)
 g kill -KILL "$pid"
 daemon_wait_rest 120
@@ -206,7 +209,6 @@ clean_after "the install from the SD card"
 conf
 restart
 check_eq "RebootPolicy" "$(daemon_string RebootPolicy)" after-removal
-stick "$T_WORK/stick13.img" "$T_WORK/b13.enc"
 "$VM" plug usb "$T_WORK/stick13.img" stick-reboot
 g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$VM_COMMIT_3\"' ]; do sleep 0.5; done" ||
 	fail "the bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(last_error)"
