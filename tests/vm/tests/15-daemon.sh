@@ -151,8 +151,9 @@ for phase in unlock apply; do
 	echo "ok: pulled in $phase: MediaRemoved, nothing deployed"
 	clean_after "the stick pulled in $phase"
 done
-g journalctl --no-pager -b -u mediaupd.service -o cat | grep -q MediaRemoved ||
-	fail "the journal does not say the medium was removed"
+check_eq "journal events saying the medium was removed during the update" \
+	"$(g journalctl --no-pager -b -o cat MESSAGE_ID=6171ed3f47ee7550ef616de84e335ce1 \
+		MESSAGE_ID=074dea9ae51f8bcec426499edd32dff9 | grep -c 'medium was removed during the update')" 2
 
 "$VM" plug usb "$T_WORK/stick13.img" stick-kill
 pid=$(wait_worker_stopped)
