@@ -605,6 +605,12 @@ job_next (MuManager *m)
 
 /* ---- media ---- */
 
+static gint
+same_medium (gconstpointer a, gconstpointer b)
+{
+	return g_strcmp0 (((const MuMedium *) a)->id, ((const MuMedium *) b)->id);
+}
+
 static void
 on_medium_added (MuMediaSource *source, MuMedium *medium, gpointer user_data)
 {
@@ -617,16 +623,15 @@ on_medium_added (MuMediaSource *source, MuMedium *medium, gpointer user_data)
 			   medium->id);
 		return;
 	}
+	/* Announced again while known (a source that reports a change as an addition). */
+	if (g_queue_find_custom (&m->queue, medium, same_medium) != NULL ||
+	    (m->job != NULL && m->job->kind == JOB_MEDIUM &&
+	     g_strcmp0 (m->job->medium->id, medium->id) == 0))
+		return;
 	g_info ("medium %s (%s) added", medium->device, medium->bus);
 	g_queue_push_tail (&m->queue, mu_medium_ref (medium));
 	publish_queue (m);
 	job_next (m);
-}
-
-static gint
-same_medium (gconstpointer a, gconstpointer b)
-{
-	return g_strcmp0 (((const MuMedium *) a)->id, ((const MuMedium *) b)->id);
 }
 
 static void
