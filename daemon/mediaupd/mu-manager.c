@@ -333,8 +333,11 @@ report_skipped (Job *job, const gchar *name, const GError *error)
 	MuManager *m = job->manager;
 	g_autofree gchar *name_e = mu_escape_untrusted (name);
 	g_autofree gchar *message_e = mu_escape_untrusted (error->message);
-	g_autofree gchar *error_name = g_strconcat (MU_ERROR_DBUS_PREFIX,
-						    mu_error_code_to_name (error->code), NULL);
+	g_autofree gchar *error_name =
+		g_strconcat (MU_ERROR_DBUS_PREFIX,
+			     mu_error_code_to_name (error->domain == MU_ERROR ? error->code
+									      : MU_ERROR_FAILED),
+			     NULL);
 
 	mu_event_bundle_skipped (job->medium->id, name, error);
 	mu_dbus_manager1_emit_bundle_skipped (m->skeleton, job->medium->id, name_e, error_name,
@@ -357,9 +360,11 @@ choose_and_install (Job *job)
 		if (c == reported)
 			continue;
 		if (c->error == NULL)
-			c->error = g_error_new (MU_ERROR, MU_ERROR_SUPERSEDED,
-						"'%s' is older than '%s' on the same medium",
-						c->name, chosen->name);
+			c->error =
+				g_error_new (MU_ERROR, MU_ERROR_SUPERSEDED,
+					     "'%s' on the same medium is newer or as new, and is "
+					     "installed instead",
+					     chosen->name);
 		report_skipped (job, c->name, c->error);
 	}
 	g_free (job->name);
@@ -403,6 +408,8 @@ on_check_done (MuWorker *worker, const GError *error, GVariant *details, gboolea
 		job_finish (job, stopped, NULL);
 		return;
 	}
+	if (g_error_matches (error, MU_ERROR, MU_ERROR_WORKER_FAILED))
+		mu_event_worker_failed (c->name, error);
 	mu_queue_candidate_set_result (c, error, details);
 	job->checking++;
 	check_next (job);
