@@ -498,7 +498,8 @@ final_error (Job *job, const GError *error)
 {
 	if (error == NULL)
 		return NULL;
-	if (job->removed)
+	/* The engine saw it itself (and logged it): its message says more. */
+	if (job->removed && !g_error_matches (error, MU_ERROR, MU_ERROR_MEDIA_REMOVED))
 		return g_error_new (MU_ERROR, MU_ERROR_MEDIA_REMOVED,
 				    "%s: the medium was removed during the update; nothing was "
 				    "installed",
@@ -550,8 +551,9 @@ job_finish (Job *job, const GError *worker_error, GVariant *details)
 	g_clear_pointer (&job->worker, mu_worker_free);
 	if (job->kind == JOB_MEDIUM)
 		medium_release (job);
-	/* The worker logged its own outcome; these are the daemon's. */
-	if (error != NULL && error->code == MU_ERROR_MEDIA_REMOVED)
+	/* The worker logged its own outcome; these are the daemon's, once per install. */
+	if (error != NULL && error->code == MU_ERROR_MEDIA_REMOVED &&
+	    !g_error_matches (worker_error, MU_ERROR, MU_ERROR_MEDIA_REMOVED))
 		mu_event_install_ended (job->phase, job->name, error);
 	else if (error != NULL && error->code == MU_ERROR_WORKER_FAILED)
 		mu_event_worker_failed (job->name, error);
