@@ -151,9 +151,12 @@ for phase in unlock apply; do
 	echo "ok: pulled in $phase: MediaRemoved, nothing deployed"
 	clean_after "the stick pulled in $phase"
 done
-check_eq "journal events saying the medium was removed during the update" \
-	"$(g journalctl --no-pager -b -o cat MESSAGE_ID=6171ed3f47ee7550ef616de84e335ce1 \
-		MESSAGE_ID=074dea9ae51f8bcec426499edd32dff9 | grep -c 'medium was removed during the update')" 2
+# at least one event for each of the two (a stopped check and the install may each say so)
+removed_events=$(g journalctl --no-pager -b -o cat MESSAGE_ID=6171ed3f47ee7550ef616de84e335ce1 \
+	MESSAGE_ID=074dea9ae51f8bcec426499edd32dff9 | grep -c 'medium was removed during the update')
+[ "$removed_events" -ge 2 ] ||
+	fail "$removed_events journal events say the medium was removed during the update, expected 2 or more"
+echo "ok: $removed_events journal events say the medium was removed during the update"
 
 "$VM" plug usb "$T_WORK/stick13.img" stick-kill
 pid=$(wait_worker_stopped)
