@@ -20,7 +20,7 @@
 #include "mu-escape.h"
 #include "mu-events.h"
 #include "mu-lock.h"
-#include "mu-luks.h"
+#include "mu-json.h"
 
 typedef struct {
 	gboolean json;
