@@ -45,6 +45,9 @@ mu_config_new_defaults (void)
 	config->argon2_max_memory_kib = limits.argon2_max_memory_kib;
 	config->argon2_max_threads = limits.argon2_max_threads;
 	config->max_trial_seconds = limits.max_trial_seconds;
+	config->media_source = g_strdup ("udisks");
+	config->reboot_policy = g_strdup ("after-removal");
+	config->boot_backend = g_strdup ("none");
 	return config;
 }
 
@@ -62,6 +65,9 @@ mu_config_free (MuConfig *config)
 	g_free (config->runtime_dir);
 	g_strfreev (config->unlock_ciphers);
 	g_strfreev (config->unlock_filesystems);
+	g_free (config->media_source);
+	g_free (config->reboot_policy);
+	g_free (config->boot_backend);
 	g_free (config);
 }
 
@@ -279,6 +285,41 @@ consume_unlock (GKeyFile *kf, MuConfig *c, GError **error)
 	       consume_uint (kf, g, "MaxTrialSeconds", 1, 3600, &c->max_trial_seconds, error);
 }
 
+/* One word out of @choices. */
+static gboolean
+consume_choice (GKeyFile *kf, const gchar *group, const gchar *key, const gchar *const *choices,
+		gchar **value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+	g_autofree gchar *list = NULL;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	str = g_key_file_get_string (kf, group, key, NULL);
+	if (str == NULL || !g_strv_contains (choices, g_strstrip (str))) {
+		list = g_strjoinv (", ", (GStrv) choices);
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: '%s' is not one of %s",
+			     group, key, str != NULL ? str : "", list);
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	g_free (*value);
+	*value = g_steal_pointer (&str);
+	return TRUE;
+}
+
+static gboolean
+consume_daemon (GKeyFile *kf, MuConfig *c, GError **error)
+{
+	const gchar *sources[] = { "udisks", "none", NULL };
+	const gchar *policies[] = { "after-removal", "immediate", "never", NULL };
+	const gchar *backends[] = { "none", NULL };
+
+	return consume_choice (kf, "Media", "Source", sources, &c->media_source, error) &&
+	       consume_choice (kf, "Reboot", "Policy", policies, &c->reboot_policy, error) &&
+	       consume_choice (kf, "Boot", "Backend", backends, &c->boot_backend, error);
+}
+
 /* Whatever is left after consuming the known keys is a mistake in the file. */
 static gboolean
 check_nothing_left (GKeyFile *kf, GError **error)
@@ -317,14 +358,16 @@ check_no_duplicates (GKeyFile *kf, const gchar *group, GError **error)
 static gboolean
 check_groups (GKeyFile *kf, GError **error)
 {
-	const gchar *known[] = { "Keys", "Trust", "Bundle", "Update", "Unlock", "Paths", NULL };
+	const gchar *known[] = { "Keys",  "Trust", "Bundle", "Update", "Unlock",
+				 "Paths", "Media", "Reboot", "Boot",  NULL };
 	g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
 
 	for (guint i = 0; groups[i] != NULL; i++) {
 		if (!g_strv_contains (known, groups[i])) {
 			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
 				     "unknown group [%s]; known groups are [Keys], [Trust], "
-				     "[Bundle], [Update], [Unlock] and [Paths]",
+				     "[Bundle], [Update], [Unlock], [Paths], [Media], [Reboot] "
+				     "and [Boot]",
 				     groups[i]);
 			return FALSE;
 		}
@@ -352,6 +395,7 @@ consume_all (GKeyFile *kf, MuConfig *c, GError **error)
 	       consume_path (kf, "Paths", "StateDirectory", &c->state_dir, error) &&
 	       consume_path (kf, "Paths", "RuntimeDirectory", &c->runtime_dir, error) &&
 	       consume_unlock (kf, c, error) &&
+	       consume_daemon (kf, c, error) &&
 	       check_nothing_left (kf, error);
 }
 

@@ -28,6 +28,13 @@ G_BEGIN_DECLS
  *                              beyond MemAvailable is never tried either
  *                MaxTrialSeconds=  all key trials of one bundle
  *   [Paths]      StateDirectory=, RuntimeDirectory=
+ * The daemon's (mediaupd) own:
+ *   [Media]      Source=       where removable media come from: udisks (udisks2 on the
+ *                              system bus, the default) or none (only ApplyBundle over D-Bus)
+ *   [Reboot]     Policy=       after a successful install from a medium with no agent:
+ *                              after-removal (the default), immediate or never
+ *   [Boot]       Backend=      the boot-state backend MarkBootSuccessful uses: none (records
+ *                              the booted commit as the last good one in the state file)
  */
 typedef struct {
 	GStrv key_dirs;
@@ -48,6 +55,9 @@ typedef struct {
 	guint32 argon2_max_memory_kib;
 	guint32 argon2_max_threads;
 	guint32 max_trial_seconds;
+	gchar *media_source;
+	gchar *reboot_policy;
+	gchar *boot_backend;
 } MuConfig;
 
 #define MU_CONFIG_DEFAULT_PATH MEDIAUPD_SYSCONFDIR "/mediaupd.conf"

@@ -34,6 +34,8 @@ typedef struct {
 	MuDeltaInfo *info;
 	MuOstreeTarget *target;
 	const gchar *bundle_path;
+	int bundle_fd; /* the bundle given by descriptor (then bundle_path only names it), or -1 */
+	gboolean check_only;
 	gboolean have_medium;
 	dev_t medium_dev; /* the filesystem holding the bundle file, from discover */
 } Install;
@@ -67,6 +69,9 @@ test_pause_at (MuPhase phase)
 		return;
 	g_printerr ("test hook: stopping at phase %s\n", mu_phase_to_string (phase));
 	raise (SIGSTOP);
+	/* A signal sent while stopped (SIGTERM: stop the install) is handled on another
+	 * thread; give it the moment it needs, so that the next safe point sees it. */
+	g_usleep (200 * 1000);
 }
 #endif
 
@@ -150,7 +155,11 @@ phase_unlock (Install *in, const gchar *path, GError **error)
 	keys = mu_device_keys_load ((const gchar *const *) in->config->key_dirs, NULL, error);
 	if (keys == NULL)
 		return FALSE;
-	in->unlocked = mu_unlock_bundle (path, keys, &options, in->cancellable, error);
+	if (in->bundle_fd >= 0)
+		in->unlocked = mu_unlock_bundle_fd (in->bundle_fd, path, keys, &options,
+						    in->cancellable, error);
+	else
+		in->unlocked = mu_unlock_bundle (path, keys, &options, in->cancellable, error);
 	if (in->unlocked == NULL)
 		return FALSE;
 	in->result->key_id = g_strdup (mu_unlocked_get_key_id (in->unlocked));
@@ -226,6 +235,7 @@ phase_verify (Install *in, GError **error)
 	in->result->from_commit = g_strdup (in->info->from_commit);
 	in->result->to_commit = g_strdup (in->info->to_commit);
 	in->result->version = g_strdup (in->info->version);
+	in->result->timestamp = in->info->timestamp;
 	in->result->bytes = in->info->total_compressed;
 	mu_event_signature_verified (in->result->signing_key_id, in->info->to_commit);
 	return TRUE;
@@ -318,6 +328,13 @@ phase_deploy (Install *in, GError **error)
 	return TRUE;
 }
 
+/* Between phases: where a cancelled install stops. */
+static gboolean
+safe_point (Install *in, GError **error)
+{
+	return !g_cancellable_set_error_if_cancelled (in->cancellable, error);
+}
+
 static gboolean
 run_phases (Install *in, const gchar *path, GError **error)
 {
@@ -326,17 +343,29 @@ run_phases (Install *in, const gchar *path, GError **error)
 	struct stat st;
 
 	enter (in, MU_PHASE_DISCOVER);
-	if (!mu_unlock_check_candidate (path, in->config->bundle_max_size, &size, error))
-		return FALSE;
-	/* Remembered so that a stick pulled in any later phase, unlock included, is told
-	 * apart from a bad bundle. */
-	if (stat (path, &st) == 0) {
-		in->medium_dev = st.st_dev;
-		in->have_medium = TRUE;
+	if (in->bundle_fd >= 0) {
+		/* A descriptor from a caller: no name to watch for a pulled medium. */
+		if (!mu_unlock_check_candidate_fd (in->bundle_fd, path, in->config->bundle_max_size,
+						   &size, error))
+			return FALSE;
+	} else {
+		if (!mu_unlock_check_candidate (path, in->config->bundle_max_size, &size, error))
+			return FALSE;
+		/* Remembered so that a stick pulled in any later phase, unlock included, is
+		 * told apart from a bad bundle. */
+		if (stat (path, &st) == 0) {
+			in->medium_dev = st.st_dev;
+			in->have_medium = TRUE;
+		}
 	}
 	mu_event_bundle_found (path, size);
-	return phase_unlock (in, path, error) && phase_verify (in, error) &&
-	       phase_check (in, error) && phase_apply (in, error) && check_tree (in, error) &&
+	if (!safe_point (in, error) || !phase_unlock (in, path, error) ||
+	    !safe_point (in, error) || !phase_verify (in, error) || !safe_point (in, error) ||
+	    !phase_check (in, error))
+		return FALSE;
+	if (in->check_only)
+		return TRUE;
+	return safe_point (in, error) && phase_apply (in, error) && check_tree (in, error) &&
 	       phase_deploy (in, error);
 }
 
@@ -394,9 +423,10 @@ to_mu_error (GError **error)
 	*error = mapped;
 }
 
-gboolean
-mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress *progress,
-		   MuInstallResult *result, GCancellable *cancellable, GError **error)
+static gboolean
+engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gboolean check_only,
+	    MuProgress *progress, MuInstallResult *result, GCancellable *cancellable,
+	    GError **error)
 {
 	g_auto (MuInstallResult) local_result = { 0 };
 	g_autoptr (GError) local_error = NULL;
@@ -408,6 +438,8 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 		.cancellable = cancellable,
 		.delta_fd = -1,
 		.bundle_path = bundle_path,
+		.bundle_fd = bundle_fd,
+		.check_only = check_only,
 	};
 	guint attempts = 0;
 	gboolean ok;
@@ -446,9 +478,34 @@ mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress 
 		g_propagate_error (error, g_steal_pointer (&local_error));
 		return FALSE;
 	}
-	if (progress != NULL)
+	if (progress != NULL && !check_only)
 		mu_progress_done (progress);
 	return TRUE;
+}
+
+gboolean
+mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress *progress,
+		   MuInstallResult *result, GCancellable *cancellable, GError **error)
+{
+	return engine_run (config, bundle_path, -1, FALSE, progress, result, cancellable, error);
+}
+
+gboolean
+mu_engine_install_fd (const MuConfig *config, int bundle_fd, const gchar *name,
+		      MuProgress *progress, MuInstallResult *result, GCancellable *cancellable,
+		      GError **error)
+{
+	g_return_val_if_fail (bundle_fd >= 0, FALSE);
+	return engine_run (config, name, bundle_fd, FALSE, progress, result, cancellable, error);
+}
+
+gboolean
+mu_engine_check (const MuConfig *config, const gchar *bundle_path, int bundle_fd,
+		 MuProgress *progress, MuInstallResult *result, GCancellable *cancellable,
+		 GError **error)
+{
+	return engine_run (config, bundle_path, bundle_fd, TRUE, progress, result, cancellable,
+			   error);
 }
 
 void

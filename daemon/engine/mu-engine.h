@@ -18,6 +18,7 @@ typedef struct {
 	gchar *from_commit;    /* NULL for a full update */
 	gchar *to_commit;
 	gchar *version;        /* of the deployed commit, or NULL */
+	guint64 timestamp;     /* of the to-commit, from the verified superblock (0 before) */
 	guint64 bytes;         /* size of the delta applied */
 	gdouble apply_seconds;
 	MuPhase failed_phase;  /* on failure: where it stopped */
@@ -40,6 +41,28 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path,
 			    MuProgress *progress, MuInstallResult *result,
 			    GCancellable *cancellable, GError **error);
+
+/*
+ * As mu_engine_install(), for the bundle file open as @bundle_fd (the caller keeps it): the
+ * engine never opens it by a name. @name says which file in messages and events (e.g. where
+ * a D-Bus client said it came from); it is not looked up.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_engine_install_fd (const MuConfig *config, int bundle_fd, const gchar *name,
+			       MuProgress *progress, MuInstallResult *result,
+			       GCancellable *cancellable, GError **error);
+
+/*
+ * The phases of an install up to the policy check (discover, unlock, verify, check), then
+ * finish: tells whether the bundle would be installed, and fills @result with its to-commit,
+ * version and timestamp, without applying anything. For choosing among several bundles on a
+ * medium. The bundle is @bundle_path, or the file open as @bundle_fd when that is >= 0
+ * (@bundle_path then only names it). A refusal is logged as for an install.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_engine_check (const MuConfig *config, const gchar *bundle_path, int bundle_fd,
+			  MuProgress *progress, MuInstallResult *result,
+			  GCancellable *cancellable, GError **error);
 
 /*
  * Removes what an install killed at any point may have left (mounts, dm-crypt mappings and

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include "mu-error.h"
 
 G_DEFINE_QUARK (mediaupd-error-quark, mu_error)
@@ -30,6 +32,9 @@ static const gchar *const error_names[MU_ERROR_LAST] = {
 	[MU_ERROR_CANCELLED] = "Cancelled",
 	[MU_ERROR_CONFIG] = "Config",
 	[MU_ERROR_ALREADY_INSTALLED] = "AlreadyInstalled",
+	[MU_ERROR_NOT_RUNNING] = "NotRunning",
+	[MU_ERROR_WORKER_FAILED] = "WorkerFailed",
+	[MU_ERROR_SUPERSEDED] = "Superseded",
 };
 
 const gchar *
@@ -38,4 +43,20 @@ mu_error_code_to_name (MuErrorCode code)
 	if ((guint) code >= MU_ERROR_LAST || error_names[code] == NULL)
 		return error_names[MU_ERROR_FAILED];
 	return error_names[code];
+}
+
+void
+mu_error_register_dbus (void)
+{
+	static gsize registered = 0;
+
+	if (!g_once_init_enter (&registered))
+		return;
+	for (guint i = 0; i < MU_ERROR_LAST; i++) {
+		g_autofree gchar *name = g_strconcat (MU_ERROR_DBUS_PREFIX,
+						      mu_error_code_to_name (i), NULL);
+
+		(void) g_dbus_error_register_error (MU_ERROR, (gint) i, name);
+	}
+	g_once_init_leave (&registered, 1);
 }

@@ -37,6 +37,9 @@ typedef enum {
 	MU_ERROR_CANCELLED,           /* Cancelled: the update was stopped */
 	MU_ERROR_CONFIG,              /* Config: the configuration file is invalid */
 	MU_ERROR_ALREADY_INSTALLED,   /* AlreadyInstalled: the bundle holds the booted commit */
+	MU_ERROR_NOT_RUNNING,         /* NotRunning: no install to act on (Cancel when idle) */
+	MU_ERROR_WORKER_FAILED,       /* WorkerFailed: the install process died without a result */
+	MU_ERROR_SUPERSEDED,          /* Superseded: a newer bundle on the same medium was chosen */
 	MU_ERROR_LAST
 } MuErrorCode;
 
@@ -44,5 +47,13 @@ GQuark mu_error_quark (void);
 
 /* "SignatureInvalid" etc.; the D-Bus error is "org.mediaupd.Error." + this name. */
 const gchar *mu_error_code_to_name (MuErrorCode code);
+
+#define MU_ERROR_DBUS_PREFIX "org.mediaupd.Error."
+
+/*
+ * Maps every code to "org.mediaupd.Error." + its name in GDBus, both ways: the daemon
+ * returns typed errors, and a client's proxy calls fail with MU_ERROR codes. Idempotent.
+ */
+void mu_error_register_dbus (void);
 
 G_END_DECLS

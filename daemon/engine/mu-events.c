@@ -111,6 +111,14 @@ mu_error_advice (const GError *error)
 		return "Fix /etc/mediaupd/mediaupd.conf as the message says.";
 	case MU_ERROR_BUSY:
 		return "Wait for the running update to finish.";
+	case MU_ERROR_NOT_RUNNING:
+		return "Nothing is being installed; there is nothing to stop.";
+	case MU_ERROR_WORKER_FAILED:
+		return "The install process crashed or was killed; the device was cleaned up and "
+		       "left as it was. Plug the medium in again; if it happens again, contact "
+		       "support with the output of 'journalctl -u mediaupd'.";
+	case MU_ERROR_SUPERSEDED:
+		return "Nothing to do: a newer bundle on the same medium was installed instead.";
 	default:
 		return "Check the journal lines before this one for the cause; if it persists, "
 		       "contact support with the output of 'journalctl -u mediaupd'.";
@@ -226,4 +234,65 @@ mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *e
 			  mu_error_advice (error), "MESSAGE", "Update %s in phase %s: %s. %s",
 			  refusal ? "refused" : "failed", mu_phase_to_string (phase), E (message),
 			  mu_error_advice (error));
+}
+
+void
+mu_event_bundle_skipped (const gchar *medium, const gchar *name, const GError *error)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+	const gchar *message = error != NULL ? error->message : "unknown reason";
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
+			  MU_EVENT_BUNDLE_SKIPPED_ID, "MEDIAUPD_EVENT", "bundle-skipped",
+			  "MEDIAUPD_MEDIUM", E (medium), "MEDIAUPD_BUNDLE", E (name),
+			  "MEDIAUPD_ERROR", error_name (error), "MESSAGE",
+			  "Skipped '%s' on %s: %s (%s)", E (name), E (medium), error_name (error),
+			  E (message));
+}
+
+void
+mu_event_worker_failed (const gchar *bundle, const GError *error)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+	const gchar *message = error != NULL ? error->message : "unknown error";
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID",
+			  MU_EVENT_WORKER_FAILED_ID, "MEDIAUPD_EVENT", "worker-failed",
+			  "MEDIAUPD_BUNDLE", E (bundle), "MEDIAUPD_ERROR", error_name (error),
+			  "MEDIAUPD_ADVICE", mu_error_advice (error), "MESSAGE",
+			  "Update failed: %s. %s", E (message), mu_error_advice (error));
+}
+
+void
+mu_event_reboot_pending (const gchar *medium, const gchar *commit, const gchar *version)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
+			  MU_EVENT_REBOOT_PENDING_ID, "MEDIAUPD_EVENT", "reboot-pending",
+			  "MEDIAUPD_MEDIUM", E (medium), "MEDIAUPD_COMMIT", E (commit),
+			  "MEDIAUPD_VERSION", E (version), "MESSAGE",
+			  "Update to version '%s' installed; the device restarts into it once the "
+			  "medium is removed",
+			  version != NULL ? E (version) : "unknown");
+}
+
+void
+mu_event_rebooting (const gchar *reason)
+{
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_REBOOTING_ID,
+			  "MEDIAUPD_EVENT", "rebooting", "MESSAGE",
+			  "Restarting the device into the installed update (%s)", reason);
+}
+
+void
+mu_event_boot_marked_good (const gchar *commit, const gchar *backend)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
+			  MU_EVENT_BOOT_MARKED_GOOD_ID, "MEDIAUPD_EVENT", "boot-marked-good",
+			  "MEDIAUPD_COMMIT", E (commit), "MEDIAUPD_BOOT_BACKEND", backend, "MESSAGE",
+			  "The booted system (commit %s) was marked good (boot-state backend %s)",
+			  E (commit), backend);
 }

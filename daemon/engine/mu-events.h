@@ -22,6 +22,12 @@ G_BEGIN_DECLS
 #define MU_EVENT_DEPLOYED_ID "a4e6b84b811cddf92a52a9a044444c78"
 #define MU_EVENT_FAILED_ID "6171ed3f47ee7550ef616de84e335ce1"
 #define MU_EVENT_TEARDOWN_FAILED_ID "1ca3aa65b2b64ba79d788953fd38400e"
+/* The daemon's (mediaupd) own. */
+#define MU_EVENT_BUNDLE_SKIPPED_ID "7b5fd067f90341a99e30cc75616f0d8f"
+#define MU_EVENT_WORKER_FAILED_ID "f00c031d6e684dc1a0b5ea9354527564"
+#define MU_EVENT_REBOOT_PENDING_ID "9102871f0870444ca54efed658230120"
+#define MU_EVENT_REBOOTING_ID "67276b80ebe3473287c878a0aa403a95"
+#define MU_EVENT_BOOT_MARKED_GOOD_ID "9c8e5c9228d7473da7ef10b54e02cf16"
 
 /* A candidate bundle file was found on a medium. */
 void mu_event_bundle_found (const gchar *path, guint64 size);
@@ -48,6 +54,24 @@ void mu_event_teardown_failed (const gchar *bundle_path, guint attempts, const G
  * the event adds what to do.
  */
 void mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *error);
+
+/*
+ * A file on a medium was not installed: @error says why (not a bundle, an older one, or
+ * MU_ERROR_SUPERSEDED when a newer bundle on the same medium was chosen).
+ */
+void mu_event_bundle_skipped (const gchar *medium, const gchar *name, const GError *error);
+
+/* The install process of @bundle died without a result; @error (WorkerFailed) says how. */
+void mu_event_worker_failed (const gchar *bundle, const GError *error);
+
+/* An update is deployed and the device restarts into it once @medium is removed. */
+void mu_event_reboot_pending (const gchar *medium, const gchar *commit, const gchar *version);
+
+/* The daemon asks systemd to restart the device into the new deployment (@reason says why). */
+void mu_event_rebooting (const gchar *reason);
+
+/* The booted deployment @commit was recorded as good by the boot-state backend @backend. */
+void mu_event_boot_marked_good (const gchar *commit, const gchar *backend);
 
 /* TRUE for codes that describe an unacceptable bundle rather than a failure. */
 gboolean mu_error_is_refusal (const GError *error);

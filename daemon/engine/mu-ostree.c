@@ -334,3 +334,53 @@ mu_ostree_target_free_bytes (MuOstreeTarget *target, guint64 *out_bytes, GError 
 	*out_bytes = (guint64) st.f_bavail * st.f_frsize;
 	return TRUE;
 }
+
+void
+mu_ostree_status_clear (MuOstreeStatus *status)
+{
+	g_clear_pointer (&status->current_commit, g_free);
+	g_clear_pointer (&status->current_version, g_free);
+	g_clear_pointer (&status->pending_commit, g_free);
+	g_clear_pointer (&status->pending_version, g_free);
+}
+
+gboolean
+mu_ostree_read_status (const gchar *path, MuOstreeStatus *out_status, GError **error)
+{
+	g_autoptr (GFile) file = g_file_new_for_path (path);
+	g_autoptr (OstreeSysroot) sysroot = ostree_sysroot_new (file);
+	g_autoptr (OstreeRepo) repo = NULL;
+	g_autoptr (OstreeDeployment) current = NULL;
+	g_auto (MuOstreeStatus) status = { 0 };
+	OstreeDeployment *booted;
+	guint64 timestamp = 0;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (!ostree_sysroot_load (sysroot, NULL, error) ||
+	    !ostree_sysroot_get_repo (sysroot, &repo, NULL, error))
+		return FALSE;
+	current = find_current (sysroot, FALSE, error);
+	if (current == NULL)
+		return FALSE;
+	status.current_commit = g_strdup (ostree_deployment_get_csum (current));
+	if (!read_commit_facts (repo, status.current_commit, &timestamp, &status.current_version,
+				error))
+		return FALSE;
+	booted = ostree_sysroot_get_booted_deployment (sysroot);
+	if (booted != NULL) {
+		g_autoptr (OstreeDeployment) pending = NULL;
+
+		ostree_sysroot_query_deployments_for (sysroot, ostree_deployment_get_osname (booted),
+						      &pending, NULL);
+		if (pending != NULL) {
+			status.pending_commit = g_strdup (ostree_deployment_get_csum (pending));
+			if (!read_commit_facts (repo, status.pending_commit, &timestamp,
+						&status.pending_version, error))
+				return FALSE;
+		}
+	}
+	*out_status = status;
+	status = (MuOstreeStatus){ 0 };
+	return TRUE;
+}

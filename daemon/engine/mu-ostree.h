@@ -101,4 +101,24 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit,
 			   GCancellable *cancellable, GError **error);
 
+/*
+ * What a status display shows: the current deployment (the booted one; the default one of a
+ * sysroot that is not booted) and the pending one (the default when it is not the booted
+ * one). Commits and versions are NULL where there is none. Read without the sysroot lock:
+ * it never waits for an install.
+ */
+typedef struct {
+	gchar *current_commit;
+	gchar *current_version;
+	gchar *pending_commit;
+	gchar *pending_version;
+} MuOstreeStatus;
+
+void mu_ostree_status_clear (MuOstreeStatus *status);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuOstreeStatus, mu_ostree_status_clear)
+
+/* Fails where @path is no OSTree sysroot (e.g. "/" on a build machine). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_ostree_read_status (const gchar *path, MuOstreeStatus *out_status, GError **error);
+
 G_END_DECLS

@@ -37,7 +37,34 @@ struct _MuUnlocked {
 	gchar *key_id;
 	gint slot;
 	dev_t file_dev; /* the filesystem the bundle file lives on */
+	gboolean by_fd; /* given by descriptor: there is no name to look at */
 };
+
+/* The checks of a candidate on what stat() or fstat() said of it; @name for messages. */
+static gboolean
+check_candidate_stat (const struct stat *st, const gchar *name, guint64 max_size,
+		      guint64 *out_size, GError **error)
+{
+	if (!S_ISREG (st->st_mode)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
+			     "'%s' is not a regular file (a symlink, directory, FIFO or device); "
+			     "copy the bundle file itself to the medium",
+			     name);
+		return FALSE;
+	}
+	if ((guint64) st->st_size < MIN_BUNDLE_SIZE || (guint64) st->st_size > max_size) {
+		g_set_error (error, MU_ERROR,
+			     (guint64) st->st_size < MIN_BUNDLE_SIZE ? MU_ERROR_NOT_A_BUNDLE
+								    : MU_ERROR_INVALID_ARGUMENT,
+			     "'%s' has %" G_GUINT64_FORMAT " bytes, outside the accepted %" G_GUINT64_FORMAT
+			     "..%" G_GUINT64_FORMAT " bytes",
+			     name, (guint64) st->st_size, MIN_BUNDLE_SIZE, max_size);
+		return FALSE;
+	}
+	if (out_size != NULL)
+		*out_size = (guint64) st->st_size;
+	return TRUE;
+}
 
 gboolean
 mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size,
@@ -52,25 +79,23 @@ mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_siz
 			     "cannot read '%s': %s", path, g_strerror (saved));
 		return FALSE;
 	}
-	if (!S_ISREG (st.st_mode)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
-			     "'%s' is not a regular file (a symlink, directory, FIFO or device); "
-			     "copy the bundle file itself to the medium",
-			     path);
+	return check_candidate_stat (&st, path, max_size, out_size, error);
+}
+
+gboolean
+mu_unlock_check_candidate_fd (int fd, const gchar *name, guint64 max_size, guint64 *out_size,
+			      GError **error)
+{
+	struct stat st;
+
+	if (fstat (fd, &st) < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read '%s': %s", name,
+			     g_strerror (saved));
 		return FALSE;
 	}
-	if ((guint64) st.st_size < MIN_BUNDLE_SIZE || (guint64) st.st_size > max_size) {
-		g_set_error (error, MU_ERROR,
-			     (guint64) st.st_size < MIN_BUNDLE_SIZE ? MU_ERROR_NOT_A_BUNDLE
-								   : MU_ERROR_INVALID_ARGUMENT,
-			     "'%s' has %" G_GUINT64_FORMAT " bytes, outside the accepted %" G_GUINT64_FORMAT
-			     "..%" G_GUINT64_FORMAT " bytes",
-			     path, (guint64) st.st_size, MIN_BUNDLE_SIZE, max_size);
-		return FALSE;
-	}
-	if (out_size != NULL)
-		*out_size = (guint64) st.st_size;
-	return TRUE;
+	return check_candidate_stat (&st, name, max_size, out_size, error);
 }
 
 /* A read-only loop device over @file_fd that disappears when its last user closes it. */
@@ -128,6 +153,13 @@ open_file (MuUnlocked *u, guint64 max_size, GError **error)
 {
 	struct stat st;
 
+	/* Given by descriptor: checked as it is, never opened again by a name. */
+	if (u->file_fd >= 0) {
+		if (!mu_unlock_check_candidate_fd (u->file_fd, u->path, max_size, NULL, error))
+			return FALSE;
+		u->by_fd = TRUE;
+		return TRUE;
+	}
 	if (!mu_unlock_check_candidate (u->path, max_size, NULL, error))
 		return FALSE;
 	u->file_fd = open (u->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
@@ -352,19 +384,27 @@ mu_unlocked_free (MuUnlocked *u)
 	g_free (u);
 }
 
-MuUnlocked *
-mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *options,
-		  GCancellable *cancellable, GError **error)
+static MuUnlocked *
+unlock_bundle (const gchar *path, int fd, GPtrArray *keys, const MuUnlockOptions *options,
+	       GCancellable *cancellable, GError **error)
 {
 	g_autoptr (MuUnlocked) u = g_new0 (MuUnlocked, 1);
 	const MuKey *key = NULL;
-
-	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
 	u->path = g_strdup (path);
 	u->file_fd = -1;
 	u->loop_fd = -1;
 	u->slot = -1;
+	if (fd >= 0) {
+		u->file_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+		if (u->file_fd < 0) {
+			int saved = errno;
+
+			g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot use '%s': %s", path,
+				     g_strerror (saved));
+			return NULL;
+		}
+	}
 	if (!open_file (u, options->max_size, error) || !attach_loop (u, error))
 		return NULL;
 	u->bundle = mu_bundle_open_device (u->loop_dev, u->path, error);
@@ -382,12 +422,31 @@ mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *opt
 	return g_steal_pointer (&u);
 }
 
+MuUnlocked *
+mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *options,
+		  GCancellable *cancellable, GError **error)
+{
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+	return unlock_bundle (path, -1, keys, options, cancellable, error);
+}
+
+MuUnlocked *
+mu_unlock_bundle_fd (int fd, const gchar *name, GPtrArray *keys, const MuUnlockOptions *options,
+		     GCancellable *cancellable, GError **error)
+{
+	g_return_val_if_fail (fd >= 0, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+	return unlock_bundle (name, fd, keys, options, cancellable, error);
+}
+
 gboolean
 mu_unlocked_medium_present (MuUnlocked *u)
 {
 	g_autofree gchar *sys = NULL;
 	struct stat st;
 
+	if (u->by_fd)
+		return TRUE;
 	if (stat (u->path, &st) < 0 && errno != EACCES)
 		return FALSE;
 	/* Filesystems without a block device (major 0) say no more than the name does. */

@@ -35,11 +35,23 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size,
 				    GError **error);
 
+/* The same checks on an open file @fd; @name says which file in messages. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_unlock_check_candidate_fd (int fd, const gchar *name, guint64 max_size,
+				       guint64 *out_size, GError **error);
+
 /* Opens @path with the first of @keys (MuKey*) that fits, hinted slots first. */
 G_GNUC_WARN_UNUSED_RESULT
 MuUnlocked *mu_unlock_bundle (const gchar *path, GPtrArray *keys,
 			      const MuUnlockOptions *options, GCancellable *cancellable,
 			      GError **error);
+
+/* As mu_unlock_bundle(), for the bundle file open as @fd (a duplicate is kept; @fd stays the
+ * caller's): nothing is opened by name. @name says which file in messages and logs. */
+G_GNUC_WARN_UNUSED_RESULT
+MuUnlocked *mu_unlock_bundle_fd (int fd, const gchar *name, GPtrArray *keys,
+				 const MuUnlockOptions *options, GCancellable *cancellable,
+				 GError **error);
 
 /* FALSE once the medium holding the bundle file has gone (its block device is no more). */
 gboolean mu_unlocked_medium_present (MuUnlocked *unlocked);

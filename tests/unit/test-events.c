@@ -135,6 +135,40 @@ test_events_escaped (void)
 	g_assert_nonnull (strstr (field ("MESSAGE"), "mediaupd-1: busy"));
 }
 
+/* The daemon's events: their ids, and medium strings escaped like the engine's. */
+static void
+test_events_daemon (void)
+{
+	g_autoptr (GError) older = g_error_new (MU_ERROR, MU_ERROR_DOWNGRADE, "1.0 < 2.0\033[2J");
+	g_autoptr (GError) killed = g_error_new (MU_ERROR, MU_ERROR_WORKER_FAILED,
+						 "the install process was killed by signal 9");
+
+	mu_event_bundle_skipped ("/org/x/sdb1", "old\033.enc", older);
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_BUNDLE_SKIPPED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "Downgrade");
+	g_assert_cmpstr (field ("MEDIAUPD_BUNDLE"), ==, "old\\x1b.enc");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "1.0 < 2.0\\x1b[2J"));
+
+	mu_event_worker_failed ("fd", killed);
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_WORKER_FAILED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "WorkerFailed");
+	g_assert_cmpstr (field ("PRIORITY"), ==, "4");
+	g_assert_nonnull (strstr (field ("MESSAGE"), "signal 9"));
+
+	mu_event_reboot_pending ("/org/x/sdb1", "abcd", "2.\n0");
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_REBOOT_PENDING_ID);
+	g_assert_nonnull (strstr (field ("MESSAGE"), "once the medium is removed"));
+
+	mu_event_rebooting ("the medium was removed");
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_REBOOTING_ID);
+
+	mu_event_boot_marked_good ("abcd", "none");
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_BOOT_MARKED_GOOD_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_BOOT_BACKEND"), ==, "none");
+}
+
 /* Which failures become MediaRemoved when the stick is gone: what a failing read can
  * produce; never a verdict on bytes that were read completely. */
 static void
@@ -150,7 +184,8 @@ test_events_removal_rule (void)
 		MU_ERROR_ALREADY_INSTALLED, MU_ERROR_UNSUPPORTED_FORMAT, MU_ERROR_NO_SPACE,
 		MU_ERROR_NO_TRUSTED_KEYS, MU_ERROR_CANCELLED, MU_ERROR_BUSY, MU_ERROR_CONFIG,
 		MU_ERROR_INVALID_KEY, MU_ERROR_KEY_PERMISSIONS, MU_ERROR_MEDIA_REMOVED,
-		MU_ERROR_INVALID_ARGUMENT,
+		MU_ERROR_INVALID_ARGUMENT, MU_ERROR_NOT_RUNNING, MU_ERROR_WORKER_FAILED,
+		MU_ERROR_SUPERSEDED,
 	};
 	g_autoptr (GError) ostree_read = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "read");
 	g_autoptr (GError) cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
@@ -183,6 +218,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/events/refused-vs-failed", test_events_refused_vs_failed);
 	g_test_add_func ("/events/advice", test_events_advice);
 	g_test_add_func ("/events/escaped", test_events_escaped);
+	g_test_add_func ("/events/daemon", test_events_daemon);
 	g_test_add_func ("/events/removal-rule", test_events_removal_rule);
 	return g_test_run ();
 }

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What the daemon keeps across restarts and power cuts, in STATE_DIR/state (a key file,
+ * replaced atomically and durably, mode 0644: it holds no secret):
+ *
+ *   [LastResult] Error= (D-Bus error name, "" after a success) Message= Bundle= Time= (µs)
+ *   [Pending]    Commit= Version=   the deployment an install made, until it boots
+ *   [Boot]       LastGood=          the commit last marked good (boot-state backend none)
+ *
+ * A missing file is an empty state; a damaged one is logged and read as empty, so that
+ * the daemon always starts.
+ */
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	gchar *error_name; /* full D-Bus name, or "" */
+	gchar *message;
+	gchar *bundle;
+	gint64 time_us;    /* g_get_real_time() of the result, 0 if none */
+	gchar *pending_commit;
+	gchar *pending_version;
+	gchar *last_good_commit;
+} MuDaemonState;
+
+MuDaemonState *mu_daemon_state_new (void);
+void mu_daemon_state_free (MuDaemonState *state);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuDaemonState, mu_daemon_state_free)
+
+/* Never fails: see above. */
+MuDaemonState *mu_daemon_state_load (const gchar *state_dir);
+
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_daemon_state_save (const MuDaemonState *state, const gchar *state_dir,
+			       GError **error);
+
+G_END_DECLS

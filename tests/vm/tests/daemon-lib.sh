@@ -1,0 +1,71 @@
+# shellcheck shell=bash
+# Host-side helpers of the daemon's vm tests (sourced after lib.sh and engine-lib.sh): the
+# build installed into the running guest as a package would install it (unit, udev rule, bus
+# policy, D-Bus activation, tmpfiles, catalog, programs), test drop-ins for the unit, and the
+# daemon's state over D-Bus.
+
+DAEMON_BUS=(org.mediaupd.Manager1 /org/mediaupd/Manager1 org.mediaupd.Manager1)
+DAEMON_DROPIN=/etc/systemd/system/mediaupd.service.d/50-test.conf
+
+# daemon_install: `meson install` of $MEDIAUPD_BUILD_ROOT into a staging directory, copied
+# into the guest and put in place there by guest/install-daemon.sh. The guest image stays as
+# it is (it is cached; /usr is read-only under OSTree).
+daemon_install() {
+	local stage=$T_WORK/install prefix
+	[ -n "${MEDIAUPD_BUILD_ROOT:-}" ] ||
+		fail "MEDIAUPD_BUILD_ROOT is not set: this test needs the project's build (run it with meson test)"
+	rm -rf "$stage"
+	prefix=$(meson introspect --buildoptions "$MEDIAUPD_BUILD_ROOT" |
+		python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
+	DESTDIR=$stage meson install -C "$MEDIAUPD_BUILD_ROOT" --no-rebuild --quiet \
+		>"$T_WORK/install.log" 2>&1 || {
+		cat "$T_WORK/install.log"
+		fail "meson install of $MEDIAUPD_BUILD_ROOT failed (is the build complete?)"
+	}
+	printf '%s\n' "$prefix" >"$stage/PREFIX"
+	g rm -rf /var/tmp/mediaupd-install
+	"$VM" copy-in "$stage" /var/tmp/mediaupd-install
+	g "$GUEST_SRC/tests/vm/tests/guest/install-daemon.sh" /var/tmp/mediaupd-install
+	g rm -rf /var/tmp/mediaupd-install
+	say "installed the build (prefix $prefix) into the guest"
+}
+
+# daemon_dropin [LINE...]: the unit's test drop-in holds these [Service] lines (none: removed);
+# takes effect at the next start
+daemon_dropin() {
+	if [ $# = 0 ]; then
+		g rm -f "$DAEMON_DROPIN"
+	else
+		g mkdir -p "${DAEMON_DROPIN%/*}"
+		g sh -c "printf '%s\n' '[Service]' \"\$@\" >$DAEMON_DROPIN" sh "$@"
+	fi
+	g systemctl daemon-reload
+}
+
+# daemon_prop NAME: a property of the manager, as busctl prints it ("s \"idle\"")
+daemon_prop() { g busctl get-property "${DAEMON_BUS[@]}" "$1"; }
+# daemon_string NAME: a string property's value
+daemon_string() { daemon_prop "$1" | sed -n 's/^s "\(.*\)"$/\1/p'; }
+
+# daemon_wait_state STATE [SECONDS]: until State is STATE
+daemon_wait_state() {
+	local want=$1 bound=${2:-120}
+	g timeout "$bound" sh -c "until busctl get-property ${DAEMON_BUS[*]} State 2>/dev/null |
+		grep -qx 's \"$want\"'; do sleep 0.2; done" || {
+		g systemctl status --no-pager mediaupd.service || true
+		g journalctl --no-pager -u mediaupd.service | tail -n 40 || true
+		fail "the daemon did not reach State $want within $bound s (now: $(daemon_prop State 2>&1))"
+	}
+}
+
+# daemon_events ID: the MESSAGE=s of the daemon's journal events with this MESSAGE_ID
+daemon_events() {
+	g journalctl --no-pager -b -o cat MESSAGE_ID="$1" _SYSTEMD_UNIT=mediaupd.service
+}
+
+# daemon_clean: nothing of an install left: no mapping, loop device, inner or stick mount
+daemon_clean() {
+	g sh -c "echo dm: \$(dmsetup ls | grep -c mediaupd || true);
+		echo loops: \$(losetup -n -O NAME | wc -l);
+		echo mounts: \$(findmnt -rn -o TARGET | grep -c -e ^/run/mediaupd/ -e ^/media/ -e ^/run/media/ || true)"
+}
