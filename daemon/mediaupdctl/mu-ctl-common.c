@@ -53,7 +53,9 @@ mu_ctl_parse_options (GOptionContext *ctx, int *argc, char ***argv, int n_args,
 	g_autoptr (GError) error = NULL;
 
 	if (!g_option_context_parse (ctx, argc, argv, &error)) {
-		g_printerr ("%s\nUsage: %s\n", error->message, usage);
+		g_autofree gchar *message = mu_escape_untrusted (error->message);
+
+		g_printerr ("%s\nUsage: %s\n", message, usage);
 		return FALSE;
 	}
 	/* (*argv)[0] is the command's name. */

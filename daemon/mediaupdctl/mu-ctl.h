@@ -52,7 +52,7 @@ gboolean mu_ctl_parse_options (GOptionContext *ctx, int *argc, char ***argv, int
 /*
  * The daemon's object on the system bus (DBUS_SYSTEM_BUS_ADDRESS), checked to answer:
  * the daemon is started by D-Bus activation if it is not running. On failure reports why
- * (a JSON error line with --json) and sets @ret_exit.
+ * (with --json as the result line of a failure) and sets @ret_exit.
  */
 MuDBusManager1 *mu_ctl_connect (MuCtlOut *out, MuCtlExit *ret_exit);
 
@@ -66,7 +66,6 @@ gchar *mu_ctl_error_dbus_name (const GError *error) G_GNUC_WARN_UNUSED_RESULT;
 /* Opens @path for passing to the daemon: read-only, no symlink as its last component, a
  * regular file only (never a FIFO or a device, which would block or act on open). */
 int mu_ctl_open_bundle (const gchar *path, GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
 
 /*
  * Follows the daemon's Progress property for apply and watch: on a terminal (@bar) one
