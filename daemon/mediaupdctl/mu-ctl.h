@@ -19,12 +19,12 @@ int mu_ctl_cmd_cancel (int argc, char **argv);
 int mu_ctl_cmd_watch (int argc, char **argv);
 
 /* The exit statuses, as --help shows them. */
-#define MU_CTL_EXIT_HELP                                                                   \
-	"Exit status:\n"                                                                   \
-	"  0  done (apply: installed; watch --exit-on-completed: the install succeeded)\n" \
-	"  1  refused or failed: the error's name is printed (e.g. NotABundle)\n"          \
-	"  2  usage: bad command line or configuration\n"                                  \
-	"  3  the system bus or the mediaupd daemon is not reachable\n"                    \
+#define MU_CTL_EXIT_HELP                                                                           \
+	"Exit status:\n"                                                                           \
+	"  0  done (apply: installed; watch --exit-on-completed: the install succeeded)\n"         \
+	"  1  refused or failed: the error's name is printed (e.g. NotABundle)\n"                  \
+	"  2  usage: bad command line or configuration\n"                                          \
+	"  3  the system bus or the mediaupd daemon is not reachable\n"                            \
 	"  4  the bus policy refused the call: run it as root\n"
 
 /*
@@ -76,7 +76,7 @@ typedef struct {
 	gboolean bar;
 	gboolean bar_drawn; /* a bar is on the screen, the cursor after it */
 	MuCtlProgressFilter filter;
-	gchar *last_phase;  /* the last JSON line's */
+	gchar *last_phase; /* the last JSON line's */
 	guint last_percent;
 } MuCtlProgressView;
 

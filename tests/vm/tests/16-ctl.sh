@@ -60,7 +60,10 @@ t0=$SECONDS
 ctl apply /var/tmp/b12.enc --json
 say "mediaupdctl apply FILE: installed in $((SECONDS - t0)) s"
 last=$(printf '%s\n' "$OUT" | tail -n 1)
-check_eq "apply exit status" "$RC" 0
+if [ "$RC" != 0 ]; then
+	g journalctl --no-pager -b -u mediaupd.service | tail -n 40 || true
+	fail "mediaupdctl apply FILE exited $RC: $OUT"
+fi
 check_eq "result event" "$(json_field "$last" event)" result
 check_eq "result success" "$(json_field "$last" success)" True
 check_eq "result pending_version" "$(json_field "$last" pending_version)" 2
