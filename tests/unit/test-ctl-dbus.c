@@ -146,14 +146,46 @@ parse_lines (Run *r)
 	}
 }
 
-/* Collects what @proc printed and its exit status. */
+typedef struct {
+	gboolean done;
+	gchar *out;
+	gchar *err;
+	GError *error;
+} Communication;
+
+static void
+on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	Communication *c = user_data;
+
+	(void) g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &c->out,
+						     &c->err, &c->error);
+	c->done = TRUE;
+}
+
+/* Collects what @proc printed and its exit status; a run that hangs (a FIFO opened
+ * blocking, a call without an answer) fails the test here, not at meson's timeout. */
 static void
 finish_run (GSubprocess *proc, Run *r)
 {
-	g_autoptr (GError) error = NULL;
+	Communication c = { 0 };
+	gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
 
-	g_subprocess_communicate_utf8 (proc, NULL, NULL, &r->out, &r->err, &error);
-	g_assert_no_error (error);
+	g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_communicated, &c);
+	while (!c.done) {
+		if (g_get_monotonic_time () > deadline) {
+			g_autofree gchar *pid = g_strdup (g_subprocess_get_identifier (proc));
+
+			g_subprocess_force_exit (proc);
+			g_error ("mediaupdctl (pid %s) did not end within %d s", pid,
+				 (int) (TIMEOUT_US / G_USEC_PER_SEC));
+		}
+		if (!g_main_context_iteration (NULL, FALSE))
+			g_usleep (10 * 1000);
+	}
+	g_assert_no_error (c.error);
+	r->out = c.out;
+	r->err = c.err;
 	g_assert_true (g_subprocess_get_if_exited (proc));
 	r->exit_status = g_subprocess_get_exit_status (proc);
 	parse_lines (r);
