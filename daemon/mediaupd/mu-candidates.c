@@ -88,8 +88,7 @@ name_is_plain (const gchar *name)
  * file (not a candidate, nothing to report).
  */
 static gboolean
-check_one (int root_fd, const gchar *name, guint64 max_size, guint64 *ret_size,
-	   GError **ret_error)
+check_one (int root_fd, const gchar *name, guint64 max_size, guint64 *ret_size, GError **ret_error)
 {
 	g_autofree gchar *shown = mu_escape_untrusted (name);
 	struct stat st;
@@ -147,7 +146,8 @@ mu_candidates_find (const MuConfig *config, const gchar *mount_path, GPtrArray *
 	if (root_fd < 0) {
 		int saved = errno;
 
-		g_set_error (error, MU_ERROR, saved == ENOENT ? MU_ERROR_MEDIA_REMOVED : MU_ERROR_IO,
+		g_set_error (error, MU_ERROR,
+			     saved == ENOENT ? MU_ERROR_MEDIA_REMOVED : MU_ERROR_IO,
 			     "discover: cannot open the medium at %s: %s", mount_path,
 			     g_strerror (saved));
 		return NULL;
@@ -171,7 +171,8 @@ mu_candidates_find (const MuConfig *config, const gchar *mount_path, GPtrArray *
 				     "[Bundle] Names= holds '%s', which is not a plain file name; "
 				     "only files at the medium's root are bundles",
 				     name);
-			add_rejected (rejected, mount_path, name, 0, g_steal_pointer (&local_error));
+			add_rejected (rejected, mount_path, name, 0,
+				      g_steal_pointer (&local_error));
 			continue;
 		}
 		if (check_one (root_fd, name, config->bundle_max_size, &size, &local_error)) {
@@ -179,7 +180,8 @@ mu_candidates_find (const MuConfig *config, const gchar *mount_path, GPtrArray *
 			continue;
 		}
 		if (local_error != NULL)
-			add_rejected (rejected, mount_path, name, 0, g_steal_pointer (&local_error));
+			add_rejected (rejected, mount_path, name, 0,
+				      g_steal_pointer (&local_error));
 	}
 	close (root_fd);
 

@@ -14,8 +14,8 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	gchar *name;     /* the file name at the medium's root (from the medium: escape to print) */
-	gchar *path;     /* mount point + name */
+	gchar *name; /* the file name at the medium's root (from the medium: escape to print) */
+	gchar *path; /* mount point + name */
 	guint64 size;
 } MuCandidate;
 

@@ -51,11 +51,11 @@ static void
 mu_media_source_default_init (MuMediaSourceInterface *iface)
 {
 	signals[SIGNAL_ADDED] = g_signal_new ("added", G_TYPE_FROM_INTERFACE (iface),
-					      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-					      G_TYPE_NONE, 1, mu_medium_get_type ());
+					      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+					      1, mu_medium_get_type ());
 	signals[SIGNAL_REMOVED] = g_signal_new ("removed", G_TYPE_FROM_INTERFACE (iface),
-						G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-						G_TYPE_NONE, 1, mu_medium_get_type ());
+						G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+						1, mu_medium_get_type ());
 }
 
 gboolean

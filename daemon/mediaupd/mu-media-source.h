@@ -13,16 +13,16 @@ G_BEGIN_DECLS
 /* One filesystem on a removable medium (a USB stick partition, an SD card). */
 typedef struct {
 	gint ref_count;
-	gchar *id;          /* stable while present: the udisks2 block object path */
-	gchar *device;      /* /dev/sda1 */
-	gchar *label;       /* filesystem label, may be "" (from the medium: escape before use) */
-	gchar *bus;         /* "usb" or "sd" */
-	gchar *fs_type;     /* "vfat", "ext4", "exfat" ... */
+	gchar *id;      /* stable while present: the udisks2 block object path */
+	gchar *device;  /* /dev/sda1 */
+	gchar *label;   /* filesystem label, may be "" (from the medium: escape before use) */
+	gchar *bus;     /* "usb" or "sd" */
+	gchar *fs_type; /* "vfat", "ext4", "exfat" ... */
 } MuMedium;
 
 GType mu_medium_get_type (void);
-MuMedium *mu_medium_new (const gchar *id, const gchar *device, const gchar *label,
-			 const gchar *bus, const gchar *fs_type);
+MuMedium *mu_medium_new (const gchar *id, const gchar *device, const gchar *label, const gchar *bus,
+			 const gchar *fs_type);
 MuMedium *mu_medium_ref (MuMedium *medium);
 void mu_medium_unref (MuMedium *medium);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuMedium, mu_medium_unref)

@@ -148,15 +148,14 @@ medium_for (MuMediaUdisks *self, GDBusObject *object)
 		return NULL;
 	label = cached_string (object, UDISKS_IFACE_BLOCK, "IdLabel", G_VARIANT_TYPE_STRING);
 	fs_type = cached_string (object, UDISKS_IFACE_BLOCK, "IdType", G_VARIANT_TYPE_STRING);
-	return mu_medium_new (g_dbus_object_get_object_path (object), device, label, bus,
-			      fs_type);
+	return mu_medium_new (g_dbus_object_get_object_path (object), device, label, bus, fs_type);
 }
 
 static void
 rescan (MuMediaUdisks *self)
 {
 	g_autoptr (GHashTable) now = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-							     (GDestroyNotify) mu_medium_unref);
+							    (GDestroyNotify) mu_medium_unref);
 	g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (
 		(GDestroyNotify) mu_medium_unref);
 	g_autoptr (GPtrArray) added = g_ptr_array_new_with_free_func (
@@ -212,8 +211,8 @@ on_object_changed (GDBusObjectManager *manager, GDBusObject *object, gpointer us
 }
 
 static void
-on_interface_changed (GDBusObjectManager *manager, GDBusObject *object,
-		      GDBusInterface *iface, gpointer user_data)
+on_interface_changed (GDBusObjectManager *manager, GDBusObject *object, GDBusInterface *iface,
+		      gpointer user_data)
 {
 	rescan (MU_MEDIA_UDISKS (user_data));
 }
@@ -221,8 +220,7 @@ on_interface_changed (GDBusObjectManager *manager, GDBusObject *object,
 /* A block's drive or type, or a drive's bus, may be filled in after the object appears. */
 static void
 on_properties_changed (GDBusObjectManagerClient *manager, GDBusObjectProxy *object,
-		       GDBusProxy *proxy, GVariant *changed, GStrv invalidated,
-		       gpointer user_data)
+		       GDBusProxy *proxy, GVariant *changed, GStrv invalidated, gpointer user_data)
 {
 	const gchar *iface_name = g_dbus_proxy_get_interface_name (proxy);
 
@@ -234,8 +232,8 @@ on_properties_changed (GDBusObjectManagerClient *manager, GDBusObjectProxy *obje
 static void
 on_name_owner (GObject *manager, GParamSpec *pspec, gpointer user_data)
 {
-	g_autofree gchar *owner =
-		g_dbus_object_manager_client_get_name_owner (G_DBUS_OBJECT_MANAGER_CLIENT (manager));
+	g_autofree gchar *owner = g_dbus_object_manager_client_get_name_owner (
+		G_DBUS_OBJECT_MANAGER_CLIENT (manager));
 
 	if (owner != NULL)
 		g_info ("media: udisks2 is on the bus (%s)", owner);
@@ -331,8 +329,8 @@ call_filesystem (MuMediaUdisks *self, MuMedium *medium, const gchar *method, GVa
 {
 	return g_dbus_connection_call_sync (self->bus, UDISKS_NAME, medium->id,
 					    UDISKS_IFACE_FILESYSTEM, method, args, reply_type,
-					    G_DBUS_CALL_FLAGS_NO_AUTO_START, timeout_ms, cancellable,
-					    error);
+					    G_DBUS_CALL_FLAGS_NO_AUTO_START, timeout_ms,
+					    cancellable, error);
 }
 
 static GVariant *
