@@ -13,6 +13,7 @@
 #include "mu-bundle-private.h"
 #include "mu-error.h"
 #include "mu-escape.h"
+#include "mu-json.h"
 
 /* Enough to see the primary header and the last possible secondary LUKS2 header magic. */
 #define SNIFF_LEN (0x400000 + 4096)

@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mu-error.h"
+#include "mu-json.h"
 
 #define LUKS_MAGIC_LEN 6
 static const guint8 luks_magic_primary[LUKS_MAGIC_LEN] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
@@ -62,28 +63,6 @@ parse_u64_string (const gchar *str, guint64 *out_value)
 		return FALSE;
 	*out_value = value;
 	return TRUE;
-}
-
-/* The string member @name of @object, or NULL if absent or not a string. */
-const gchar *
-mu_json_object_get_string (JsonObject *object, const gchar *name)
-{
-	JsonNode *node = json_object_get_member (object, name);
-
-	if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-	    json_node_get_value_type (node) != G_TYPE_STRING)
-		return NULL;
-	return json_node_get_string (node);
-}
-
-void
-mu_json_builder_add_string_member (JsonBuilder *builder, const gchar *name, const gchar *value)
-{
-	json_builder_set_member_name (builder, name);
-	if (value != NULL)
-		json_builder_add_string_value (builder, value);
-	else
-		json_builder_add_null_value (builder);
 }
 
 static gboolean

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include <libcryptsetup.h>
 
 G_BEGIN_DECLS
@@ -27,13 +26,6 @@ MuLuksMagic mu_luks_sniff (GBytes *head);
  * there is exactly one segment and it is of type "crypt". */
 gboolean mu_luks_parse_segment (GBytes *header_json, guint64 *out_offset, guint64 *out_size,
 				GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
-/* The string member @name of @object, or NULL if absent or not a string. */
-const gchar *mu_json_object_get_string (JsonObject *object, const gchar *name);
-
-/* Adds member @name to the object being built: the string @value, or null when NULL. */
-void mu_json_builder_add_string_member (JsonBuilder *builder, const gchar *name,
-					const gchar *value);
 
 /*
  * Process-wide libcryptsetup setup; idempotent, mu_bundle_open() calls it:

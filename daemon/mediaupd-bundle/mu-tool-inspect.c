@@ -6,6 +6,7 @@
 #include "mu-bundle.h"
 #include "mu-error.h"
 #include "mu-escape.h"
+#include "mu-json.h"
 #include "mu-key.h"
 #include "mu-tool.h"
 

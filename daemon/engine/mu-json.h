@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Small JSON helpers shared by the programs: reading libcryptsetup's header dump, and
+ * writing the objects that mediaupdctl and mediaupd-bundle print with --json.
+ */
+
+/* The string member @name of @object, or NULL if absent or not a string. */
+const gchar *mu_json_object_get_string (JsonObject *object, const gchar *name);
+
+/* Adds member @name to the object being built: the string @value, or null when NULL. */
+void mu_json_builder_add_string_member (JsonBuilder *builder, const gchar *name,
+					const gchar *value);
+
+/* As mu_json_builder_add_string_member(), for text that may come from a medium (a label,
+ * a key id, a message quoting one): escaped with mu_escape_untrusted(), or null. */
+void mu_json_builder_add_text_member (JsonBuilder *builder, const gchar *name,
+				      const gchar *value);
+
+void mu_json_builder_add_int_member (JsonBuilder *builder, const gchar *name, gint64 value);
+void mu_json_builder_add_boolean_member (JsonBuilder *builder, const gchar *name,
+					 gboolean value);
+
+/*
+ * Adds @value (a GVariant of any type) as a JSON value: numbers and booleans as such,
+ * strings, object paths and signatures escaped as by mu_escape_untrusted(), a dictionary
+ * with string keys as an object, other arrays, tuples and maybe-types as arrays (a missing
+ * maybe as null), a variant as what it holds, a byte string as a string. Unsigned 64-bit
+ * numbers above G_MAXINT64 become G_MAXINT64 (JSON readers lose them anyway).
+ */
+void mu_json_builder_add_variant (JsonBuilder *builder, GVariant *value);
+
+/* The object or array built so far as one line of compact JSON, without a newline. */
+gchar *mu_json_builder_to_line (JsonBuilder *builder) G_GNUC_WARN_UNUSED_RESULT;
+
+G_END_DECLS
