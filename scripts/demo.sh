@@ -1,0 +1,289 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# demo.sh: the whole product in one command, on a fresh Debian 12 machine as root.
+#
+# Usage: scripts/demo.sh [--skip-deps] [--build-dir DIR]
+#
+# Installs what it needs (.ci/install-deps), builds mediaupd, makes version 2 of the test
+# guest's sample OS, builds an encrypted bundle with scripts/make-encrypted-bundle.sh and a
+# USB stick image holding it, boots the QEMU guest (a device running version 1), installs the
+# daemon there as a package would, and plugs the stick. From then on nothing is typed into
+# the guest that does the update: the daemon notices the stick, unlocks, verifies, applies and
+# deploys by itself, and reboots into version 2 once the stick is pulled. The demo only
+# watches: `mediaupdctl watch`, the journal events, `mediaupdctl status` before and after.
+#
+#   --skip-deps      do not run .ci/install-deps (the packages are installed already)
+#   --build-dir DIR  the build directory (default: build-demo in the source tree)
+#
+# Takes several minutes on a 2-core machine without KVM (the guest runs under TCG); the first
+# run also builds the guest image (tests/vm/README.md). The guest is always powered off at the
+# end, and nothing is left mounted or attached on this machine.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+SRC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEMO_START=$SECONDS
+BUILD_DIR=$SRC_ROOT/build-demo
+SKIP_DEPS=0
+STEP=0
+STEPS=8
+
+die() {
+	echo "demo.sh: error: $*" >&2
+	exit 1
+}
+usage() {
+	sed -n 's/^# \{0,1\}//; 4,21p' "$0"
+	exit "${1:-2}"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--skip-deps)
+		SKIP_DEPS=1
+		shift
+		;;
+	--build-dir)
+		[ $# -ge 2 ] || die "--build-dir needs a directory"
+		BUILD_DIR=$(realpath -m "$2")
+		shift 2
+		;;
+	-h | --help) usage 0 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+
+[ "$(id -u)" = 0 ] ||
+	die "run this as root (e.g. sudo scripts/demo.sh): it installs Debian packages, builds the guest image under /var/cache/mediaupd-vm and runs QEMU with loop-free disk images"
+
+# step TITLE: a banner for the next step, with the time since the start
+step() {
+	STEP=$((STEP + 1))
+	printf '\n\033[1m==> [%d/%d] %s\033[0m  (%d s)\n' "$STEP" "$STEPS" "$1" "$((SECONDS - DEMO_START))"
+}
+# note TEXT: a line of explanation
+note() { printf '    %s\n' "$*"; }
+# host CMD...: show a command run on this machine, then run it
+host() {
+	printf '  $ %s\n' "$*"
+	"$@"
+}
+# guest CMD...: show a command run in the guest, then run it there, its output indented
+guest() {
+	printf '  device# %s\n' "$*"
+	"$VM" exec -- "$@" 2>&1 | sed 's/^/    /'
+}
+
+cd "$SRC_ROOT"
+
+# ---------------------------------------------------------------------------------------------
+step "Installing the build and test dependencies (Debian packages)"
+if [ "$SKIP_DEPS" = 1 ]; then
+	note "skipped (--skip-deps)"
+else
+	host bash .ci/install-deps
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "Building mediaupd in ${BUILD_DIR#"$SRC_ROOT"/}"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+	host meson setup "$BUILD_DIR" -Dtest_hooks=false -Dvm_tests=false
+fi
+host meson compile -C "$BUILD_DIR"
+export MEDIAUPD_BUILD_ROOT=$BUILD_DIR
+
+# ---------------------------------------------------------------------------------------------
+step "The guest image and two versions of a sample OS"
+host tests/vm/vm build
+# The vm suite's helpers: a run directory and scratch directory of our own ($MEDIAUPD_VM_RUN,
+# $T_WORK), `g CMD` in the guest, `fail`, the guest's keys and configuration (guest_setup),
+# the daemon installed from the build (daemon_install), the daemon's properties.
+MEDIAUPD_SKIP_VM_TESTS=0
+# shellcheck source=../tests/vm/tests/lib.sh
+. "$SRC_ROOT/tests/vm/tests/lib.sh"
+# shellcheck source=../tests/vm/tests/engine-lib.sh
+. "$SRC_ROOT/tests/vm/tests/engine-lib.sh"
+# shellcheck source=../tests/vm/tests/daemon-lib.sh
+. "$SRC_ROOT/tests/vm/tests/daemon-lib.sh"
+WATCH_PID=""
+WATCH_LOG=$T_WORK/watch.log
+
+# The trap of lib.sh, with the watcher stopped first and a check that this machine keeps no
+# loop device or mount of the demo's files.
+demo_cleanup() {
+	local rc=$? leftovers
+	set +e
+	if [ -n "$WATCH_PID" ] && kill -0 "$WATCH_PID" 2>/dev/null; then
+		kill "$WATCH_PID" 2>/dev/null
+		wait "$WATCH_PID" 2>/dev/null
+	fi
+	if [ "$rc" != 0 ]; then
+		echo
+		echo "--- the demo failed (exit $rc); guest state:"
+		"$VM" status
+		echo "--- serial console (end):"
+		tail -n 40 "$MEDIAUPD_VM_RUN/serial.log" 2>/dev/null
+	fi
+	echo
+	echo "Powering the guest off."
+	"$VM" down >/dev/null 2>&1
+	rm -rf "$MEDIAUPD_VM_RUN" "$T_WORK"
+	leftovers=$({
+		losetup -n -O BACK-FILE 2>/dev/null
+		findmnt -rn -o SOURCE,TARGET 2>/dev/null
+	} | grep -F -e "$MEDIAUPD_VM_RUN" || true)
+	if [ -n "$leftovers" ]; then
+		echo "demo.sh: error: left on this machine: $leftovers" >&2
+		[ "$rc" != 0 ] || rc=1
+	fi
+	echo "Total time: $((SECONDS - DEMO_START)) s ($(nproc) cores, guest under TCG)."
+	exit "$rc"
+}
+trap demo_cleanup EXIT
+
+eval "$("$VM" info)"
+ENG_REPO=$T_WORK/repo
+V2_TREE=$T_WORK/v2-overlay
+note "The device runs version 1 of the test OS '$VM_OS' (commit ${VM_COMMIT_1:0:12})."
+note "Version 2 is made here, in a scratch copy of the image's OSTree repository:"
+host ostree --repo="$ENG_REPO" init --mode=archive
+host ostree --repo="$ENG_REPO" pull-local "$VM_REPO" "$VM_COMMIT_1"
+mkdir -p "$V2_TREE/usr/lib/mediaupd-testos" "$V2_TREE/usr/etc"
+echo 2 >"$V2_TREE/usr/lib/mediaupd-testos/version"
+ostree --repo="$ENG_REPO" cat "$VM_COMMIT_1" /usr/lib/os-release |
+	sed '/^IMAGE_VERSION=/d' >"$V2_TREE/usr/lib/os-release"
+echo IMAGE_VERSION=2 >>"$V2_TREE/usr/lib/os-release"
+{
+	ostree --repo="$ENG_REPO" cat "$VM_COMMIT_1" /usr/etc/motd
+	echo
+	echo "*** Version 2 of the sample OS: installed from a USB stick by mediaupd. ***"
+} >"$V2_TREE/usr/etc/motd"
+chmod 644 "$V2_TREE/usr/lib/mediaupd-testos/version" "$V2_TREE/usr/lib/os-release" \
+	"$V2_TREE/usr/etc/motd"
+find "$V2_TREE" -type d -exec chmod 755 {} +
+note "changed files: /usr/lib/mediaupd-testos/version, /usr/lib/os-release (IMAGE_VERSION=2), /usr/etc/motd"
+v2_commit=(ostree --repo="$ENG_REPO" commit -b "$VM_REF" --tree=ref="$VM_COMMIT_1"
+	--tree=dir="$V2_TREE" --owner-uid=0 --owner-gid=0
+	--subject="sample OS, version 2" --add-metadata-string=version=2)
+printf '  $ %s\n' "${v2_commit[*]}"
+V2_COMMIT=$("${v2_commit[@]}")
+note "version 2 is commit ${V2_COMMIT:0:12} on $VM_REF"
+
+# ---------------------------------------------------------------------------------------------
+step "The encrypted bundle (make-encrypted-bundle.sh) and a USB stick holding it"
+BUNDLE=$T_WORK/static-update.bundle.enc
+STICK=$T_WORK/stick.img
+note "Signed with the example signing key, encrypted to the example device keys main-2026 and"
+note "fallback-1 (keys-example/: for demos and tests only):"
+export MEDIAUPD_BUNDLE=$BUILD_DIR/daemon/mediaupd-bundle/mediaupd-bundle
+host scripts/make-encrypted-bundle.sh --repo "$ENG_REPO" --ref "$VM_REF" \
+	--from "$VM_COMMIT_1" --to "$V2_COMMIT" \
+	--signing-key keys-example/example-signing.secret \
+	--key main-2026=keys-example/main-2026.key --key fallback-1=keys-example/fallback-1.key \
+	--output "$BUNDLE" 2>&1 | sed 's/^/    /'
+host tests/vm/make-stick "$STICK" "$BUNDLE"
+
+# ---------------------------------------------------------------------------------------------
+step "The device: boot, install the daemon, status before"
+vm_up
+note "The device's keys, its trusted signing key and its configuration (as the vendor's image has them):"
+guest_setup
+guest cat "$GUEST_CONF"
+daemon_install
+guest ostree admin status
+guest sh -c 'cat /usr/lib/mediaupd-testos/version; grep ^IMAGE_VERSION= /etc/os-release'
+note "Nothing of mediaupd runs until a medium arrives or someone asks on D-Bus:"
+guest systemctl is-active mediaupd.service || true
+note "mediaupdctl asks the daemon over D-Bus (which starts it):"
+guest mediaupdctl status
+
+# ---------------------------------------------------------------------------------------------
+step "Plugging the stick: the device updates itself"
+note "mediaupdctl watch follows the daemon over D-Bus; its lines are marked 'watch |'."
+: >"$WATCH_LOG"
+"$VM" exec --timeout 3600 -- mediaupdctl watch \
+	> >(tee -a "$WATCH_LOG" | sed -u 's/^/    watch | /') 2>&1 &
+WATCH_PID=$!
+timeout 30 sh -c "until grep -q '^State:' '$WATCH_LOG'; do sleep 0.2; done" ||
+	fail "mediaupdctl watch printed nothing within 30 s"
+BOOT_BEFORE=$("$VM" status | sed -n 's/^board: running, ready \([0-9]*\)$/\1/p')
+[ -n "$BOOT_BEFORE" ] || fail "the board does not say which power-on is running"
+PLUG_T0=$SECONDS
+host tests/vm/vm plug usb "$STICK" stick
+note "(no command is typed into the device from here on until it has rebooted)"
+timeout 1200 sh -c "until grep -q '^Completed:' '$WATCH_LOG'; do
+		kill -0 $WATCH_PID 2>/dev/null || exit 1; sleep 0.5; done" ||
+	fail "no Completed line from mediaupdctl watch within 1200 s of the plug"
+completed=$(grep -m1 '^Completed:' "$WATCH_LOG")
+case $completed in
+"Completed: failed"*) fail "the daemon did not install the update: $completed" ;;
+esac
+note "installed $((SECONDS - PLUG_T0)) s after the plug"
+
+# ---------------------------------------------------------------------------------------------
+step "What support staff see: the journal, and status after"
+# Every MESSAGE_ID of daemon/engine/mu-events.h (journalctl ORs matches of one field)
+matches=()
+while read -r id; do
+	matches+=("MESSAGE_ID=$id")
+done < <(sed -n 's/^#define MU_EVENT_[A-Z_]*_ID "\([0-9a-f]\{32\}\)"$/\1/p' daemon/engine/mu-events.h)
+[ "${#matches[@]}" -gt 0 ] || fail "no MESSAGE_ID found in daemon/engine/mu-events.h"
+printf '  device# journalctl -b MESSAGE_ID=... (every mediaupd event)\n'
+"$VM" exec -- journalctl --no-pager -b -o json "${matches[@]}" >"$T_WORK/events.json"
+python3 - "$T_WORK/events.json" daemon/engine/mu-events.h <<'PY'
+import json, re, sys, time
+names = dict((m.group(2), m.group(1)) for m in re.finditer(
+    r'#define MU_EVENT_([A-Z_]+)_ID "([0-9a-f]{32})"', open(sys.argv[2]).read()))
+n = 0
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    msg = e.get("MESSAGE")
+    if not isinstance(msg, str):
+        msg = "(not UTF-8)"
+    t = time.strftime("%H:%M:%S", time.gmtime(int(e["__REALTIME_TIMESTAMP"]) / 1e6))
+    print(f"    {t}  {names.get(e.get('MESSAGE_ID'), '?'):<18} {msg}")
+    n += 1
+if n == 0:
+    sys.exit("no mediaupd event in the guest's journal")
+PY
+deployed_id=$(sed -n 's/^#define MU_EVENT_DEPLOYED_ID "\([0-9a-f]*\)"$/\1/p' daemon/engine/mu-events.h)
+note "journalctl -x adds the catalog's explanation, e.g. for the deploy:"
+guest journalctl --no-pager -b -x -o short-monotonic MESSAGE_ID="$deployed_id"
+guest mediaupdctl status
+check_eq "PendingVersion" "$(daemon_string PendingVersion)" 2
+check_eq "PendingCommit" "$(daemon_string PendingCommit)" "$V2_COMMIT"
+check_eq "booted deployment" "$(booted_commit)" "$VM_COMMIT_1"
+check_eq "default deployment (next boot)" "$(default_commit)" "$V2_COMMIT"
+note "Nothing of the install is left in the device (mappings, loop devices, mounts):"
+clean=$(daemon_clean)
+printf '%s\n' "$clean" | sed 's/^/    /'
+check_eq "mappings and mounts left" "$(printf '%s\n' "$clean" | grep -e ^dm: -e ^mounts: | tr '\n' ' ')" "dm: 0 mounts: 0 "
+
+# ---------------------------------------------------------------------------------------------
+step "Pulling the stick: the device reboots into version 2"
+host tests/vm/vm unplug stick
+note "waiting for the device to restart (policy after-removal) ..."
+t0=$SECONDS
+until "$VM" status | grep -Eq "^board: running, ready ([0-9]+)$" &&
+	[ "$("$VM" status | sed -n 's/^board: running, ready \([0-9]*\)$/\1/p')" -gt "$BOOT_BEFORE" ]; do
+	[ $((SECONDS - t0)) -lt 900 ] || fail "the device did not come back within 900 s of the unplug"
+	"$VM" status | grep -q '^board: running' || fail "the board stopped: $("$VM" status | head -n 2)"
+	sleep 1
+done
+wait "$WATCH_PID" 2>/dev/null || true
+WATCH_PID=""
+note "rebooted and ready $((SECONDS - t0)) s after the unplug; the board's boot record:"
+"$VM" status | sed -n '/^--- boots/,/^--- media/p' | grep -v '^---' | tail -n 2 | sed 's/^/    /'
+guest ostree admin status
+guest sh -c 'cat /usr/lib/mediaupd-testos/version; grep ^IMAGE_VERSION= /etc/os-release'
+guest tail -n 2 /etc/motd
+check_eq "booted deployment after the reboot" "$(booted_commit)" "$V2_COMMIT"
+check_eq "version file after the reboot" "$(g cat /usr/lib/mediaupd-testos/version)" 2
+note "The daemon's view (installed again: the demo's install lived in the old boot only):"
+daemon_install
+guest mediaupdctl status
+check_eq "CurrentVersion after the reboot" "$(daemon_string CurrentVersion)" 2
+
+echo
+printf '\033[1mDone: the device found the bundle on the stick, installed version 2 by itself and rebooted into it.\033[0m\n'
