@@ -69,6 +69,9 @@ test_pause_at (MuPhase phase)
 		return;
 	g_printerr ("test hook: stopping at phase %s\n", mu_phase_to_string (phase));
 	raise (SIGSTOP);
+	/* A signal sent while stopped (SIGTERM: stop the install) is handled on another
+	 * thread; give it the moment it needs, so that the next safe point sees it. */
+	g_usleep (200 * 1000);
 }
 #endif
 
@@ -325,6 +328,13 @@ phase_deploy (Install *in, GError **error)
 	return TRUE;
 }
 
+/* Between phases: where a cancelled install stops. */
+static gboolean
+safe_point (Install *in, GError **error)
+{
+	return !g_cancellable_set_error_if_cancelled (in->cancellable, error);
+}
+
 static gboolean
 run_phases (Install *in, const gchar *path, GError **error)
 {
@@ -349,12 +359,14 @@ run_phases (Install *in, const gchar *path, GError **error)
 		}
 	}
 	mu_event_bundle_found (path, size);
-	if (!phase_unlock (in, path, error) || !phase_verify (in, error) ||
+	if (!safe_point (in, error) || !phase_unlock (in, path, error) ||
+	    !safe_point (in, error) || !phase_verify (in, error) || !safe_point (in, error) ||
 	    !phase_check (in, error))
 		return FALSE;
 	if (in->check_only)
 		return TRUE;
-	return phase_apply (in, error) && check_tree (in, error) && phase_deploy (in, error);
+	return safe_point (in, error) && phase_apply (in, error) && check_tree (in, error) &&
+	       phase_deploy (in, error);
 }
 
 /* Tears down what unlock set up, trying again a few times; *@out_attempts says how often. */

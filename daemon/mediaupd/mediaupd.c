@@ -50,11 +50,8 @@
 #include "mu-escape.h"
 #include "mu-lock.h"
 #include "mu-manager.h"
-#include "mu-worker-main.h"
-
-#if MU_HAVE_MEDIA
 #include "mu-media-udisks.h"
-#endif
+#include "mu-worker-main.h"
 
 typedef struct {
 	GMainLoop *loop;
@@ -162,19 +159,13 @@ on_name_lost (GDBusConnection *bus, const gchar *name, gpointer user_data)
 	g_main_loop_quit (d->loop);
 }
 
+/* NULL for Source=none. */
 static MuMediaSource *
-make_source (const MuConfig *config, GDBusConnection *bus, GError **error)
+make_source (const MuConfig *config, GDBusConnection *bus)
 {
 	if (g_str_equal (config->media_source, "none"))
 		return NULL;
-#if MU_HAVE_MEDIA
 	return mu_media_udisks_new (bus);
-#else
-	g_set_error_literal (error, MU_ERROR, MU_ERROR_CONFIG,
-			     "[Media] Source=udisks: this build has no udisks2 support; set "
-			     "Source=none");
-	return NULL;
-#endif
 }
 
 static int
@@ -210,11 +201,7 @@ run_daemon (const gchar *config_path)
 		return 1;
 	}
 	g_dbus_connection_set_exit_on_close (bus, FALSE);
-	source = make_source (config, bus, &error);
-	if (source == NULL && error != NULL) {
-		g_warning ("%s", error->message);
-		return 2;
-	}
+	source = make_source (config, bus);
 	manager = mu_manager_new (config, config_path, bus, source);
 	if (!mu_manager_start (manager, &error)) {
 		g_warning ("cannot export %s: %s", MU_MANAGER_OBJECT_PATH, error->message);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mu-boot-state.h"
+#include "mu-candidates.h"
 #include "mu-daemon-state.h"
 #include "mu-dbus-manager.h"
 #include "mu-engine.h"
@@ -18,10 +19,6 @@
 #include "mu-ostree.h"
 #include "mu-queue.h"
 #include "mu-worker.h"
-
-#if MU_HAVE_MEDIA
-#include "mu-candidates.h"
-#endif
 
 /* Where the bundle came from in BundleFound and BundleSkipped for ApplyBundle. */
 #define NO_MEDIUM "/"
@@ -411,7 +408,6 @@ on_check_done (MuWorker *worker, const GError *error, GVariant *details, gboolea
 	check_next (job);
 }
 
-#if MU_HAVE_MEDIA
 /* Mount, find the candidates, announce them; FALSE with @error when nothing can be tried. */
 static gboolean
 medium_prepare (Job *job, GError **error)
@@ -443,15 +439,6 @@ medium_prepare (Job *job, GError **error)
 	}
 	return TRUE;
 }
-#else
-static gboolean
-medium_prepare (Job *job, GError **error)
-{
-	g_set_error_literal (error, MU_ERROR, MU_ERROR_FAILED,
-			     "this build of mediaupd has no media support");
-	return FALSE;
-}
-#endif
 
 static void
 medium_release (Job *job)

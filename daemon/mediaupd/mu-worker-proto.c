@@ -73,7 +73,7 @@ mu_worker_message_new_result (const GError *error, GVariant *details)
 	}
 	v = g_variant_ref_sink (g_variant_new (
 		"(sv)", "result",
-		g_variant_new (RESULT_TYPE, error == NULL, name, message != NULL ? message : "",
+		g_variant_new ("(bss@a{sv})", error == NULL, name, message != NULL ? message : "",
 			       details != NULL ? details
 					       : g_variant_new_array (G_VARIANT_TYPE ("{sv}"),
 								      NULL, 0))));

@@ -116,7 +116,7 @@ read_property (MuDBusManager1 *proxy, const gchar *name)
 }
 
 static MuCtlExit
-print_outcome (ApplyRun *run, const gchar *path)
+print_outcome (ApplyRun *run)
 {
 	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	g_autofree gchar *version = NULL;
@@ -124,9 +124,7 @@ print_outcome (ApplyRun *run, const gchar *path)
 
 	mu_ctl_progress_view_break (&run->view);
 	if (run->error != NULL) {
-		g_autofree gchar *what = g_strdup_printf ("Update from '%s' failed", path);
-
-		return mu_ctl_report_error (&run->out, what, run->error);
+		return mu_ctl_report_error (&run->out, "Update failed", run->error);
 	}
 	version = read_property (run->proxy, "PendingVersion");
 	commit = read_property (run->proxy, "PendingCommit");
@@ -150,7 +148,6 @@ apply_over_dbus (const gchar *path, gboolean json)
 	g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GMainLoop) loop = NULL;
-	g_autofree gchar *what = g_strdup_printf ("Update from '%s' failed", path);
 	const int signals[] = { SIGINT, SIGTERM, SIGHUP };
 	guint sources[G_N_ELEMENTS (signals)];
 	ApplyRun run = { 0 };
@@ -163,10 +160,10 @@ apply_over_dbus (const gchar *path, gboolean json)
 	/* Opened here, before the daemon is asked: the daemon never opens a client's path. */
 	fd = mu_ctl_open_bundle (path, &error);
 	if (fd < 0)
-		return mu_ctl_report_error (&run.out, what, error);
+		return mu_ctl_report_error (&run.out, "Update failed", error);
 	if (g_unix_fd_list_append (fds, fd, &error) < 0) {
 		(void) close (fd);
-		return mu_ctl_report_error (&run.out, what, error);
+		return mu_ctl_report_error (&run.out, "Update failed", error);
 	}
 	(void) close (fd);
 	proxy = mu_ctl_connect (&run.out, &exit_status);
@@ -192,7 +189,7 @@ apply_over_dbus (const gchar *path, gboolean json)
 		g_source_remove (sources[i]);
 	for (guint i = 0; i < G_N_ELEMENTS (handlers); i++)
 		g_signal_handler_disconnect (proxy, handlers[i]);
-	exit_status = print_outcome (&run, path);
+	exit_status = print_outcome (&run);
 	mu_ctl_progress_view_clear (&run.view);
 	g_clear_error (&run.error);
 	return exit_status;

@@ -79,15 +79,13 @@ mu_ctl_cmd_status (int argc, char **argv)
  */
 static GVariant *
 call_with_bundle (MuDBusManager1 *proxy, MuCtlOut *out, const gchar *method, const gchar *path,
-		  int timeout_ms, MuCtlExit *ret_exit)
+		  int timeout_ms, const gchar *what, MuCtlExit *ret_exit)
 {
 	g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
 	g_autoptr (GVariant) reply = NULL;
 	g_autoptr (GError) error = NULL;
-	g_autofree gchar *what = NULL;
 	int fd;
 
-	what = g_strdup_printf ("%s '%s'", method, path);
 	fd = mu_ctl_open_bundle (path, &error);
 	if (fd < 0) {
 		*ret_exit = mu_ctl_report_error (out, what, error);
@@ -229,7 +227,7 @@ mu_ctl_cmd_inspect (int argc, char **argv)
 	if (proxy == NULL)
 		return exit_status;
 	reply = call_with_bundle (proxy, &out, "InspectBundle", argv[1], INSPECT_TIMEOUT_MS,
-				  &exit_status);
+				  "Inspection failed", &exit_status);
 	if (reply == NULL)
 		return exit_status;
 	info = g_variant_get_child_value (reply, 0);
@@ -261,7 +259,7 @@ mu_ctl_cmd_inspect (int argc, char **argv)
 /* A method without arguments nor results; @done is what to say after it. */
 static int
 simple_call (int argc, char **argv, const gchar *method, const gchar *summary,
-	     const gchar *description, const gchar *done)
+	     const gchar *description, const gchar *failed, const gchar *done)
 {
 	gboolean json = FALSE;
 	GOptionEntry entries[] = {
@@ -288,7 +286,7 @@ simple_call (int argc, char **argv, const gchar *method, const gchar *summary,
 	reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, NULL, G_DBUS_CALL_FLAGS_NONE,
 					-1, NULL, &error);
 	if (reply == NULL)
-		return mu_ctl_report_error (&out, method, error);
+		return mu_ctl_report_error (&out, failed, error);
 	if (json) {
 		g_autofree gchar *line = mu_ctl_json_result (NULL, NULL, NULL, NULL);
 
@@ -306,6 +304,7 @@ mu_ctl_cmd_mark_good (int argc, char **argv)
 			    "Tells the daemon that the booted version works: the boot counter is\n"
 			    "disarmed and it is recorded as the last good one. As root.\n\n"
 			    MU_CTL_EXIT_HELP,
+			    "Marking the booted version as good failed",
 			    "The booted version is marked as good.");
 }
 
@@ -318,5 +317,6 @@ mu_ctl_cmd_cancel (int argc, char **argv)
 			    "device as it was. NotRunning when nothing is being installed.\n"
 			    "As root.\n\n"
 			    MU_CTL_EXIT_HELP,
+			    "Cancel failed",
 			    "Asked the daemon to stop the install at its next safe point.");
 }

@@ -177,6 +177,14 @@ mu_ctl_progress_bar (const gchar *phase, guint percent, guint64 bytes_done, guin
 	if (fixed + BAR_MIN <= columns)
 		bar = MIN (columns - fixed, BAR_MAX);
 
+	/* Narrower than "LABEL____  42%": the label unpadded, then cut. */
+	if (bar == 0 && MAX (strlen (label), 8) + 1 + 5 > columns) {
+		g_string_append_printf (line, "%s %u%%", label, percent);
+		g_string_truncate (line, MIN (line->len, columns));
+		while (line->len < columns)
+			g_string_append_c (line, ' ');
+		return g_string_free (g_steal_pointer (&line), FALSE);
+	}
 	g_string_append_printf (line, "%-8s ", label);
 	if (bar > 0) {
 		gsize filled = bar * percent / 100;
@@ -189,9 +197,6 @@ mu_ctl_progress_bar (const gchar *phase, guint percent, guint64 bytes_done, guin
 	g_string_append_printf (line, " %3u%%", percent);
 	if (bytes != NULL)
 		g_string_append (line, bytes);
-	/* Only on a terminal too narrow for even "LABEL 100%". */
-	if (line->len > columns)
-		g_string_truncate (line, columns);
 	while (line->len < columns)
 		g_string_append_c (line, ' ');
 	return g_string_free (g_steal_pointer (&line), FALSE);

@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mediaupdctl against the real daemon (build/daemon/mediaupd/mediaupd) on a private bus:
+ * GTestDBus, with DBUS_SYSTEM_BUS_ADDRESS pointed at it for both, a configuration whose
+ * state and runtime directories are temporary and [Media] Source=none (no udisks2 here).
+ * Every case runs the mediaupdctl binary and checks its exit status, its output and what
+ * the daemon shows afterwards.
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test-luks-util.h"
+
+#define NAME "org.mediaupd.Manager1"
+#define TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+static MuLuksFixtures *luks;
+static GTestDBus *test_bus;
+
+typedef struct {
+	gchar *tmpdir;
+	gchar *config_path;
+	GSubprocess *daemon;
+	GDBusConnection *conn;
+} Fixture;
+
+/* What one run of mediaupdctl printed, and how it ended. */
+typedef struct {
+	gint exit_status;
+	gchar *out;
+	gchar *err;
+	GPtrArray *lines; /* JsonNode of each stdout line that is JSON */
+} Run;
+
+static void
+run_clear (Run *r)
+{
+	g_clear_pointer (&r->out, g_free);
+	g_clear_pointer (&r->err, g_free);
+	g_clear_pointer (&r->lines, g_ptr_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+static gboolean
+name_has_owner (GDBusConnection *conn)
+{
+	g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+		"NameHasOwner", g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
+		G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+	gboolean owned = FALSE;
+
+	if (reply != NULL)
+		g_variant_get (reply, "(b)", &owned);
+	return owned;
+}
+
+#define WAIT_FOR(cond)                                                          \
+	G_STMT_START                                                            \
+	{                                                                       \
+		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;        \
+		while (!(cond)) {                                               \
+			g_assert_cmpint (g_get_monotonic_time (), <, deadline_); \
+			g_usleep (20 * 1000);                                   \
+		}                                                               \
+	}                                                                       \
+	G_STMT_END
+
+static GSubprocessLauncher *
+launcher_for (const gchar *bus_address, GSubprocessFlags flags)
+{
+	GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+	g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", bus_address, TRUE);
+	g_subprocess_launcher_unsetenv (launcher, "NOTIFY_SOCKET");
+	g_subprocess_launcher_unsetenv (launcher, "MEDIAUPD_TEST_PAUSE_AT");
+	return launcher;
+}
+
+static void
+start_daemon (Fixture *f, const gchar *extra_config, const gchar *pause_at)
+{
+	g_autoptr (GSubprocessLauncher) launcher = NULL;
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *keys = g_build_filename (luks->tmpdir, "keys", NULL);
+	g_autofree gchar *text = NULL;
+	const gchar *daemon = g_getenv ("MEDIAUPD_DAEMON");
+
+	g_assert_nonnull (daemon);
+	text = g_strdup_printf ("[Media]\nSource=none\n"
+				"[Paths]\nStateDirectory=%s/state\nRuntimeDirectory=%s/run\n"
+				"[Keys]\nDirectories=%s\n%s",
+				f->tmpdir, f->tmpdir, keys, extra_config != NULL ? extra_config : "");
+	g_file_set_contents (f->config_path, text, -1, &error);
+	g_assert_no_error (error);
+	launcher = launcher_for (g_test_dbus_get_bus_address (test_bus), G_SUBPROCESS_FLAGS_NONE);
+	if (pause_at != NULL)
+		g_subprocess_launcher_setenv (launcher, "MEDIAUPD_TEST_PAUSE_AT", pause_at, TRUE);
+	f->daemon = g_subprocess_launcher_spawn (launcher, &error, daemon, "--config",
+						 f->config_path, NULL);
+	g_assert_no_error (error);
+	WAIT_FOR (name_has_owner (f->conn));
+}
+
+static void
+stop_daemon (Fixture *f)
+{
+	g_autoptr (GError) error = NULL;
+
+	if (f->daemon == NULL)
+		return;
+	g_subprocess_send_signal (f->daemon, SIGTERM);
+	g_subprocess_wait (f->daemon, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_true (g_subprocess_get_if_exited (f->daemon));
+	g_assert_cmpint (g_subprocess_get_exit_status (f->daemon), ==, 0);
+	g_clear_object (&f->daemon);
+	WAIT_FOR (!name_has_owner (f->conn));
+}
+
+static void
+parse_lines (Run *r)
+{
+	g_auto (GStrv) lines = g_strsplit (r->out, "\n", -1);
+
+	r->lines = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+	for (gsize i = 0; lines[i] != NULL; i++) {
+		g_autoptr (JsonParser) parser = json_parser_new ();
+
+		if (*lines[i] != '{')
+			continue;
+		g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
+		g_ptr_array_add (r->lines, json_node_copy (json_parser_get_root (parser)));
+	}
+}
+
+/* Collects what @proc printed and its exit status. */
+static void
+finish_run (GSubprocess *proc, Run *r)
+{
+	g_autoptr (GError) error = NULL;
+
+	g_subprocess_communicate_utf8 (proc, NULL, NULL, &r->out, &r->err, &error);
+	g_assert_no_error (error);
+	g_assert_true (g_subprocess_get_if_exited (proc));
+	r->exit_status = g_subprocess_get_exit_status (proc);
+	parse_lines (r);
+	g_test_message ("exit %d\nstdout: %s\nstderr: %s", r->exit_status, r->out, r->err);
+}
+
+static GSubprocess *
+spawn_ctl_on (const gchar *bus_address, const gchar *const *args)
+{
+	g_autoptr (GSubprocessLauncher) launcher =
+		launcher_for (bus_address, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+						   G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+	g_autoptr (GError) error = NULL;
+	GSubprocess *proc;
+
+	g_assert_nonnull (g_getenv ("MEDIAUPD_CTL"));
+	g_ptr_array_add (argv, (gpointer) g_getenv ("MEDIAUPD_CTL"));
+	for (gsize i = 0; args[i] != NULL; i++)
+		g_ptr_array_add (argv, (gpointer) args[i]);
+	g_ptr_array_add (argv, NULL);
+	proc = g_subprocess_launcher_spawnv (launcher, (const gchar *const *) argv->pdata, &error);
+	g_assert_no_error (error);
+	return proc;
+}
+
+#define CTL(r, ...)                                                                       \
+	G_STMT_START                                                                      \
+	{                                                                                 \
+		const gchar *const args_[] = { __VA_ARGS__, NULL };                       \
+		g_autoptr (GSubprocess) proc_ =                                           \
+			spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args_);     \
+		finish_run (proc_, (r));                                                  \
+	}                                                                                 \
+	G_STMT_END
+
+static JsonObject *
+line_object (Run *r, guint i)
+{
+	g_assert_cmpuint (i, <, r->lines->len);
+	g_assert_true (JSON_NODE_HOLDS_OBJECT (r->lines->pdata[i]));
+	return json_node_get_object (r->lines->pdata[i]);
+}
+
+static JsonObject *
+last_object (Run *r)
+{
+	g_assert_cmpuint (r->lines->len, >, 0);
+	return line_object (r, r->lines->len - 1);
+}
+
+static const gchar *
+string_member (JsonObject *o, const gchar *name)
+{
+	JsonNode *node = json_object_get_member (o, name);
+
+	g_assert_nonnull (node);
+	if (JSON_NODE_HOLDS_NULL (node))
+		return NULL;
+	return json_node_get_string (node);
+}
+
+/* The daemon's status, through mediaupdctl. */
+static JsonObject *
+status_json (Run *r)
+{
+	CTL (r, "status", "--json");
+	g_assert_cmpint (r->exit_status, ==, 0);
+	g_assert_cmpuint (r->lines->len, ==, 1);
+	return last_object (r);
+}
+
+/* Nothing of an install is left on the host: no mapping, no mount of ours. */
+static void
+assert_nothing_left (void)
+{
+	g_autofree gchar *mounts = NULL;
+	g_autoptr (GDir) mapper = g_dir_open ("/dev/mapper", 0, NULL);
+	const gchar *name;
+
+	g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts, NULL, NULL));
+	g_assert_null (strstr (mounts, "mediaupd-"));
+	while (mapper != NULL && (name = g_dir_read_name (mapper)) != NULL)
+		g_assert_false (g_str_has_prefix (name, "mediaupd-"));
+}
+
+/* The daemon's one child, once it has stopped itself at the test hook, else 0. */
+static GPid
+stopped_worker (Fixture *f)
+{
+	const gchar *id = g_subprocess_get_identifier (f->daemon);
+	g_autofree gchar *children_path = g_strdup_printf ("/proc/%s/task/%s/children", id, id);
+	g_autofree gchar *children = NULL;
+	g_autofree gchar *stat_path = NULL;
+	g_autofree gchar *stat = NULL;
+	const gchar *state;
+	gint64 pid;
+
+	if (!g_file_get_contents (children_path, &children, NULL, NULL) || *children == '\0')
+		return 0;
+	pid = g_ascii_strtoll (children, NULL, 10);
+	stat_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", pid);
+	if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
+		return 0;
+	state = strrchr (stat, ')');
+	if (state == NULL || state[1] != ' ' || state[2] != 'T')
+		return 0;
+	return (GPid) pid;
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+
+	f->tmpdir = g_dir_make_tmp ("mu-test-ctl-XXXXXX", &error);
+	g_assert_no_error (error);
+	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	f->conn = g_dbus_connection_new_for_address_sync (
+		g_test_dbus_get_bus_address (test_bus),
+		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+		NULL, NULL, &error);
+	g_assert_no_error (error);
+}
+
+static void
+remove_tree (const gchar *path)
+{
+	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+	const gchar *name;
+
+	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+		g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
+		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+			remove_tree (child);
+		else
+			g_unlink (child);
+	}
+	g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+	stop_daemon (f);
+	g_dbus_connection_close_sync (f->conn, NULL, NULL);
+	g_clear_object (&f->conn);
+	remove_tree (f->tmpdir);
+	g_free (f->tmpdir);
+	g_free (f->config_path);
+}
+
+/* ---- tests ---- */
+
+static void
+test_status (Fixture *f, gconstpointer data)
+{
+	g_auto (Run) r = { 0 };
+	g_auto (Run) text = { 0 };
+	JsonObject *o;
+	JsonObject *progress;
+
+	start_daemon (f, "[Reboot]\nPolicy=never\n", NULL);
+	o = status_json (&r);
+	g_assert_cmpstr (string_member (o, "state"), ==, "idle");
+	g_assert_cmpstr (string_member (o, "reboot_policy"), ==, "never");
+	g_assert_null (string_member (o, "agent"));
+	g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "last_error")));
+	/* The host is no OSTree system. */
+	g_assert_null (string_member (o, "current_commit"));
+	g_assert_null (string_member (o, "pending_commit"));
+	g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "queued_media")),
+			  ==, 0);
+	progress = json_object_get_object_member (o, "progress");
+	g_assert_cmpstr (string_member (progress, "phase"), ==, "");
+	g_assert_cmpint (json_object_get_int_member (progress, "percentage"), ==, 0);
+
+	CTL (&text, "status");
+	g_assert_cmpint (text.exit_status, ==, 0);
+	g_assert_nonnull (strstr (text.out, "State:          idle\n"));
+	g_assert_nonnull (strstr (text.out, "Reboot policy:  never\n"));
+	g_assert_nonnull (strstr (text.out, "Agent:          none\n"));
+	g_assert_cmpstr (text.err, ==, "");
+}
+
+static void
+test_inspect (Fixture *f, gconstpointer data)
+{
+	g_auto (Run) r = { 0 };
+	g_auto (Run) text = { 0 };
+	g_auto (Run) bad = { 0 };
+	g_auto (Run) foreign = { 0 };
+	g_auto (Run) after = { 0 };
+	JsonObject *o;
+	JsonArray *slots;
+	JsonArray *ids;
+	struct stat st;
+
+	start_daemon (f, NULL, NULL);
+	CTL (&r, "inspect", luks->three, "--json");
+	g_assert_cmpint (r.exit_status, ==, 0);
+	g_assert_cmpuint (r.lines->len, ==, 1);
+	o = last_object (&r);
+	g_assert_cmpstr (string_member (o, "file"), ==, luks->three);
+	g_assert_cmpstr (string_member (o, "format"), ==, "mediaupd-v1");
+	g_assert_cmpstr (string_member (o, "label"), ==, "mediaupd-bundle");
+	g_assert_cmpint (stat (luks->three, &st), ==, 0);
+	g_assert_cmpint (json_object_get_int_member (o, "size"), ==, st.st_size);
+	slots = json_object_get_array_member (o, "keyslots");
+	g_assert_cmpuint (json_array_get_length (slots), ==, 3);
+	g_assert_cmpint (json_array_get_int_element (slots, 0), ==, 0);
+	g_assert_cmpint (json_array_get_int_element (slots, 2), ==, 2);
+	ids = json_object_get_array_member (o, "device_key_ids");
+	g_assert_cmpuint (json_array_get_length (ids), ==, 3);
+
+	CTL (&text, "inspect", luks->three);
+	g_assert_cmpint (text.exit_status, ==, 0);
+	g_assert_nonnull (strstr (text.out, "Format:     mediaupd-v1\n"));
+	g_assert_nonnull (strstr (text.out, "Keyslots:   0, 1, 2\n"));
+	g_assert_nonnull (strstr (text.out, "main-2026"));
+
+	/* Random bytes: the daemon's verdict, by name, and exit status 1. */
+	CTL (&bad, "inspect", luks->random, "--json");
+	g_assert_cmpint (bad.exit_status, ==, 1);
+	o = last_object (&bad);
+	g_assert_false (json_object_get_boolean_member (o, "success"));
+	g_assert_cmpstr (string_member (o, "error"), ==, "NotABundle");
+	g_assert_cmpstr (string_member (o, "dbus_error"), ==, "org.mediaupd.Error.NotABundle");
+	/* The message is the daemon's, without GDBus's prefix. */
+	g_assert_false (g_str_has_prefix (string_member (o, "message"), "GDBus.Error"));
+
+	CTL (&foreign, "inspect", luks->foreign);
+	g_assert_cmpint (foreign.exit_status, ==, 1);
+	g_assert_nonnull (strstr (foreign.err, "(NotABundle)"));
+	g_assert_nonnull (strstr (foreign.err, "someone-else"));
+	g_assert_cmpstr (foreign.out, ==, "");
+
+	/* An inspection is no install: nothing recorded. */
+	o = status_json (&after);
+	g_assert_cmpstr (string_member (o, "state"), ==, "idle");
+	g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "last_error")));
+}
+
+/* Files that are no regular file are refused here, before the daemon is asked. */
+static void
+test_refused_files (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *link = g_build_filename (f->tmpdir, "link.enc", NULL);
+	g_autofree gchar *fifo = g_build_filename (f->tmpdir, "fifo.enc", NULL);
+	g_autofree gchar *missing = g_build_filename (f->tmpdir, "missing.enc", NULL);
+	const struct {
+		const gchar *command;
+		const gchar *path;
+		const gchar *error;
+		const gchar *words;
+	} cases[] = {
+		{ "apply", luks->directory, "InvalidArgument", "is a directory" },
+		{ "apply", link, "InvalidArgument", "is a symbolic link" },
+		{ "apply", fifo, "InvalidArgument", "is a FIFO" },
+		{ "apply", missing, "NotFound", "does not exist" },
+		{ "inspect", link, "InvalidArgument", "is a symbolic link" },
+		{ "inspect", fifo, "InvalidArgument", "is a FIFO" },
+	};
+	g_auto (Run) after = { 0 };
+	JsonObject *o;
+
+	g_assert_cmpint (symlink (luks->three, link), ==, 0);
+	g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+	start_daemon (f, NULL, NULL);
+	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_auto (Run) r = { 0 };
+		g_auto (Run) text = { 0 };
+
+		g_test_message ("%s %s", cases[i].command, cases[i].path);
+		/* A FIFO without a writer would block an open() without O_NONBLOCK. */
+		CTL (&r, cases[i].command, cases[i].path, "--json");
+		g_assert_cmpint (r.exit_status, ==, 1);
+		o = last_object (&r);
+		g_assert_false (json_object_get_boolean_member (o, "success"));
+		g_assert_cmpstr (string_member (o, "error"), ==, cases[i].error);
+		g_assert_nonnull (strstr (string_member (o, "message"), cases[i].words));
+		CTL (&text, cases[i].command, cases[i].path);
+		g_assert_cmpint (text.exit_status, ==, 1);
+		g_assert_nonnull (strstr (text.err, cases[i].words));
+		g_assert_nonnull (strstr (text.err, cases[i].error));
+	}
+	/* The daemon never saw any of them. */
+	o = status_json (&after);
+	g_assert_cmpstr (string_member (o, "state"), ==, "idle");
+	g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "last_error")));
+}
+
+static void
+test_apply_not_a_bundle (Fixture *f, gconstpointer data)
+{
+	g_auto (Run) r = { 0 };
+	g_auto (Run) text = { 0 };
+	g_auto (Run) after = { 0 };
+	JsonObject *o;
+	JsonObject *last_error;
+
+	start_daemon (f, NULL, NULL);
+	CTL (&r, "apply", luks->random, "--json");
+	g_assert_cmpint (r.exit_status, ==, 1);
+	o = last_object (&r);
+	g_assert_cmpstr (string_member (o, "event"), ==, "result");
+	g_assert_false (json_object_get_boolean_member (o, "success"));
+	g_assert_cmpstr (string_member (o, "error"), ==, "NotABundle");
+	g_assert_cmpstr (string_member (o, "dbus_error"), ==, "org.mediaupd.Error.NotABundle");
+	g_assert_nonnull (strstr (string_member (o, "message"), "unlock: "));
+	/* Every line before it is a progress or state event. */
+	for (guint i = 0; i + 1 < r.lines->len; i++) {
+		const gchar *event = string_member (line_object (&r, i), "event");
+
+		g_assert_true (g_str_equal (event, "progress") || g_str_equal (event, "state"));
+	}
+	g_assert_cmpstr (r.err, ==, "");
+
+	/* The daemon recorded it; the device is as it was. */
+	o = status_json (&after);
+	g_assert_cmpstr (string_member (o, "state"), ==, "idle");
+	last_error = json_object_get_object_member (o, "last_error");
+	g_assert_cmpstr (string_member (last_error, "error"), ==, "NotABundle");
+	g_assert_null (string_member (o, "pending_commit"));
+	assert_nothing_left ();
+
+	/* For people: the reason on stderr, by name. */
+	CTL (&text, "apply", luks->random);
+	g_assert_cmpint (text.exit_status, ==, 1);
+	g_assert_nonnull (strstr (text.err, "failed: "));
+	g_assert_nonnull (strstr (text.err, "(NotABundle)"));
+	g_assert_null (strstr (text.err, "GDBus.Error"));
+}
+
+/* Ctrl-C during an install asks the daemon to cancel; the install ends Cancelled. */
+static void
+test_apply_interrupted (Fixture *f, gconstpointer data)
+{
+	const gchar *const args[] = { "apply", luks->three, "--json", NULL };
+	g_autoptr (GSubprocess) ctl = NULL;
+	g_auto (Run) r = { 0 };
+	g_auto (Run) after = { 0 };
+	gboolean saw_checking = FALSE;
+	JsonObject *o;
+	GPid worker;
+
+	start_daemon (f, NULL, "discover");
+	ctl = spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args);
+	WAIT_FOR ((worker = stopped_worker (f)) != 0);
+	g_subprocess_send_signal (ctl, SIGINT);
+	/* The cancel reaches the daemon while its worker is stopped; then it goes on to its
+	 * next safe point. */
+	g_usleep (G_USEC_PER_SEC / 2);
+	g_assert_cmpint (kill (worker, SIGCONT), ==, 0);
+	finish_run (ctl, &r);
+	g_assert_cmpint (r.exit_status, ==, 1);
+	o = last_object (&r);
+	g_assert_cmpstr (string_member (o, "error"), ==, "Cancelled");
+	/* It followed the State property while it waited. */
+	for (guint i = 0; i + 1 < r.lines->len; i++) {
+		JsonObject *line = line_object (&r, i);
+
+		if (g_str_equal (string_member (line, "event"), "state") &&
+		    g_str_equal (string_member (line, "state"), "checking"))
+			saw_checking = TRUE;
+	}
+	g_assert_true (saw_checking);
+	o = status_json (&after);
+	g_assert_cmpstr (string_member (json_object_get_object_member (o, "last_error"), "error"),
+			 ==, "Cancelled");
+	assert_nothing_left ();
+}
+
+static void
+test_cancel_idle (Fixture *f, gconstpointer data)
+{
+	g_auto (Run) r = { 0 };
+	g_auto (Run) text = { 0 };
+	g_auto (Run) after = { 0 };
+	JsonObject *o;
+
+	start_daemon (f, NULL, NULL);
+	CTL (&r, "cancel", "--json");
+	g_assert_cmpint (r.exit_status, ==, 1);
+	o = last_object (&r);
+	g_assert_cmpstr (string_member (o, "error"), ==, "NotRunning");
+	g_assert_null (string_member (o, "hint"));
+	CTL (&text, "cancel");
+	g_assert_cmpint (text.exit_status, ==, 1);
+	g_assert_nonnull (strstr (text.err, "(NotRunning)"));
+	o = status_json (&after);
+	g_assert_cmpstr (string_member (o, "state"), ==, "idle");
+	g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "last_error")));
+}
+
+/* Reads @proc's stdout up to a JSON line with "event" @event; returns it. */
+static JsonObject *
+read_until_event (GDataInputStream *in, JsonParser *parser, const gchar *event)
+{
+	for (;;) {
+		g_autoptr (GError) error = NULL;
+		g_autofree gchar *line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, &error);
+		JsonObject *o;
+
+		g_assert_no_error (error);
+		g_assert_nonnull (line); /* it ended before */
+		g_test_message ("watch: %s", line);
+		g_assert_true (json_parser_load_from_data (parser, line, -1, NULL));
+		o = json_node_get_object (json_parser_get_root (parser));
+		if (g_strcmp0 (json_object_get_string_member (o, "event"), event) == 0)
+			return o;
+	}
+}
+
+static void
+test_watch_agent (Fixture *f, gconstpointer data)
+{
+	const gchar *const args[] = { "watch", "--agent", "--json", NULL };
+	g_autoptr (GSubprocess) watch = NULL;
+	g_autoptr (GDataInputStream) in = NULL;
+	g_autoptr (JsonParser) parser = json_parser_new ();
+	g_autofree gchar *agent_name = NULL;
+	g_auto (Run) during = { 0 };
+	g_auto (Run) second = { 0 };
+	g_auto (Run) text = { 0 };
+	g_auto (Run) r = { 0 };
+	g_auto (Run) after = { 0 };
+	JsonObject *o;
+
+	start_daemon (f, NULL, NULL);
+	watch = spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args);
+	in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (watch));
+	o = read_until_event (in, parser, "state");
+	g_assert_cmpstr (string_member (o, "state"), ==, "idle");
+	o = read_until_event (in, parser, "agent");
+	g_assert_true (json_object_get_boolean_member (o, "registered"));
+	agent_name = g_strdup (string_member (o, "name"));
+	g_assert_true (g_str_has_prefix (agent_name, ":"));
+
+	/* The daemon shows it while it runs. */
+	o = status_json (&during);
+	g_assert_cmpstr (string_member (o, "agent"), ==, agent_name);
+	CTL (&text, "status");
+	g_assert_nonnull (strstr (text.out, agent_name));
+	/* One agent at a time. */
+	CTL (&second, "watch", "--agent", "--json");
+	g_assert_cmpint (second.exit_status, ==, 1);
+	g_assert_cmpstr (string_member (last_object (&second), "error"), ==, "Busy");
+
+	/* An install seen by the watcher: its Completed line. */
+	CTL (&r, "apply", luks->random, "--json");
+	g_assert_cmpint (r.exit_status, ==, 1);
+	o = read_until_event (in, parser, "completed");
+	g_assert_false (json_object_get_boolean_member (o, "success"));
+	g_assert_cmpstr (string_member (o, "error"), ==, "NotABundle");
+
+	/* Interrupted, it unregisters and ends with 0. */
+	g_subprocess_send_signal (watch, SIGTERM);
+	o = read_until_event (in, parser, "agent");
+	g_assert_false (json_object_get_boolean_member (o, "registered"));
+	g_subprocess_wait (watch, NULL, NULL);
+	g_assert_true (g_subprocess_get_if_exited (watch));
+	g_assert_cmpint (g_subprocess_get_exit_status (watch), ==, 0);
+	o = status_json (&after);
+	g_assert_null (string_member (o, "agent"));
+}
+
+/* watch --exit-on-completed ends with the install's status: 1 for a refusal. */
+static void
+test_watch_exit_on_completed (Fixture *f, gconstpointer data)
+{
+	const gchar *const args[] = { "watch", "--exit-on-completed", NULL };
+	g_autoptr (GSubprocess) watch = NULL;
+	g_autoptr (GDataInputStream) in = NULL;
+	g_autofree gchar *first = NULL;
+	g_auto (Run) r = { 0 };
+
+	start_daemon (f, NULL, NULL);
+	watch = spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args);
+	in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (watch));
+	/* Its first line: it follows the daemon from now on. */
+	first = g_data_input_stream_read_line_utf8 (in, NULL, NULL, NULL);
+	g_assert_cmpstr (first, ==, "State: idle");
+	CTL (&r, "apply", luks->random);
+	g_assert_cmpint (r.exit_status, ==, 1);
+	{
+		g_autoptr (GString) out = g_string_new (NULL);
+		g_autofree gchar *line = NULL;
+
+		/* It ends by itself: its stdout closes. */
+		while ((line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, NULL)) != NULL) {
+			g_string_append_printf (out, "%s\n", line);
+			g_clear_pointer (&line, g_free);
+		}
+		g_test_message ("watch: %s", out->str);
+		g_assert_nonnull (strstr (out->str, "State: unlocking\n"));
+		g_assert_nonnull (strstr (out->str, "Completed: failed: "));
+		g_assert_nonnull (strstr (out->str, "(NotABundle)"));
+	}
+	g_subprocess_wait (watch, NULL, NULL);
+	g_assert_true (g_subprocess_get_if_exited (watch));
+	g_assert_cmpint (g_subprocess_get_exit_status (watch), ==, 1);
+}
+
+/* No daemon on the bus (and none activatable): exit 3, and what to do. */
+static void
+test_not_running (Fixture *f, gconstpointer data)
+{
+	const gchar *const commands[][3] = {
+		{ "status", NULL, NULL },
+		{ "cancel", NULL, NULL },
+		{ "mark-good", NULL, NULL },
+		{ "watch", NULL, NULL },
+		{ "inspect", luks->three, NULL },
+		{ "apply", luks->three, NULL },
+	};
+
+	g_assert_false (name_has_owner (f->conn));
+	for (gsize i = 0; i < G_N_ELEMENTS (commands); i++) {
+		g_auto (Run) r = { 0 };
+		g_auto (Run) json = { 0 };
+		const gchar *const with_json[] = { commands[i][0], "--json", commands[i][1], NULL };
+		g_autoptr (GSubprocess) proc = NULL;
+		JsonObject *o;
+
+		g_test_message ("%s", commands[i][0]);
+		if (commands[i][1] != NULL)
+			CTL (&r, commands[i][0], commands[i][1]);
+		else
+			CTL (&r, commands[i][0]);
+		g_assert_cmpint (r.exit_status, ==, 3);
+		g_assert_nonnull (strstr (r.err, "mediaupd is not reachable"));
+		g_assert_nonnull (strstr (r.err, "systemctl start mediaupd"));
+		proc = spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), with_json);
+		finish_run (proc, &json);
+		g_assert_cmpint (json.exit_status, ==, 3);
+		o = last_object (&json);
+		g_assert_false (json_object_get_boolean_member (o, "success"));
+		g_assert_cmpstr (string_member (o, "error"), ==,
+				 "org.freedesktop.DBus.Error.ServiceUnknown");
+		g_assert_nonnull (strstr (string_member (o, "hint"), "systemctl start mediaupd"));
+	}
+}
+
+/* No bus at all: exit 3, and a hint about the bus, not about the daemon. */
+static void
+test_no_bus (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *address = g_strdup_printf ("unix:path=%s/no-bus", f->tmpdir);
+	const gchar *const args[] = { "status", NULL };
+	const gchar *const json_args[] = { "status", "--json", NULL };
+	g_autoptr (GSubprocess) proc = spawn_ctl_on (address, args);
+	g_autoptr (GSubprocess) json_proc = spawn_ctl_on (address, json_args);
+	g_auto (Run) r = { 0 };
+	g_auto (Run) json = { 0 };
+
+	finish_run (proc, &r);
+	g_assert_cmpint (r.exit_status, ==, 3);
+	g_assert_nonnull (strstr (r.err, "cannot connect to the system bus"));
+	g_assert_nonnull (strstr (r.err, "systemctl status dbus"));
+	finish_run (json_proc, &json);
+	g_assert_cmpint (json.exit_status, ==, 3);
+	g_assert_cmpstr (string_member (last_object (&json), "error"), ==,
+			 "org.freedesktop.DBus.Error.NoServer");
+}
+
+/* Bad command lines: exit 2, before any bus. */
+static void
+test_usage (Fixture *f, gconstpointer data)
+{
+	const gchar *const cases[][4] = {
+		{ "frobnicate", NULL, NULL, NULL },
+		{ "apply", NULL, NULL, NULL },
+		{ "apply", "a.enc", "b.enc", NULL },
+		{ "apply", "--config", "x.conf", "a.enc" },
+		{ "apply", "--local", "a.enc", "b.enc" },
+		{ "inspect", NULL, NULL, NULL },
+		{ "status", "extra", NULL, NULL },
+		{ "watch", "--bogus", NULL, NULL },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_auto (Run) r = { 0 };
+		g_autoptr (GSubprocess) proc = NULL;
+		const gchar *args[5] = { 0 };
+
+		for (gsize j = 0; j < 4 && cases[i][j] != NULL; j++)
+			args[j] = cases[i][j];
+		proc = spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args);
+		finish_run (proc, &r);
+		g_assert_cmpint (r.exit_status, ==, 2);
+		g_assert_nonnull (strstr (r.err, "Usage: mediaupdctl"));
+	}
+	{
+		g_auto (Run) help = { 0 };
+
+		CTL (&help, "--help");
+		g_assert_cmpint (help.exit_status, ==, 0);
+		g_assert_nonnull (strstr (help.out, "3  the system bus or the mediaupd daemon"));
+	}
+}
+
+int
+main (int argc, char **argv)
+{
+	int ret;
+
+	g_test_init (&argc, &argv, NULL);
+	if (getuid () != 0) {
+		/* The daemon's workers make a mount namespace of their own, which takes root. */
+		g_test_skip ("the daemon's workers need root");
+		return g_test_run ();
+	}
+	luks = mu_luks_fixtures_new ();
+	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_test_dbus_up (test_bus);
+
+#define ADD(path, func) g_test_add ("/ctl-dbus/" path, Fixture, NULL, fixture_set_up, func, \
+				    fixture_tear_down)
+	ADD ("status", test_status);
+	ADD ("inspect", test_inspect);
+	ADD ("refused-files", test_refused_files);
+	ADD ("apply-not-a-bundle", test_apply_not_a_bundle);
+	ADD ("apply-interrupted", test_apply_interrupted);
+	ADD ("cancel-idle", test_cancel_idle);
+	ADD ("watch-agent", test_watch_agent);
+	ADD ("watch-exit-on-completed", test_watch_exit_on_completed);
+	ADD ("not-running", test_not_running);
+	ADD ("no-bus", test_no_bus);
+	ADD ("usage", test_usage);
+	ret = g_test_run ();
+	g_test_dbus_down (test_bus);
+	g_clear_object (&test_bus);
+	mu_luks_fixtures_free (luks);
+	return ret;
+}

@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The real daemon (build/daemon/mediaupd/mediaupd) on a private bus: GTestDBus, with
+ * DBUS_SYSTEM_BUS_ADDRESS pointed at it, a configuration whose state and runtime
+ * directories are temporary, and [Media] Source=none (there is no udisks2 on this bus).
+ * Clients are plain GDBus connections and the generated proxy.
+ */
+#include "config.h"
+
+#include <gio/gunixfdlist.h>
+#include <glib/gstdio.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mu-dbus-manager.h"
+#include "mu-error.h"
+#include "test-luks-util.h"
+
+#define NAME "org.mediaupd.Manager1"
+#define PATH "/org/mediaupd/Manager1"
+#define IFACE "org.mediaupd.Manager1"
+#define TIMEOUT_US (30 * G_USEC_PER_SEC)
+
+static MuLuksFixtures *luks;
+static GTestDBus *test_bus;
+
+typedef struct {
+	gchar *tmpdir;
+	gchar *config_path;
+	gchar *state_dir;
+	GSubprocess *daemon;
+	GDBusConnection *conn;
+	MuDBusManager1 *proxy;
+	GPtrArray *completed; /* GVariant (bss) of each Completed signal */
+	guint completed_sub;
+} Fixture;
+
+static void
+on_completed (GDBusConnection *conn, const gchar *sender, const gchar *path,
+	      const gchar *iface, const gchar *signal, GVariant *params, gpointer user_data)
+{
+	Fixture *f = user_data;
+
+	g_ptr_array_add (f->completed, g_variant_ref (params));
+}
+
+static GDBusConnection *
+new_connection (void)
+{
+	g_autoptr (GError) error = NULL;
+	GDBusConnection *conn = g_dbus_connection_new_for_address_sync (
+		g_test_dbus_get_bus_address (test_bus),
+		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+		NULL, NULL, &error);
+
+	g_assert_no_error (error);
+	return conn;
+}
+
+static gboolean
+name_has_owner (GDBusConnection *conn)
+{
+	g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+		"NameHasOwner", g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
+		G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+	gboolean owned = FALSE;
+
+	if (reply != NULL)
+		g_variant_get (reply, "(b)", &owned);
+	return owned;
+}
+
+/* Runs the main context until @cond holds, failing the test after TIMEOUT_US. */
+#define WAIT_FOR(cond)                                                                   \
+	G_STMT_START                                                                     \
+	{                                                                                \
+		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                 \
+		while (!(cond)) {                                                        \
+			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);          \
+			if (!g_main_context_iteration (NULL, FALSE))                     \
+				g_usleep (10 * 1000);                                    \
+		}                                                                        \
+	}                                                                                \
+	G_STMT_END
+
+static void
+write_config (Fixture *f, const gchar *extra)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *keys = g_build_filename (luks->tmpdir, "keys", NULL);
+	g_autofree gchar *text = g_strdup_printf ("[Media]\nSource=none\n"
+						  "[Paths]\nStateDirectory=%s\n"
+						  "RuntimeDirectory=%s/run\n"
+						  "[Keys]\nDirectories=%s\n"
+						  "%s",
+						  f->state_dir, f->tmpdir, keys,
+						  extra != NULL ? extra : "");
+
+	g_file_set_contents (f->config_path, text, -1, &error);
+	g_assert_no_error (error);
+}
+
+static void
+start_daemon (Fixture *f, const gchar *pause_at)
+{
+	g_autoptr (GSubprocessLauncher) launcher =
+		g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr (GError) error = NULL;
+	const gchar *daemon = g_getenv ("MEDIAUPD_DAEMON");
+
+	g_assert_nonnull (daemon);
+	g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS",
+				      g_test_dbus_get_bus_address (test_bus), TRUE);
+	g_subprocess_launcher_unsetenv (launcher, "NOTIFY_SOCKET");
+	if (pause_at != NULL)
+		g_subprocess_launcher_setenv (launcher, "MEDIAUPD_TEST_PAUSE_AT", pause_at, TRUE);
+	else
+		g_subprocess_launcher_unsetenv (launcher, "MEDIAUPD_TEST_PAUSE_AT");
+	f->daemon = g_subprocess_launcher_spawn (launcher, &error, daemon, "--config",
+						 f->config_path, NULL);
+	g_assert_no_error (error);
+	WAIT_FOR (name_has_owner (f->conn));
+	f->proxy = mu_dbus_manager1_proxy_new_sync (f->conn, G_DBUS_PROXY_FLAGS_NONE, NAME, PATH,
+						    NULL, &error);
+	g_assert_no_error (error);
+}
+
+/* SIGTERM, and the daemon's exit status (it must exit, not be killed). */
+static gint
+stop_daemon (Fixture *f)
+{
+	g_autoptr (GError) error = NULL;
+	gint status;
+
+	g_clear_object (&f->proxy);
+	if (f->daemon == NULL)
+		return 0;
+	g_subprocess_send_signal (f->daemon, SIGTERM);
+	g_subprocess_wait (f->daemon, NULL, &error);
+	g_assert_no_error (error);
+	status = g_subprocess_get_status (f->daemon);
+	g_clear_object (&f->daemon);
+	WAIT_FOR (!name_has_owner (f->conn));
+	return status;
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+
+	f->tmpdir = g_dir_make_tmp ("mu-test-daemon-XXXXXX", &error);
+	g_assert_no_error (error);
+	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	f->state_dir = g_build_filename (f->tmpdir, "state", NULL);
+	write_config (f, data);
+	f->conn = new_connection ();
+	f->completed = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+	f->completed_sub = g_dbus_connection_signal_subscribe (
+		f->conn, NAME, IFACE, "Completed", PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+		on_completed, f, NULL);
+}
+
+static void
+remove_tree (const gchar *path)
+{
+	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+	const gchar *name;
+
+	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+		g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
+		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+			remove_tree (child);
+		else
+			g_unlink (child);
+	}
+	g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+	if (f->daemon != NULL)
+		g_assert_cmpint (stop_daemon (f), ==, 0);
+	g_dbus_connection_signal_unsubscribe (f->conn, f->completed_sub);
+	g_clear_pointer (&f->completed, g_ptr_array_unref);
+	g_dbus_connection_close_sync (f->conn, NULL, NULL);
+	g_clear_object (&f->conn);
+	remove_tree (f->tmpdir);
+	g_free (f->tmpdir);
+	g_free (f->config_path);
+	g_free (f->state_dir);
+}
+
+/* ---- calls with a descriptor ---- */
+
+typedef struct {
+	gboolean done;
+	GVariant *reply;
+	GError *error;
+} Reply;
+
+static void
+on_reply (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	Reply *r = user_data;
+
+	r->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source),
+								      NULL, res, &r->error);
+	r->done = TRUE;
+}
+
+static void
+call_with_file (Fixture *f, const gchar *method, const gchar *path, GVariant *options,
+		Reply *r)
+{
+	g_autoptr (GUnixFDList) list = g_unix_fd_list_new ();
+	g_autoptr (GError) error = NULL;
+	int fd = open (path, O_RDONLY | O_CLOEXEC);
+	gint handle;
+
+	g_assert_cmpint (fd, >=, 0);
+	handle = g_unix_fd_list_append (list, fd, &error);
+	g_assert_no_error (error);
+	close (fd);
+	g_dbus_connection_call_with_unix_fd_list (
+		f->conn, NAME, PATH, IFACE, method,
+		options != NULL ? g_variant_new ("(h@a{sv})", handle, options)
+				: g_variant_new ("(h)", handle),
+		NULL, G_DBUS_CALL_FLAGS_NONE, 120 * 1000, list, NULL, on_reply, r);
+}
+
+static void
+reply_clear (Reply *r)
+{
+	g_clear_pointer (&r->reply, g_variant_unref);
+	g_clear_error (&r->error);
+	r->done = FALSE;
+}
+
+static GVariant *
+no_options (void)
+{
+	return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+}
+
+/* The remote error's full D-Bus name. */
+static gchar *
+remote_name (const GError *error)
+{
+	g_assert_nonnull (error);
+	return g_dbus_error_get_remote_error (error);
+}
+
+/* Nothing of an install is left on the host: no mapping, no mount, no loop device of ours. */
+static void
+assert_nothing_left (void)
+{
+	g_autofree gchar *mounts = NULL;
+	g_autoptr (GDir) mapper = g_dir_open ("/dev/mapper", 0, NULL);
+	const gchar *name;
+
+	g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts, NULL, NULL));
+	g_assert_null (strstr (mounts, "mediaupd-"));
+	while (mapper != NULL && (name = g_dir_read_name (mapper)) != NULL)
+		g_assert_false (g_str_has_prefix (name, "mediaupd-"));
+}
+
+static gchar *
+read_state_file (Fixture *f)
+{
+	g_autofree gchar *path = g_build_filename (f->state_dir, "state", NULL);
+	gchar *data = NULL;
+
+	if (!g_file_get_contents (path, &data, NULL, NULL))
+		return NULL;
+	return data;
+}
+
+/* ---- worker processes ---- */
+
+/* The daemon's one child, once it has stopped itself (the test hook), else 0. */
+static GPid
+stopped_worker (Fixture *f)
+{
+	const gchar *id = g_subprocess_get_identifier (f->daemon);
+	g_autofree gchar *children_path = g_strdup_printf ("/proc/%s/task/%s/children", id, id);
+	g_autofree gchar *children = NULL;
+	g_autofree gchar *stat_path = NULL;
+	g_autofree gchar *stat = NULL;
+	const gchar *state;
+	gint64 pid;
+
+	if (!g_file_get_contents (children_path, &children, NULL, NULL) || *children == '\0')
+		return 0;
+	pid = g_ascii_strtoll (children, NULL, 10);
+	stat_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", pid);
+	if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
+		return 0;
+	/* "PID (comm) S ...": the state follows the last ')'. */
+	state = strrchr (stat, ')');
+	if (state == NULL || state[1] != ' ' || state[2] != 'T')
+		return 0;
+	return (GPid) pid;
+}
+
+static gboolean
+process_exists (GPid pid)
+{
+	return kill (pid, 0) == 0;
+}
+
+/* ---- tests ---- */
+
+static void
+test_properties (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GVariant) progress = NULL;
+	g_autoptr (GVariant) last = NULL;
+	const gchar *phase = NULL;
+	guint percent = 1;
+	guint64 done = 1, total = 1;
+	const gchar *err_name = NULL, *message = NULL;
+	const gchar *const *queued;
+
+	start_daemon (f, NULL);
+	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
+	progress = mu_dbus_manager1_dup_progress (f->proxy);
+	g_variant_get (progress, "(&sutt)", &phase, &percent, &done, &total);
+	g_assert_cmpstr (phase, ==, "");
+	g_assert_cmpuint (percent, ==, 0);
+	g_assert_cmpuint (done, ==, 0);
+	g_assert_cmpuint (total, ==, 0);
+	last = mu_dbus_manager1_dup_last_error (f->proxy);
+	g_variant_get (last, "(&s&s)", &err_name, &message);
+	g_assert_cmpstr (err_name, ==, "");
+	g_assert_cmpstr (message, ==, "");
+	/* The host is no OSTree system. */
+	g_assert_cmpstr (mu_dbus_manager1_get_current_commit (f->proxy), ==, "");
+	g_assert_cmpstr (mu_dbus_manager1_get_current_version (f->proxy), ==, "");
+	g_assert_cmpstr (mu_dbus_manager1_get_pending_commit (f->proxy), ==, "");
+	g_assert_cmpstr (mu_dbus_manager1_get_pending_version (f->proxy), ==, "");
+	/* From the configuration of this case. */
+	g_assert_cmpstr (mu_dbus_manager1_get_reboot_policy (f->proxy), ==, "never");
+	g_assert_cmpstr (mu_dbus_manager1_get_agent (f->proxy), ==, "");
+	queued = mu_dbus_manager1_get_queued_media (f->proxy);
+	g_assert_true (queued == NULL || queued[0] == NULL);
+	/* The lock is the daemon's while it runs. */
+	{
+		g_autofree gchar *lock = g_build_filename (f->tmpdir, "run", "lock", NULL);
+
+		g_assert_true (g_file_test (lock, G_FILE_TEST_EXISTS));
+	}
+}
+
+static void
+test_inspect (Fixture *f, gconstpointer data)
+{
+	Reply r = { 0 };
+	g_autoptr (GVariant) info = NULL;
+	g_autofree const gchar **key_ids = NULL;
+	g_autofree const gchar **device_ids = NULL;
+	g_autoptr (GVariant) slots = NULL;
+	const gchar *format = NULL, *label = NULL;
+	guint64 size = 0;
+	g_autofree gchar *name = NULL;
+
+	start_daemon (f, NULL);
+	call_with_file (f, "InspectBundle", luks->three, NULL, &r);
+	WAIT_FOR (r.done);
+	g_assert_no_error (r.error);
+	g_variant_get (r.reply, "(@a{sv})", &info);
+	g_assert_true (g_variant_lookup (info, "format", "&s", &format));
+	g_assert_cmpstr (format, ==, "mediaupd-v1");
+	g_assert_true (g_variant_lookup (info, "label", "&s", &label));
+	g_assert_cmpstr (label, ==, "mediaupd-bundle");
+	g_assert_true (g_variant_lookup (info, "size", "t", &size));
+	{
+		struct stat st;
+
+		g_assert_cmpint (stat (luks->three, &st), ==, 0);
+		g_assert_cmpuint (size, ==, (guint64) st.st_size);
+	}
+	slots = g_variant_lookup_value (info, "keyslots", G_VARIANT_TYPE ("ai"));
+	g_assert_nonnull (slots);
+	g_assert_cmpuint (g_variant_n_children (slots), ==, 3);
+	g_assert_true (g_variant_lookup (info, "key_ids", "^a&s", &key_ids));
+	g_assert_cmpuint (g_strv_length ((GStrv) key_ids), ==, 3);
+	g_assert_true (g_strv_contains (key_ids, "main-2026"));
+	g_assert_true (g_strv_contains (key_ids, "old.v2"));
+	/* The device's key files are those of the fixture's keys directory. */
+	g_assert_true (g_variant_lookup (info, "device_key_ids", "^a&s", &device_ids));
+	g_assert_cmpuint (g_strv_length ((GStrv) device_ids), ==, 3);
+	g_assert_true (g_strv_contains (device_ids, "fallback-1"));
+	reply_clear (&r);
+
+	/* Random bytes and a foreign LUKS2 file are no bundles. */
+	call_with_file (f, "InspectBundle", luks->random, NULL, &r);
+	WAIT_FOR (r.done);
+	name = remote_name (r.error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.NotABundle");
+	g_assert_true (g_error_matches (r.error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE));
+	reply_clear (&r);
+	g_clear_pointer (&name, g_free);
+	call_with_file (f, "InspectBundle", luks->foreign, NULL, &r);
+	WAIT_FOR (r.done);
+	name = remote_name (r.error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.NotABundle");
+	g_assert_nonnull (strstr (r.error->message, "someone-else"));
+	reply_clear (&r);
+	/* An inspection is not an install: no result recorded. */
+	g_assert_cmpuint (f->completed->len, ==, 0);
+	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
+}
+
+static void
+assert_last_error (MuDBusManager1 *proxy, const gchar *expected_name)
+{
+	g_autoptr (GVariant) last = mu_dbus_manager1_dup_last_error (proxy);
+	const gchar *name = NULL, *message = NULL;
+
+	g_variant_get (last, "(&s&s)", &name, &message);
+	g_assert_cmpstr (name, ==, expected_name);
+	g_assert_cmpstr (message, !=, "");
+}
+
+static void
+test_apply_not_a_bundle (Fixture *f, gconstpointer data)
+{
+	Reply r = { 0 };
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *state = NULL;
+	gboolean success = TRUE;
+	const gchar *signal_name = NULL, *signal_message = NULL;
+
+	start_daemon (f, NULL);
+	g_assert_null (read_state_file (f));
+	call_with_file (f, "ApplyBundle", luks->random, no_options (), &r);
+	WAIT_FOR (r.done && f->completed->len == 1);
+	name = remote_name (r.error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.NotABundle");
+	g_assert_true (g_error_matches (r.error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE));
+	/* The message says what was wrong, from the phase it stopped in. */
+	g_assert_nonnull (strstr (r.error->message, "unlock: "));
+	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name,
+		       &signal_message);
+	g_assert_false (success);
+	g_assert_cmpstr (signal_name, ==, "org.mediaupd.Error.NotABundle");
+	g_assert_nonnull (strstr (signal_message, "unlock: "));
+	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_state (f->proxy), "idle") == 0);
+	assert_last_error (f->proxy, "org.mediaupd.Error.NotABundle");
+	assert_nothing_left ();
+	reply_clear (&r);
+
+	/* Saved, and read back by the next daemon. */
+	state = read_state_file (f);
+	g_assert_nonnull (state);
+	g_assert_nonnull (strstr (state, "Error=org.mediaupd.Error.NotABundle"));
+	g_assert_cmpint (stop_daemon (f), ==, 0);
+	start_daemon (f, NULL);
+	assert_last_error (f->proxy, "org.mediaupd.Error.NotABundle");
+}
+
+static void
+test_apply_options (Fixture *f, gconstpointer data)
+{
+	Reply r = { 0 };
+	g_autofree gchar *name = NULL;
+	GVariantBuilder b;
+
+	start_daemon (f, NULL);
+	g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+	g_variant_builder_add (&b, "{sv}", "force", g_variant_new_boolean (TRUE));
+	call_with_file (f, "ApplyBundle", luks->three, g_variant_builder_end (&b), &r);
+	WAIT_FOR (r.done);
+	name = remote_name (r.error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.InvalidArgument");
+	g_assert_nonnull (strstr (r.error->message, "'force'"));
+	/* Refused before anything started: no result, no state. */
+	g_assert_cmpuint (f->completed->len, ==, 0);
+	{
+		g_autoptr (GVariant) last = mu_dbus_manager1_dup_last_error (f->proxy);
+		g_autofree gchar *text = g_variant_print (last, FALSE);
+
+		g_assert_cmpstr (text, ==, "('', '')");
+	}
+	g_assert_null (read_state_file (f));
+	reply_clear (&r);
+}
+
+static void
+test_cancel_idle (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *name = NULL;
+
+	start_daemon (f, NULL);
+	g_assert_false (mu_dbus_manager1_call_cancel_sync (f->proxy, NULL, &error));
+	name = remote_name (error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.NotRunning");
+	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
+	g_assert_null (read_state_file (f));
+}
+
+static void
+test_agent (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GDBusConnection) other = new_connection ();
+	g_autoptr (MuDBusManager1) other_proxy = NULL;
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *name = NULL;
+
+	start_daemon (f, NULL);
+	other_proxy = mu_dbus_manager1_proxy_new_sync (other, G_DBUS_PROXY_FLAGS_NONE, NAME, PATH,
+						       NULL, &error);
+	g_assert_no_error (error);
+	g_assert_true (mu_dbus_manager1_call_register_agent_sync (f->proxy, NULL, &error));
+	g_assert_no_error (error);
+	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_agent (f->proxy),
+			     g_dbus_connection_get_unique_name (f->conn)) == 0);
+	/* Registering again is no change; a second agent is refused. */
+	g_assert_true (mu_dbus_manager1_call_register_agent_sync (f->proxy, NULL, &error));
+	g_assert_no_error (error);
+	g_assert_false (mu_dbus_manager1_call_register_agent_sync (other_proxy, NULL, &error));
+	name = remote_name (error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.Busy");
+	g_clear_error (&error);
+	g_clear_pointer (&name, g_free);
+	/* Only the agent may unregister itself. */
+	g_assert_false (mu_dbus_manager1_call_unregister_agent_sync (other_proxy, NULL, &error));
+	g_assert_nonnull (error);
+	g_clear_error (&error);
+	g_assert_cmpstr (mu_dbus_manager1_get_agent (f->proxy), ==,
+			 g_dbus_connection_get_unique_name (f->conn));
+	g_assert_true (mu_dbus_manager1_call_unregister_agent_sync (f->proxy, NULL, &error));
+	g_assert_no_error (error);
+	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_agent (f->proxy), "") == 0);
+
+	/* The other one registers, then leaves the bus: it is dropped. */
+	g_assert_true (mu_dbus_manager1_call_register_agent_sync (other_proxy, NULL, &error));
+	g_assert_no_error (error);
+	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_agent (f->proxy),
+			     g_dbus_connection_get_unique_name (other)) == 0);
+	g_clear_object (&other_proxy);
+	g_dbus_connection_close_sync (other, NULL, &error);
+	g_assert_no_error (error);
+	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_agent (f->proxy), "") == 0);
+	/* And the place is free again. */
+	g_assert_true (mu_dbus_manager1_call_register_agent_sync (f->proxy, NULL, &error));
+	g_assert_no_error (error);
+}
+
+static void
+test_sigterm_idle (Fixture *f, gconstpointer data)
+{
+	gint64 start;
+
+	start_daemon (f, NULL);
+	start = g_get_monotonic_time ();
+	g_assert_cmpint (stop_daemon (f), ==, 0);
+	/* At once: nothing to wait for. */
+	g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+	/* The lock went with it: another daemon starts. */
+	start_daemon (f, NULL);
+	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
+}
+
+static void
+test_worker_killed (Fixture *f, gconstpointer data)
+{
+	Reply r = { 0 };
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *name = NULL;
+	const gchar *signal_name = NULL, *signal_message = NULL;
+	gboolean success = TRUE;
+	GPid worker;
+
+	start_daemon (f, "discover");
+	call_with_file (f, "ApplyBundle", luks->random, no_options (), &r);
+	WAIT_FOR ((worker = stopped_worker (f)) != 0);
+	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_state (f->proxy), "checking") == 0);
+	/* One install at a time. */
+	{
+		Reply busy = { 0 };
+		g_autofree gchar *busy_name = NULL;
+
+		call_with_file (f, "ApplyBundle", luks->random, no_options (), &busy);
+		WAIT_FOR (busy.done);
+		busy_name = remote_name (busy.error);
+		g_assert_cmpstr (busy_name, ==, "org.mediaupd.Error.Busy");
+		reply_clear (&busy);
+	}
+	g_assert_cmpint (kill (worker, SIGKILL), ==, 0);
+	WAIT_FOR (r.done && f->completed->len == 1);
+	name = remote_name (r.error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.WorkerFailed");
+	g_assert_nonnull (strstr (r.error->message, "signal 9"));
+	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name,
+		       &signal_message);
+	g_assert_false (success);
+	g_assert_cmpstr (signal_name, ==, "org.mediaupd.Error.WorkerFailed");
+	assert_last_error (f->proxy, "org.mediaupd.Error.WorkerFailed");
+	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_state (f->proxy), "idle") == 0);
+	assert_nothing_left ();
+	reply_clear (&r);
+	g_clear_pointer (&name, g_free);
+
+	/* The daemon is still there and takes the next install, which runs to its end. */
+	g_assert_false (mu_dbus_manager1_call_cancel_sync (f->proxy, NULL, &error));
+	g_assert_true (g_error_matches (error, MU_ERROR, MU_ERROR_NOT_RUNNING));
+	call_with_file (f, "ApplyBundle", luks->random, no_options (), &r);
+	WAIT_FOR ((worker = stopped_worker (f)) != 0);
+	g_assert_cmpint (kill (worker, SIGCONT), ==, 0);
+	WAIT_FOR (r.done && f->completed->len == 2);
+	name = remote_name (r.error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.NotABundle");
+	assert_last_error (f->proxy, "org.mediaupd.Error.NotABundle");
+	reply_clear (&r);
+}
+
+static void
+test_cancel_running (Fixture *f, gconstpointer data)
+{
+	Reply r = { 0 };
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *name = NULL;
+	GPid worker;
+
+	start_daemon (f, "discover");
+	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
+	WAIT_FOR ((worker = stopped_worker (f)) != 0);
+	g_assert_true (mu_dbus_manager1_call_cancel_sync (f->proxy, NULL, &error));
+	g_assert_no_error (error);
+	/* The worker stops at its next safe point once it runs again. */
+	g_assert_cmpint (kill (worker, SIGCONT), ==, 0);
+	WAIT_FOR (r.done && f->completed->len == 1);
+	name = remote_name (r.error);
+	g_assert_cmpstr (name, ==, "org.mediaupd.Error.Cancelled");
+	assert_last_error (f->proxy, "org.mediaupd.Error.Cancelled");
+	WAIT_FOR (!process_exists (worker));
+	assert_nothing_left ();
+	reply_clear (&r);
+}
+
+static void
+test_sigterm_running (Fixture *f, gconstpointer data)
+{
+	Reply r = { 0 };
+	g_autoptr (GError) error = NULL;
+	GPid worker;
+	gint status;
+
+	start_daemon (f, "discover");
+	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
+	WAIT_FOR ((worker = stopped_worker (f)) != 0);
+	g_subprocess_send_signal (f->daemon, SIGTERM);
+	/* Deferred: the daemon waits for the worker, which is stopped. */
+	g_usleep (G_USEC_PER_SEC / 2);
+	g_assert_true (process_exists (worker));
+	g_assert_true (process_exists ((GPid) g_ascii_strtoll (
+		g_subprocess_get_identifier (f->daemon), NULL, 10)));
+	g_assert_cmpint (kill (worker, SIGCONT), ==, 0);
+	g_subprocess_wait (f->daemon, NULL, &error);
+	g_assert_no_error (error);
+	status = g_subprocess_get_status (f->daemon);
+	g_assert_true (WIFEXITED (status));
+	g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+	g_clear_object (&f->daemon);
+	g_clear_object (&f->proxy);
+	/* The caller was answered before the daemon went: stopped, not installed. */
+	WAIT_FOR (r.done);
+	g_assert_true (g_error_matches (r.error, MU_ERROR, MU_ERROR_CANCELLED));
+	g_assert_false (process_exists (worker));
+	assert_nothing_left ();
+	reply_clear (&r);
+	WAIT_FOR (!name_has_owner (f->conn));
+}
+
+int
+main (int argc, char **argv)
+{
+	int ret;
+
+	g_test_init (&argc, &argv, NULL);
+	if (getuid () != 0) {
+		/* Workers make a mount namespace of their own, which takes root. */
+		g_test_skip ("the daemon's workers need root");
+		return g_test_run ();
+	}
+	/* As every client: org.mediaupd.Error.* come back as MU_ERROR codes. */
+	mu_error_register_dbus ();
+	luks = mu_luks_fixtures_new ();
+	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_test_dbus_up (test_bus);
+
+#define ADD(path, func, config)                                                           \
+	g_test_add ("/daemon/" path, Fixture, config, fixture_set_up, func, fixture_tear_down)
+	ADD ("properties", test_properties, "[Reboot]\nPolicy=never\n");
+	ADD ("inspect", test_inspect, NULL);
+	ADD ("apply-not-a-bundle", test_apply_not_a_bundle, NULL);
+	ADD ("apply-unknown-option", test_apply_options, NULL);
+	ADD ("cancel-idle", test_cancel_idle, NULL);
+	ADD ("cancel-running", test_cancel_running, NULL);
+	ADD ("agent", test_agent, NULL);
+	ADD ("sigterm-idle", test_sigterm_idle, NULL);
+	ADD ("worker-killed", test_worker_killed, NULL);
+	ADD ("sigterm-running", test_sigterm_running, NULL);
+#undef ADD
+	ret = g_test_run ();
+	g_test_dbus_down (test_bus);
+	g_clear_object (&test_bus);
+	g_clear_pointer (&luks, mu_luks_fixtures_free);
+	return ret;
+}

@@ -1,0 +1,188 @@
+#!/bin/bash
+# vm test 15: the daemon, installed from the build as a package would install it, in one boot
+# (and the reboot it asks for at the end):
+# - a USB stick with a 1→2 bundle is plugged: the udev rule starts mediaupd.service, which
+#   deploys version 2 with no command typed (State pending-reboot, PendingCommit/Version over
+#   D-Bus, journal events), and leaves no mount, mapping or loop device;
+# - a caller that is not root may read the properties but calls no method (AccessDenied);
+# - the stick pulled while the worker is stopped in unlock, and in apply: MediaRemoved,
+#   nothing deployed, nothing left; the worker SIGKILLed in apply: WorkerFailed, the daemon
+#   still active, nothing left; each time the next plug installs;
+# - an SD card with a 1→3 bundle the same way;
+# - with the default reboot policy (after-removal), the device reboots when the stick is
+#   pulled, into the version deployed.
+# Needs a build with -Dtest_hooks=true (MEDIAUPD_TEST_PAUSE_AT).
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/engine-lib.sh"
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/daemon-lib.sh"
+
+# conf [LINE...]: the daemon's configuration: the guest's keys, then LINE...
+conf() {
+	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \"\$@\" >$DAEMON_CONF" sh "$@"
+}
+# restart: the daemon again, with the current configuration and drop-in
+restart() {
+	g systemctl restart mediaupd.service
+	daemon_wait_state idle 60
+}
+# stick FILE BUNDLE: a vfat stick image holding BUNDLE as static-update.bundle.enc
+stick() {
+	cp "$2" "$T_WORK/static-update.bundle.enc"
+	"$SRC_ROOT/tests/vm/make-stick" "$1" --fs vfat "$T_WORK/static-update.bundle.enc" >/dev/null
+}
+# worker_pid: the daemon's worker process (its only child)
+worker_pid() {
+	local main
+	main=$(g systemctl show -p MainPID --value mediaupd.service)
+	g sh -c "pgrep -P $main | head -n 1"
+}
+# wait_worker_stopped: until the worker stopped itself at the pause point; prints its PID
+wait_worker_stopped() {
+	local pid
+	for _ in $(seq 1 600); do
+		pid=$(worker_pid || true)
+		if [ -n "$pid" ] && [ "$(g ps -o stat= -p "$pid" | cut -c1)" = T ]; then
+			echo "$pid"
+			return 0
+		fi
+		sleep 0.2
+	done
+	g journalctl --no-pager -u mediaupd.service | tail -n 30
+	fail "no worker of the daemon stopped at the pause point within 120 s"
+}
+last_error() { daemon_prop LastError; }
+# clean_after WHAT: nothing of the install left, and the daemon active
+clean_after() {
+	check_eq "leftovers after $1" "$(daemon_clean | tr '\n' ' ')" "dm: 0 loops: 0 mounts: 0 "
+	check_eq "mediaupd.service after $1" "$(g systemctl is-active mediaupd.service)" active
+}
+
+vm_up
+eng_repo
+guest_setup
+daemon_install
+DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
+g mkdir -p "${DAEMON_CONF%/*}"
+# No reboot until the last case.
+conf '[Reboot]' 'Policy=never'
+
+make_update "$T_WORK/b12.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
+make_update "$T_WORK/b13.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
+stick "$T_WORK/stick12.img" "$T_WORK/b12.enc"
+cp "$T_WORK/b13.enc" "$T_WORK/static-update.bundle.enc"
+"$SRC_ROOT/tests/vm/make-stick" "$T_WORK/card13.img" --fs ext4 "$T_WORK/static-update.bundle.enc" >/dev/null
+
+# --- plugged, deployed, nothing typed -------------------------------------------------------
+check_eq "mediaupd.service before the plug" "$(g systemctl is-active mediaupd.service || true)" inactive
+t0=$SECONDS
+"$VM" plug usb "$T_WORK/stick12.img" stick
+g timeout 60 sh -c 'until systemctl is-active --quiet mediaupd.service; do sleep 0.2; done' ||
+	fail "the udev rule did not start mediaupd.service within 60 s of the plug"
+echo "ok: the plug started mediaupd.service"
+daemon_wait_state pending-reboot 600
+say "USB stick plugged -> deployed in $((SECONDS - t0)) s"
+check_eq "PendingCommit" "$(daemon_string PendingCommit)" "$VM_COMMIT_2"
+check_eq "PendingVersion" "$(daemon_string PendingVersion)" 2
+check_eq "CurrentCommit" "$(daemon_string CurrentCommit)" "$VM_COMMIT_1"
+check_eq "LastError" "$(last_error)" '(ss) "" ""'
+check_eq "deployment 0" "$(default_commit)" "$VM_COMMIT_2"
+check_eq "booted" "$(booted_commit)" "$VM_COMMIT_1"
+[ -n "$(daemon_events 0225d7dc771eb4c05bc9c16dd600d6d1)" ] || fail "no bundle-found event in the journal"
+daemon_events a4e6b84b811cddf92a52a9a044444c78 | grep -q "$VM_COMMIT_2" ||
+	fail "no deployed event naming $VM_COMMIT_2 in the journal: $(daemon_events a4e6b84b811cddf92a52a9a044444c78)"
+echo "ok: bundle-found and deployed events in the journal"
+clean_after "the install"
+"$VM" unplug stick
+sleep 2
+check_eq "State after the stick was pulled ([Reboot] Policy=never)" "$(daemon_string State)" pending-reboot
+
+# --- a caller that is not root -------------------------------------------------------------
+check_eq "State read by nobody" \
+	"$(g setpriv --reuid=nobody --regid=nogroup --clear-groups busctl get-property "${DAEMON_BUS[@]}" State)" \
+	's "pending-reboot"'
+denied=$(g setpriv --reuid=nobody --regid=nogroup --clear-groups busctl call "${DAEMON_BUS[@]}" Cancel 2>&1 || true)
+case $denied in
+*AccessDenied* | *"Rejected send message"*) echo "ok: Cancel by nobody refused: $denied" ;;
+*) fail "Cancel by nobody was not refused by the bus policy: '$denied'" ;;
+esac
+denied=$(g setpriv --reuid=nobody --regid=nogroup --clear-groups busctl call "${DAEMON_BUS[@]}" MarkBootSuccessful 2>&1 || true)
+case $denied in
+*AccessDenied* | *"Rejected send message"*) echo "ok: MarkBootSuccessful by nobody refused" ;;
+*) fail "MarkBootSuccessful by nobody was not refused: '$denied'" ;;
+esac
+check_eq "State after the refused calls" "$(daemon_string State)" pending-reboot
+
+# --- stick pulled while stopped in unlock, then in apply; worker killed in apply -------------
+state >"$T_WORK/state.before"
+for phase in unlock apply; do
+	daemon_dropin "Environment=MEDIAUPD_TEST_PAUSE_AT=$phase"
+	restart
+	"$VM" plug usb "$T_WORK/stick12.img" "stick-$phase"
+	pid=$(wait_worker_stopped)
+	"$VM" unplug "stick-$phase"
+	g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
+	g kill -CONT "$pid"
+	daemon_wait_state idle 120
+	check_eq "LastError after the stick was pulled in $phase" \
+		"$(last_error | cut -d'"' -f2)" org.mediaupd.Error.MediaRemoved
+	state >"$T_WORK/state.after"
+	diff "$T_WORK/state.before" "$T_WORK/state.after" ||
+		fail "the system changed after the stick was pulled in $phase"
+	echo "ok: pulled in $phase: MediaRemoved, nothing deployed"
+	clean_after "the stick pulled in $phase"
+done
+g journalctl --no-pager -b -u mediaupd.service -o cat | grep -q MediaRemoved ||
+	fail "the journal does not say the medium was removed"
+
+"$VM" plug usb "$T_WORK/stick12.img" stick-kill
+pid=$(wait_worker_stopped)
+g kill -KILL "$pid"
+daemon_wait_state idle 120
+check_eq "LastError after the worker was killed" "$(last_error | cut -d'"' -f2)" \
+	org.mediaupd.Error.WorkerFailed
+state >"$T_WORK/state.after"
+diff "$T_WORK/state.before" "$T_WORK/state.after" || fail "the system changed after the worker was killed"
+clean_after "the worker was killed"
+echo "ok: worker killed in apply: WorkerFailed, daemon up, nothing deployed, nothing left"
+"$VM" unplug stick-kill
+g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
+
+# --- SD card, another version ------------------------------------------------------------------
+daemon_dropin
+restart
+"$VM" plug sd "$T_WORK/card13.img" card
+daemon_wait_state pending-reboot 600
+check_eq "PendingCommit from the SD card" "$(daemon_string PendingCommit)" "$VM_COMMIT_3"
+check_eq "PendingVersion from the SD card" "$(daemon_string PendingVersion)" 3
+check_eq "LastError" "$(last_error)" '(ss) "" ""'
+check_eq "deployment 0" "$(default_commit)" "$VM_COMMIT_3"
+clean_after "the install from the SD card"
+"$VM" unplug card
+
+# --- the default reboot policy: reboot once the stick is pulled --------------------------------
+conf
+restart
+check_eq "RebootPolicy" "$(daemon_string RebootPolicy)" after-removal
+"$VM" plug usb "$T_WORK/stick12.img" stick-reboot
+daemon_wait_state pending-reboot 600
+check_eq "PendingCommit" "$(daemon_string PendingCommit)" "$VM_COMMIT_2"
+boot0=$(sed -n 's/^ready //p' "$MEDIAUPD_VM_RUN/state")
+sleep 3
+check_eq "boot while the stick is in" "$(sed -n 's/^ready //p' "$MEDIAUPD_VM_RUN/state")" "$boot0"
+"$VM" unplug stick-reboot
+t0=$SECONDS
+while [ "$(cat "$MEDIAUPD_VM_RUN/state")" = "ready $boot0" ]; do
+	[ $((SECONDS - t0)) -lt 120 ] || fail "the guest did not reboot within 120 s of the stick being pulled"
+	sleep 0.5
+done
+until grep -q "^ready $((boot0 + 1))\$" "$MEDIAUPD_VM_RUN/state"; do
+	[ $((SECONDS - t0)) -lt 400 ] || fail "the guest did not come back after its reboot"
+	grep -q '^failed' "$MEDIAUPD_VM_RUN/state" && fail "the board failed to boot the guest again"
+	sleep 0.5
+done
+say "rebooted $((SECONDS - t0)) s after the stick was pulled"
+check_eq "booted after the reboot" "$(booted_commit)" "$VM_COMMIT_2"
+check_eq "version after the reboot" "$(g cat /usr/lib/mediaupd-testos/version)" 2
