@@ -64,14 +64,29 @@ step() {
 }
 # note TEXT: a line of explanation
 note() { printf '    %s\n' "$*"; }
+# shown PROMPT CMD...: print the command line, with the scratch directory as $WORK, the
+# image's repository as $IMAGE_REPO and the two versions' commits as $V1 and $V2
+shown() {
+	local prompt=$1 s
+	shift
+	printf -v s '%q ' "$@"
+	[ -z "${T_WORK:-}" ] || s=${s//"$T_WORK"/\$WORK}
+	[ -z "${VM_REPO:-}" ] || s=${s//"$VM_REPO"/\$IMAGE_REPO}
+	[ -z "${VM_COMMIT_1:-}" ] || s=${s//"$VM_COMMIT_1"/\$V1}
+	[ -z "${V2_COMMIT:-}" ] || s=${s//"$V2_COMMIT"/\$V2}
+	printf '  %s %s\n' "$prompt" "${s% }"
+}
 # host CMD...: show a command run on this machine, then run it
 host() {
-	printf '  $ %s\n' "$*"
+	shown '$' "$@"
 	"$@"
 }
+# board_state: the board's state as `vm status` gives it: "running, ready N" while power-on N
+# is up, "running, booting N" meanwhile, "not running (...)" once it stopped
+board_state() { "$VM" status | sed -n 's/^board: //p'; }
 # guest CMD...: show a command run in the guest, then run it there, its output indented
 guest() {
-	printf '  device# %s\n' "$*"
+	shown 'device#' "$@"
 	"$VM" exec -- "$@" 2>&1 | sed 's/^/    /'
 }
 
@@ -120,7 +135,9 @@ demo_cleanup() {
 	fi
 	if [ "$rc" != 0 ]; then
 		echo
-		echo "--- the demo failed (exit $rc); guest state:"
+		echo "--- the demo failed (exit $rc); the daemon's journal (end):"
+		"$VM" exec --timeout 30 -- journalctl --no-pager -b -u mediaupd.service 2>&1 | tail -n 40
+		echo "--- guest state:"
 		"$VM" status
 		echo "--- serial console (end):"
 		tail -n 40 "$MEDIAUPD_VM_RUN/serial.log" 2>/dev/null
@@ -145,7 +162,9 @@ trap demo_cleanup EXIT
 eval "$("$VM" info)"
 ENG_REPO=$T_WORK/repo
 V2_TREE=$T_WORK/v2-overlay
-note "The device runs version 1 of the test OS '$VM_OS' (commit ${VM_COMMIT_1:0:12})."
+note "The device runs version 1 of the test OS '$VM_OS': V1=$VM_COMMIT_1"
+note "IMAGE_REPO=$VM_REPO (the cached image's repository, not written)"
+note "WORK=$T_WORK (scratch, removed at the end)"
 note "Version 2 is made here, in a scratch copy of the image's OSTree repository:"
 host ostree --repo="$ENG_REPO" init --mode=archive
 host ostree --repo="$ENG_REPO" pull-local "$VM_REPO" "$VM_COMMIT_1"
@@ -166,9 +185,9 @@ note "changed files: /usr/lib/mediaupd-testos/version, /usr/lib/os-release (IMAG
 v2_commit=(ostree --repo="$ENG_REPO" commit -b "$VM_REF" --tree=ref="$VM_COMMIT_1"
 	--tree=dir="$V2_TREE" --owner-uid=0 --owner-gid=0
 	--subject="sample OS, version 2" --add-metadata-string=version=2)
-printf '  $ %s\n' "${v2_commit[*]}"
+shown '$' "${v2_commit[@]}"
 V2_COMMIT=$("${v2_commit[@]}")
-note "version 2 is commit ${V2_COMMIT:0:12} on $VM_REF"
+note "version 2: V2=$V2_COMMIT on $VM_REF"
 
 # ---------------------------------------------------------------------------------------------
 step "The encrypted bundle (make-encrypted-bundle.sh) and a USB stick holding it"
@@ -189,8 +208,17 @@ step "The device: boot, install the daemon, status before"
 vm_up
 note "The device's keys, its trusted signing key and its configuration (as the vendor's image has them):"
 guest_setup
-guest cat "$GUEST_CONF"
 daemon_install
+# The daemon reads its configuration from the build's sysconfdir (/usr/local/etc/mediaupd
+# for a build with the default prefix, /etc/mediaupd for a package).
+DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$BUILD_DIR/config.h")/mediaupd.conf
+[ "$DAEMON_CONF" != /mediaupd.conf ] || fail "$BUILD_DIR/config.h has no MEDIAUPD_SYSCONFDIR"
+if [ "$DAEMON_CONF" != "$GUEST_CONF" ]; then
+	g mkdir -p "${DAEMON_CONF%/*}"
+	g cp "$GUEST_CONF" "$DAEMON_CONF"
+fi
+guest ls -l /etc/mediaupd/keys /etc/ostree/trusted.ed25519.d
+guest cat "$DAEMON_CONF"
 guest ostree admin status
 guest sh -c 'cat /usr/lib/mediaupd-testos/version; grep ^IMAGE_VERSION= /etc/os-release'
 note "Nothing of mediaupd runs until a medium arrives or someone asks on D-Bus:"
@@ -207,8 +235,11 @@ note "mediaupdctl watch follows the daemon over D-Bus; its lines are marked 'wat
 WATCH_PID=$!
 timeout 30 sh -c "until grep -q '^State:' '$WATCH_LOG'; do sleep 0.2; done" ||
 	fail "mediaupdctl watch printed nothing within 30 s"
-BOOT_BEFORE=$("$VM" status | sed -n 's/^board: running, ready \([0-9]*\)$/\1/p')
-[ -n "$BOOT_BEFORE" ] || fail "the board does not say which power-on is running"
+BOOT_BEFORE=$(board_state)
+case $BOOT_BEFORE in
+"running, ready "*) BOOT_BEFORE=${BOOT_BEFORE##* } ;;
+*) fail "the board is not ready: '$BOOT_BEFORE'" ;;
+esac
 PLUG_T0=$SECONDS
 host tests/vm/vm plug usb "$STICK" stick
 note "(no command is typed into the device from here on until it has rebooted)"
@@ -265,16 +296,20 @@ step "Pulling the stick: the device reboots into version 2"
 host tests/vm/vm unplug stick
 note "waiting for the device to restart (policy after-removal) ..."
 t0=$SECONDS
-until "$VM" status | grep -Eq "^board: running, ready ([0-9]+)$" &&
-	[ "$("$VM" status | sed -n 's/^board: running, ready \([0-9]*\)$/\1/p')" -gt "$BOOT_BEFORE" ]; do
-	[ $((SECONDS - t0)) -lt 900 ] || fail "the device did not come back within 900 s of the unplug"
-	"$VM" status | grep -q '^board: running' || fail "the board stopped: $("$VM" status | head -n 2)"
+while :; do
+	board=$(board_state)
+	case $board in
+	"running, ready "*) [ "${board##* }" -le "$BOOT_BEFORE" ] || break ;;
+	"running, "*) ;;
+	*) fail "the board stopped: '$board'" ;;
+	esac
+	[ $((SECONDS - t0)) -lt 900 ] || fail "the device did not come back within 900 s of the unplug (board: '$board')"
 	sleep 1
 done
 wait "$WATCH_PID" 2>/dev/null || true
 WATCH_PID=""
 note "rebooted and ready $((SECONDS - t0)) s after the unplug; the board's boot record:"
-"$VM" status | sed -n '/^--- boots/,/^--- media/p' | grep -v '^---' | tail -n 2 | sed 's/^/    /'
+"$VM" status | sed -n '/^--- boots/,/^--- media/{/^---/d;p}' | tail -n 3 | sed 's/^/    /'
 guest ostree admin status
 guest sh -c 'cat /usr/lib/mediaupd-testos/version; grep ^IMAGE_VERSION= /etc/os-release'
 guest tail -n 2 /etc/motd
