@@ -55,7 +55,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ "$(id -u)" = 0 ] ||
-	die "run this as root (e.g. sudo scripts/demo.sh): it installs Debian packages, builds the guest image under /var/cache/mediaupd-vm and runs QEMU with loop-free disk images"
+	die "run this as root (e.g. sudo scripts/demo.sh): it installs Debian packages, builds the guest image under /var/cache/mediaupd-vm (debootstrap, chroot) and runs QEMU"
 
 # step TITLE: a banner for the next step, with the time since the start
 step() {
@@ -67,9 +67,15 @@ note() { printf '    %s\n' "$*"; }
 # shown PROMPT CMD...: print the command line, with the scratch directory as $WORK, the
 # image's repository as $IMAGE_REPO and the two versions' commits as $V1 and $V2
 shown() {
-	local prompt=$1 s
+	local prompt=$1 s="" a q="'"
 	shift
-	printf -v s '%q ' "$@"
+	for a in "$@"; do
+		if [[ $a =~ ^[][A-Za-z0-9_./=:,@%+^-]+$ ]]; then
+			s+="$a "
+		else
+			s+="$q${a//$q/$q\\$q$q}$q "
+		fi
+	done
 	[ -z "${T_WORK:-}" ] || s=${s//"$T_WORK"/\$WORK}
 	[ -z "${VM_REPO:-}" ] || s=${s//"$VM_REPO"/\$IMAGE_REPO}
 	[ -z "${VM_COMMIT_1:-}" ] || s=${s//"$VM_COMMIT_1"/\$V1}
@@ -183,7 +189,7 @@ chmod 644 "$V2_TREE/usr/lib/mediaupd-testos/version" "$V2_TREE/usr/lib/os-releas
 find "$V2_TREE" -type d -exec chmod 755 {} +
 note "changed files: /usr/lib/mediaupd-testos/version, /usr/lib/os-release (IMAGE_VERSION=2), /usr/etc/motd"
 v2_commit=(ostree --repo="$ENG_REPO" commit -b "$VM_REF" --tree=ref="$VM_COMMIT_1"
-	--tree=dir="$V2_TREE" --owner-uid=0 --owner-gid=0
+	--tree=dir="$V2_TREE"
 	--subject="sample OS, version 2" --add-metadata-string=version=2)
 shown '$' "${v2_commit[@]}"
 V2_COMMIT=$("${v2_commit[@]}")
