@@ -99,7 +99,8 @@ print_result (MuCtlOut *out, const MuInstallResult *r, const GError *error)
 
 			mu_json_builder_add_string_member (b, "phase",
 							   mu_phase_to_string (r->failed_phase));
-			mu_json_builder_add_string_member (b, "error", mu_error_code_to_name (code));
+			mu_json_builder_add_string_member (b, "error",
+							   mu_error_code_to_name (code));
 			mu_json_builder_add_text_member (b, "message", error->message);
 		}
 		json_builder_end_object (b);

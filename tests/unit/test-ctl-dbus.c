@@ -97,7 +97,8 @@ start_daemon (Fixture *f, const gchar *extra_config, const gchar *pause_at)
 	text = g_strdup_printf ("[Media]\nSource=none\n"
 				"[Paths]\nStateDirectory=%s/state\nRuntimeDirectory=%s/run\n"
 				"[Keys]\nDirectories=%s\n%s",
-				f->tmpdir, f->tmpdir, keys, extra_config != NULL ? extra_config : "");
+				f->tmpdir, f->tmpdir, keys,
+				extra_config != NULL ? extra_config : "");
 	g_file_set_contents (f->config_path, text, -1, &error);
 	g_assert_no_error (error);
 	launcher = launcher_for (g_test_dbus_get_bus_address (test_bus), G_SUBPROCESS_FLAGS_NONE);
@@ -553,9 +554,10 @@ read_until_event (GDataInputStream *in, JsonParser *parser, const gchar *event)
 {
 	for (;;) {
 		g_autoptr (GError) error = NULL;
-		g_autofree gchar *line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, &error);
+		g_autofree gchar *line = NULL;
 		JsonObject *o;
 
+		line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, &error);
 		g_assert_no_error (error);
 		g_assert_nonnull (line); /* it ended before */
 		g_test_message ("watch: %s", line);

@@ -8,9 +8,11 @@
 # - the stick pulled while the worker is stopped in unlock, and in apply: MediaRemoved,
 #   nothing deployed, nothing left; the worker SIGKILLed in apply: WorkerFailed, the daemon
 #   still active, nothing left; each time the next plug installs;
-# - an SD card with a 1→3 bundle the same way;
-# - with the default reboot policy (after-removal), the device reboots when the stick is
-#   pulled, into the version deployed.
+# - a stick with three bundles (a foreign file, 1→2 and 1→3): 3 deployed, the others reported
+#   skipped;
+# - an SD card with a 1→2 bundle the same way;
+# - with the default reboot policy (after-removal), a 1→3 stick: the device reboots when the
+#   stick is pulled, into version 3.
 # Needs a build with -Dtest_hooks=true (MEDIAUPD_TEST_PAUSE_AT).
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +28,7 @@ conf() {
 # restart: the daemon again, with the current configuration and drop-in
 restart() {
 	g systemctl restart mediaupd.service
-	daemon_wait_state idle 60
+	daemon_wait_rest 60
 }
 # stick FILE BUNDLE: a vfat stick image holding BUNDLE as static-update.bundle.enc
 stick() {
@@ -72,8 +74,8 @@ conf '[Reboot]' 'Policy=never'
 make_update "$T_WORK/b12.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 make_update "$T_WORK/b13.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
 stick "$T_WORK/stick12.img" "$T_WORK/b12.enc"
-cp "$T_WORK/b13.enc" "$T_WORK/static-update.bundle.enc"
-"$SRC_ROOT/tests/vm/make-stick" "$T_WORK/card13.img" --fs ext4 "$T_WORK/static-update.bundle.enc" >/dev/null
+cp "$T_WORK/b12.enc" "$T_WORK/static-update.bundle.enc"
+"$SRC_ROOT/tests/vm/make-stick" "$T_WORK/card12.img" --fs ext4 "$T_WORK/static-update.bundle.enc" >/dev/null
 
 # --- plugged, deployed, nothing typed -------------------------------------------------------
 check_eq "mediaupd.service before the plug" "$(g systemctl is-active mediaupd.service || true)" inactive
@@ -125,7 +127,7 @@ for phase in unlock apply; do
 	"$VM" unplug "stick-$phase"
 	g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
 	g kill -CONT "$pid"
-	daemon_wait_state idle 120
+	daemon_wait_rest 120
 	check_eq "LastError after the stick was pulled in $phase" \
 		"$(last_error | cut -d'"' -f2)" org.mediaupd.Error.MediaRemoved
 	state >"$T_WORK/state.after"
@@ -140,7 +142,7 @@ g journalctl --no-pager -b -u mediaupd.service -o cat | grep -q MediaRemoved ||
 "$VM" plug usb "$T_WORK/stick12.img" stick-kill
 pid=$(wait_worker_stopped)
 g kill -KILL "$pid"
-daemon_wait_state idle 120
+daemon_wait_rest 120
 check_eq "LastError after the worker was killed" "$(last_error | cut -d'"' -f2)" \
 	org.mediaupd.Error.WorkerFailed
 state >"$T_WORK/state.after"
@@ -150,15 +152,41 @@ echo "ok: worker killed in apply: WorkerFailed, daemon up, nothing deployed, not
 "$VM" unplug stick-kill
 g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
 
-# --- SD card, another version ------------------------------------------------------------------
+# --- three bundles on one stick: a foreign file, an older and a newer update -------------------
 daemon_dropin
+conf '[Reboot]' 'Policy=never' '[Bundle]' 'Names=foreign.enc;older.enc;newer.enc'
 restart
-"$VM" plug sd "$T_WORK/card13.img" card
-daemon_wait_state pending-reboot 600
-check_eq "PendingCommit from the SD card" "$(daemon_string PendingCommit)" "$VM_COMMIT_3"
-check_eq "PendingVersion from the SD card" "$(daemon_string PendingVersion)" 3
+head -c 1M /dev/urandom >"$T_WORK/foreign.enc"
+cp "$T_WORK/b12.enc" "$T_WORK/older.enc"
+cp "$T_WORK/b13.enc" "$T_WORK/newer.enc"
+"$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick3.img" --fs vfat "$T_WORK/foreign.enc" \
+	"$T_WORK/older.enc" "$T_WORK/newer.enc" >/dev/null
+since=$(g date '+%Y-%m-%d %H:%M:%S')
+"$VM" plug usb "$T_WORK/stick3.img" stick3
+g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$VM_COMMIT_3\"' ]; do sleep 0.5; done" ||
+	fail "the newer bundle was not deployed: PendingCommit $(daemon_prop PendingCommit)"
+daemon_wait_rest 60
+check_eq "LastError after three bundles" "$(last_error)" '(ss) "" ""'
+check_eq "deployment 0 after three bundles" "$(default_commit)" "$VM_COMMIT_3"
+skipped=$(g journalctl --no-pager -o cat --since "$since" MESSAGE_ID=7b5fd067f90341a99e30cc75616f0d8f)
+printf '%s\n' "$skipped" | grep -q foreign.enc || fail "foreign.enc was not reported skipped: '$skipped'"
+printf '%s\n' "$skipped" | grep -q older.enc || fail "older.enc was not reported skipped: '$skipped'"
+printf '%s\n' "$skipped" | grep -q newer.enc && fail "newer.enc was reported skipped: '$skipped'"
+echo "ok: newer.enc deployed, foreign.enc and older.enc reported skipped:"
+printf '  %s\n' "$skipped"
+clean_after "the stick with three bundles"
+"$VM" unplug stick3
+
+# --- SD card, another version ------------------------------------------------------------------
+conf '[Reboot]' 'Policy=never'
+restart
+"$VM" plug sd "$T_WORK/card12.img" card
+g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$VM_COMMIT_2\"' ]; do sleep 0.5; done" ||
+	fail "the SD card's bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(last_error)"
+daemon_wait_state pending-reboot 60
+check_eq "PendingVersion from the SD card" "$(daemon_string PendingVersion)" 2
 check_eq "LastError" "$(last_error)" '(ss) "" ""'
-check_eq "deployment 0" "$(default_commit)" "$VM_COMMIT_3"
+check_eq "deployment 0" "$(default_commit)" "$VM_COMMIT_2"
 clean_after "the install from the SD card"
 "$VM" unplug card
 
@@ -166,9 +194,11 @@ clean_after "the install from the SD card"
 conf
 restart
 check_eq "RebootPolicy" "$(daemon_string RebootPolicy)" after-removal
-"$VM" plug usb "$T_WORK/stick12.img" stick-reboot
-daemon_wait_state pending-reboot 600
-check_eq "PendingCommit" "$(daemon_string PendingCommit)" "$VM_COMMIT_2"
+stick "$T_WORK/stick13.img" "$T_WORK/b13.enc"
+"$VM" plug usb "$T_WORK/stick13.img" stick-reboot
+g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$VM_COMMIT_3\"' ]; do sleep 0.5; done" ||
+	fail "the bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(last_error)"
+daemon_wait_state pending-reboot 60
 boot0=$(sed -n 's/^ready //p' "$MEDIAUPD_VM_RUN/state")
 sleep 3
 check_eq "boot while the stick is in" "$(sed -n 's/^ready //p' "$MEDIAUPD_VM_RUN/state")" "$boot0"
@@ -184,5 +214,5 @@ until grep -q "^ready $((boot0 + 1))\$" "$MEDIAUPD_VM_RUN/state"; do
 	sleep 0.5
 done
 say "rebooted $((SECONDS - t0)) s after the stick was pulled"
-check_eq "booted after the reboot" "$(booted_commit)" "$VM_COMMIT_2"
-check_eq "version after the reboot" "$(g cat /usr/lib/mediaupd-testos/version)" 2
+check_eq "booted after the reboot" "$(booted_commit)" "$VM_COMMIT_3"
+check_eq "version after the reboot" "$(g cat /usr/lib/mediaupd-testos/version)" 3

@@ -58,6 +58,17 @@ daemon_wait_state() {
 	}
 }
 
+# daemon_wait_rest [SECONDS]: until the daemon is up and does nothing (State idle or
+# pending-reboot)
+daemon_wait_rest() {
+	local bound=${1:-120}
+	g timeout "$bound" sh -c "until busctl get-property ${DAEMON_BUS[*]} State 2>/dev/null |
+		grep -qx -e 's \"idle\"' -e 's \"pending-reboot\"'; do sleep 0.2; done" || {
+		g journalctl --no-pager -u mediaupd.service | tail -n 40 || true
+		fail "the daemon did not come to rest within $bound s (State: $(daemon_prop State 2>&1))"
+	}
+}
+
 # daemon_events ID: the MESSAGE=s of the daemon's journal events with this MESSAGE_ID
 daemon_events() {
 	g journalctl --no-pager -b -o cat MESSAGE_ID="$1" _SYSTEMD_UNIT=mediaupd.service
