@@ -54,13 +54,24 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+# As a test of the vm suite (scripts/meson.build), skipped like the others.
+if [ "${MEDIAUPD_SKIP_VM_TESTS:-0}" = 1 ]; then
+	echo "SKIP: MEDIAUPD_SKIP_VM_TESTS=1, and the demo needs the QEMU guest"
+	exit 77
+fi
 [ "$(id -u)" = 0 ] ||
 	die "run this as root (e.g. sudo scripts/demo.sh): it installs Debian packages, builds the guest image under /var/cache/mediaupd-vm (debootstrap, chroot) and runs QEMU"
 
+# bold on a terminal only
+BOLD="" PLAIN=""
+if [ -t 1 ]; then
+	BOLD=$'\033[1m' PLAIN=$'\033[0m'
+fi
 # step TITLE: a banner for the next step, with the time since the start
 step() {
 	STEP=$((STEP + 1))
-	printf '\n\033[1m==> [%d/%d] %s\033[0m  (%d s)\n' "$STEP" "$STEPS" "$1" "$((SECONDS - DEMO_START))"
+	printf '\n%s==> [%d/%d] %s%s  (%d s)\n' "$BOLD" "$STEP" "$STEPS" "$1" "$PLAIN" \
+		"$((SECONDS - DEMO_START))"
 }
 # note TEXT: a line of explanation
 note() { printf '    %s\n' "$*"; }
@@ -120,7 +131,6 @@ host tests/vm/vm build
 # The vm suite's helpers: a run directory and scratch directory of our own ($MEDIAUPD_VM_RUN,
 # $T_WORK), `g CMD` in the guest, `fail`, the guest's keys and configuration (guest_setup),
 # the daemon installed from the build (daemon_install), the daemon's properties.
-MEDIAUPD_SKIP_VM_TESTS=0
 # shellcheck source=../tests/vm/tests/lib.sh
 . "$SRC_ROOT/tests/vm/tests/lib.sh"
 # shellcheck source=../tests/vm/tests/engine-lib.sh
@@ -327,4 +337,5 @@ guest mediaupdctl status
 check_eq "CurrentVersion after the reboot" "$(daemon_string CurrentVersion)" 2
 
 echo
-printf '\033[1mDone: the device found the bundle on the stick, installed version 2 by itself and rebooted into it.\033[0m\n'
+printf '%sDone: the device found the bundle on the stick, installed version 2 by itself and rebooted into it.%s\n' \
+	"$BOLD" "$PLAIN"
