@@ -276,7 +276,9 @@ on_worker_progress (MuWorker *worker, const MuProgressState *s, gpointer user_da
 	MuManager *m = job->manager;
 	g_autofree gchar *status = NULL;
 
-	job->phase = s->phase;
+	/* Where the install was when it ended: finish is only the teardown after it. */
+	if (s->phase != MU_PHASE_FINISH)
+		job->phase = s->phase;
 	set_state (m, state_of_phase (s->phase));
 	set_progress (m, s);
 	status = g_strdup_printf ("Installing: %s %u%%", mu_phase_to_string (s->phase),
@@ -346,12 +348,15 @@ static void
 choose_and_install (Job *job)
 {
 	MuQueueCandidate *chosen = mu_queue_choose (job->candidates);
+	/* With none to install, one bundle's reason is the medium's result. */
+	MuQueueCandidate *reported = chosen != NULL ? chosen
+						    : mu_queue_choose_failure (job->candidates);
 	g_autoptr (GError) error = NULL;
 
 	for (guint i = 0; i < job->candidates->len; i++) {
 		MuQueueCandidate *c = job->candidates->pdata[i];
 
-		if (c == chosen)
+		if (c == reported)
 			continue;
 		if (c->error == NULL)
 			c->error = g_error_new (MU_ERROR, MU_ERROR_SUPERSEDED,
@@ -359,16 +364,13 @@ choose_and_install (Job *job)
 						c->name, chosen->name);
 		report_skipped (job, c->name, c->error);
 	}
+	g_free (job->name);
+	job->name = g_strdup (reported->name);
 	if (chosen == NULL) {
-		/* Nothing to install: the result is the first bundle's reason. */
-		MuQueueCandidate *first = job->candidates->pdata[0];
-
-		job_finish (job, first->error, NULL);
+		job_finish (job, reported->error, NULL);
 		return;
 	}
 	job->chosen = chosen;
-	g_free (job->name);
-	job->name = g_strdup (chosen->name);
 	if (!start_worker (job, MU_WORKER_INSTALL, chosen->path, &error))
 		job_finish (job, error, NULL);
 }

@@ -36,4 +36,8 @@ void mu_queue_candidate_set_result (MuQueueCandidate *candidate, const GError *e
  * when none passed its check. */
 MuQueueCandidate *mu_queue_choose (GPtrArray *candidates);
 
+/* When none passed: the one whose error is the medium's result, the first that is a bundle
+ * at all (not NotABundle) if there is one, else the first. */
+MuQueueCandidate *mu_queue_choose_failure (GPtrArray *candidates);
+
 G_END_DECLS

@@ -108,7 +108,11 @@ mu_ctl_report_error (MuCtlOut *out, const gchar *what, const GError *error)
 		mu_ctl_out_line (out, line);
 		return mu_ctl_exit_for_error_name (name);
 	}
-	g_printerr ("%s: %s (%s)\n", what, escaped, mu_ctl_short_error_name (name));
+	/* The bus's refusal quotes its whole rule match: not for people. */
+	if (mu_ctl_exit_for_error_name (name) == MU_CTL_EXIT_DENIED)
+		g_printerr ("%s: permission denied (%s)\n", what, name);
+	else
+		g_printerr ("%s: %s (%s)\n", what, escaped, mu_ctl_short_error_name (name));
 	if (hint != NULL)
 		g_printerr ("Hint: %s.\n", hint);
 	return mu_ctl_exit_for_error_name (name);

@@ -176,7 +176,10 @@ call_agent_method (Watch *w, const gchar *method, MuCtlExit *ret_exit)
 					G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
 	if (reply == NULL) {
 		mu_ctl_progress_view_break (&w->view);
-		*ret_exit = mu_ctl_report_error (&w->out, method, error);
+		*ret_exit = mu_ctl_report_error (&w->out,
+						 registering ? "Registering as the agent failed"
+							     : "Unregistering as the agent failed",
+						 error);
 		return FALSE;
 	}
 	if (w->out.json) {

@@ -12,6 +12,7 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@ static GTestDBus *test_bus;
 typedef struct {
 	gchar *tmpdir;
 	gchar *config_path;
+	gchar *address;     /* of the bus the daemon is on */
+	GSubprocess *bus;   /* a bus of our own (the policy case), else NULL: test_bus */
 	GSubprocess *daemon;
 	GDBusConnection *conn;
 } Fixture;
@@ -101,7 +104,7 @@ start_daemon (Fixture *f, const gchar *extra_config, const gchar *pause_at)
 				extra_config != NULL ? extra_config : "");
 	g_file_set_contents (f->config_path, text, -1, &error);
 	g_assert_no_error (error);
-	launcher = launcher_for (g_test_dbus_get_bus_address (test_bus), G_SUBPROCESS_FLAGS_NONE);
+	launcher = launcher_for (f->address, G_SUBPROCESS_FLAGS_NONE);
 	if (pause_at != NULL)
 		g_subprocess_launcher_setenv (launcher, "MEDIAUPD_TEST_PAUSE_AT", pause_at, TRUE);
 	f->daemon = g_subprocess_launcher_spawn (launcher, &error, daemon, "--config",
@@ -156,8 +159,16 @@ finish_run (GSubprocess *proc, Run *r)
 	g_test_message ("exit %d\nstdout: %s\nstderr: %s", r->exit_status, r->out, r->err);
 }
 
+/* In the child: become nobody. */
+static void
+drop_to_nobody (gpointer user_data)
+{
+	if (setgroups (0, NULL) != 0 || setgid (65534) != 0 || setuid (65534) != 0)
+		_exit (99);
+}
+
 static GSubprocess *
-spawn_ctl_on (const gchar *bus_address, const gchar *const *args)
+spawn_ctl_as (const gchar *bus_address, gboolean nobody, const gchar *const *args)
 {
 	g_autoptr (GSubprocessLauncher) launcher =
 		launcher_for (bus_address, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
@@ -171,9 +182,17 @@ spawn_ctl_on (const gchar *bus_address, const gchar *const *args)
 	for (gsize i = 0; args[i] != NULL; i++)
 		g_ptr_array_add (argv, (gpointer) args[i]);
 	g_ptr_array_add (argv, NULL);
+	if (nobody)
+		g_subprocess_launcher_set_child_setup (launcher, drop_to_nobody, NULL, NULL);
 	proc = g_subprocess_launcher_spawnv (launcher, (const gchar *const *) argv->pdata, &error);
 	g_assert_no_error (error);
 	return proc;
+}
+
+static GSubprocess *
+spawn_ctl_on (const gchar *bus_address, const gchar *const *args)
+{
+	return spawn_ctl_as (bus_address, FALSE, args);
 }
 
 #define CTL(r, ...)                                                                       \
@@ -261,6 +280,19 @@ stopped_worker (Fixture *f)
 }
 
 static void
+connect_fixture (Fixture *f)
+{
+	g_autoptr (GError) error = NULL;
+
+	f->conn = g_dbus_connection_new_for_address_sync (
+		f->address,
+		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+		NULL, NULL, &error);
+	g_assert_no_error (error);
+}
+
+static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
 	g_autoptr (GError) error = NULL;
@@ -268,12 +300,62 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	f->tmpdir = g_dir_make_tmp ("mu-test-ctl-XXXXXX", &error);
 	g_assert_no_error (error);
 	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
-	f->conn = g_dbus_connection_new_for_address_sync (
-		g_test_dbus_get_bus_address (test_bus),
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, &error);
+	f->address = g_strdup (g_test_dbus_get_bus_address (test_bus));
+	connect_fixture (f);
+}
+
+/*
+ * A bus of our own with a system bus's default policy and mediaupd's shipped policy
+ * (systemd/org.mediaupd.Manager1.conf), so that a caller that is not root is refused as
+ * on a device. Its directory is open to everybody: nobody connects to it.
+ */
+static void
+fixture_set_up_policy (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *bus_conf = NULL;
+	g_autofree gchar *socket = NULL;
+	g_autofree gchar *policy = NULL;
+	g_autofree gchar *text = NULL;
+
+	f->tmpdir = g_dir_make_tmp ("mu-test-ctl-XXXXXX", &error);
 	g_assert_no_error (error);
+	g_assert_cmpint (chmod (f->tmpdir, 0755), ==, 0);
+	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	bus_conf = g_build_filename (f->tmpdir, "bus.conf", NULL);
+	socket = g_build_filename (f->tmpdir, "system_bus_socket", NULL);
+	policy = g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "systemd",
+				   "org.mediaupd.Manager1.conf", NULL);
+	g_assert_true (g_file_test (policy, G_FILE_TEST_EXISTS));
+	text = g_strdup_printf (
+		"<busconfig>\n"
+		"  <type>system</type>\n"
+		"  <listen>unix:path=%s</listen>\n"
+		"  <auth>EXTERNAL</auth>\n"
+		"  <policy context=\"default\">\n"
+		"    <allow user=\"*\"/>\n"
+		"    <deny own=\"*\"/>\n"
+		"    <deny send_type=\"method_call\"/>\n"
+		"    <allow send_type=\"signal\"/>\n"
+		"    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+		"    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+		"    <allow receive_type=\"method_call\"/>\n"
+		"    <allow receive_type=\"method_return\"/>\n"
+		"    <allow receive_type=\"error\"/>\n"
+		"    <allow receive_type=\"signal\"/>\n"
+		"    <allow send_destination=\"org.freedesktop.DBus\"/>\n"
+		"  </policy>\n"
+		"  <include>%s</include>\n"
+		"</busconfig>\n",
+		socket, policy);
+	g_file_set_contents (bus_conf, text, -1, &error);
+	g_assert_no_error (error);
+	f->bus = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "dbus-daemon", "--nofork",
+				   "--config-file", bus_conf, NULL);
+	g_assert_no_error (error);
+	WAIT_FOR (g_file_test (socket, G_FILE_TEST_EXISTS));
+	f->address = g_strdup_printf ("unix:path=%s", socket);
+	connect_fixture (f);
 }
 
 static void
@@ -300,6 +382,12 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 	stop_daemon (f);
 	g_dbus_connection_close_sync (f->conn, NULL, NULL);
 	g_clear_object (&f->conn);
+	if (f->bus != NULL) {
+		g_subprocess_send_signal (f->bus, SIGTERM);
+		g_subprocess_wait (f->bus, NULL, NULL);
+		g_clear_object (&f->bus);
+	}
+	g_free (f->address);
 	remove_tree (f->tmpdir);
 	g_free (f->tmpdir);
 	g_free (f->config_path);
@@ -499,6 +587,10 @@ test_apply_interrupted (Fixture *f, gconstpointer data)
 	JsonObject *o;
 	GPid worker;
 
+	if (!MEDIAUPD_TEST_HOOKS) {
+		g_test_skip ("needs the pause points of -Dtest_hooks=true");
+		return;
+	}
 	start_daemon (f, NULL, "discover");
 	ctl = spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args);
 	WAIT_FOR ((worker = stopped_worker (f)) != 0);
@@ -658,6 +750,80 @@ test_watch_exit_on_completed (Fixture *f, gconstpointer data)
 	g_assert_cmpint (g_subprocess_get_exit_status (watch), ==, 1);
 }
 
+/* Not root: the status is anyone's, every call is refused by the bus policy, exit 4. */
+static void
+test_not_root (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *bundle = g_build_filename (f->tmpdir, "three.bundle", NULL);
+	g_autofree gchar *contents = NULL;
+	gsize len = 0;
+	const gchar *const commands[][3] = {
+		{ "cancel", NULL, NULL },
+		{ "mark-good", NULL, NULL },
+		{ "apply", bundle, NULL },
+		{ "inspect", bundle, NULL },
+		{ "watch", "--agent", NULL },
+	};
+	g_auto (Run) status = { 0 };
+	g_auto (Run) root_cancel = { 0 };
+	g_auto (Run) after = { 0 };
+	JsonObject *o;
+
+	/* A bundle nobody may read, as on a stick. */
+	g_assert_true (g_file_get_contents (luks->three, &contents, &len, NULL));
+	g_assert_true (g_file_set_contents (bundle, contents, (gssize) len, NULL));
+	g_assert_cmpint (chmod (bundle, 0644), ==, 0);
+	start_daemon (f, NULL, NULL);
+	{
+		const gchar *const args[] = { "status", "--json", NULL };
+		g_autoptr (GSubprocess) proc = spawn_ctl_as (f->address, TRUE, args);
+
+		finish_run (proc, &status);
+	}
+	g_assert_cmpint (status.exit_status, ==, 0);
+	g_assert_cmpstr (string_member (last_object (&status), "state"), ==, "idle");
+	for (gsize i = 0; i < G_N_ELEMENTS (commands); i++) {
+		const gchar *const args[] = { commands[i][0], "--json", commands[i][1], NULL };
+		const gchar *const text_args[] = { commands[i][0], commands[i][1], NULL };
+		g_autoptr (GSubprocess) proc = spawn_ctl_as (f->address, TRUE, args);
+		g_autoptr (GSubprocess) text_proc = spawn_ctl_as (f->address, TRUE, text_args);
+		g_auto (Run) r = { 0 };
+		g_auto (Run) text = { 0 };
+
+		g_test_message ("%s", commands[i][0]);
+		finish_run (proc, &r);
+		g_assert_cmpint (r.exit_status, ==, 4);
+		o = last_object (&r);
+		g_assert_cmpstr (string_member (o, "error"), ==,
+				 "org.freedesktop.DBus.Error.AccessDenied");
+		g_assert_nonnull (strstr (string_member (o, "hint"), "as root"));
+		finish_run (text_proc, &text);
+		g_assert_cmpint (text.exit_status, ==, 4);
+		g_assert_nonnull (strstr (text.err, "permission denied"));
+		g_assert_nonnull (strstr (text.err, "run this command as root"));
+	}
+	/* Root is let through by the same policy: the daemon's own answer. */
+	{
+		const gchar *const args[] = { "cancel", "--json", NULL };
+		g_autoptr (GSubprocess) proc = spawn_ctl_as (f->address, FALSE, args);
+
+		finish_run (proc, &root_cancel);
+	}
+	g_assert_cmpint (root_cancel.exit_status, ==, 1);
+	g_assert_cmpstr (string_member (last_object (&root_cancel), "error"), ==, "NotRunning");
+	/* Nothing happened. */
+	{
+		const gchar *const args[] = { "status", "--json", NULL };
+		g_autoptr (GSubprocess) proc = spawn_ctl_as (f->address, FALSE, args);
+
+		finish_run (proc, &after);
+	}
+	o = last_object (&after);
+	g_assert_cmpstr (string_member (o, "state"), ==, "idle");
+	g_assert_null (string_member (o, "agent"));
+	g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "last_error")));
+}
+
 /* No daemon on the bus (and none activatable): exit 3, and what to do. */
 static void
 test_not_running (Fixture *f, gconstpointer data)
@@ -782,6 +948,8 @@ main (int argc, char **argv)
 	ADD ("watch-agent", test_watch_agent);
 	ADD ("watch-exit-on-completed", test_watch_exit_on_completed);
 	ADD ("not-running", test_not_running);
+	g_test_add ("/ctl-dbus/not-root", Fixture, NULL, fixture_set_up_policy, test_not_root,
+		    fixture_tear_down);
 	ADD ("no-bus", test_no_bus);
 	ADD ("usage", test_usage);
 	ret = g_test_run ();

@@ -248,6 +248,10 @@ test_choose (void)
 	/* Unchecked candidates are never chosen. */
 	g_ptr_array_add (none, mu_queue_candidate_new ("unchecked", "unchecked", 1));
 	g_assert_null (mu_queue_choose (none));
+	/* The medium's result is the downgrade, not the foreign file. */
+	g_assert_cmpstr (mu_queue_choose_failure (none)->name, ==, "downgrade");
+	g_ptr_array_remove_range (none, 1, none->len - 1);
+	g_assert_cmpstr (mu_queue_choose_failure (none)->name, ==, "foreign");
 }
 
 static guint warnings;

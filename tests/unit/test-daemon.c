@@ -24,6 +24,21 @@
 #define TIMEOUT_US (30 * G_USEC_PER_SEC)
 
 static MuLuksFixtures *luks;
+
+/*
+ * A worker stopped by the test hook outlives a failed assertion (a stopped process cannot
+ * act on its parent's death) and would hold the test's output open: killed on abort.
+ */
+static volatile GPid paused_worker;
+
+static void
+kill_paused_worker (int sig)
+{
+	if (paused_worker > 0)
+		kill (paused_worker, SIGKILL);
+	signal (sig, SIG_DFL);
+	raise (sig);
+}
 static GTestDBus *test_bus;
 
 typedef struct {
@@ -307,7 +322,8 @@ stopped_worker (Fixture *f)
 	state = strrchr (stat, ')');
 	if (state == NULL || state[1] != ' ' || state[2] != 'T')
 		return 0;
-	return (GPid) pid;
+	paused_worker = (GPid) pid;
+	return paused_worker;
 }
 
 static gboolean
@@ -581,6 +597,10 @@ test_worker_killed (Fixture *f, gconstpointer data)
 	gboolean success = TRUE;
 	GPid worker;
 
+	if (!MEDIAUPD_TEST_HOOKS) {
+		g_test_skip ("needs a build with -Dtest_hooks=true");
+		return;
+	}
 	start_daemon (f, "discover");
 	call_with_file (f, "ApplyBundle", luks->random, no_options (), &r);
 	WAIT_FOR ((worker = stopped_worker (f)) != 0);
@@ -632,6 +652,10 @@ test_cancel_running (Fixture *f, gconstpointer data)
 	g_autofree gchar *name = NULL;
 	GPid worker;
 
+	if (!MEDIAUPD_TEST_HOOKS) {
+		g_test_skip ("needs a build with -Dtest_hooks=true");
+		return;
+	}
 	start_daemon (f, "discover");
 	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
 	WAIT_FOR ((worker = stopped_worker (f)) != 0);
@@ -656,6 +680,10 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	GPid worker;
 	gint status;
 
+	if (!MEDIAUPD_TEST_HOOKS) {
+		g_test_skip ("needs a build with -Dtest_hooks=true");
+		return;
+	}
 	start_daemon (f, "discover");
 	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
 	WAIT_FOR ((worker = stopped_worker (f)) != 0);
@@ -695,6 +723,8 @@ main (int argc, char **argv)
 	}
 	/* As every client: org.mediaupd.Error.* come back as MU_ERROR codes. */
 	mu_error_register_dbus ();
+	signal (SIGABRT, kill_paused_worker);
+	signal (SIGTRAP, kill_paused_worker);
 	luks = mu_luks_fixtures_new ();
 	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
 	g_test_dbus_up (test_bus);
