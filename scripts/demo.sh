@@ -305,7 +305,7 @@ check_eq "default deployment (next boot)" "$(default_commit)" "$V2_COMMIT"
 note "Nothing of the install is left in the device (mappings, loop devices, mounts):"
 clean=$(daemon_clean)
 printf '%s\n' "$clean" | sed 's/^/    /'
-check_eq "mappings and mounts left" "$(printf '%s\n' "$clean" | grep -e ^dm: -e ^mounts: | tr '\n' ' ')" "dm: 0 mounts: 0 "
+check_eq "left in the device" "$(printf '%s\n' "$clean" | paste -sd ' ')" "dm: 0 loops: 0 mounts: 0"
 
 # ---------------------------------------------------------------------------------------------
 step "Pulling the stick: the device reboots into version 2"
