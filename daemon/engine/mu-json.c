@@ -137,9 +137,8 @@ mu_json_builder_add_variant (JsonBuilder *builder, GVariant *value)
 		json_builder_add_int_value (builder, g_variant_get_int64 (value));
 		return;
 	case G_VARIANT_CLASS_UINT64:
-		json_builder_add_int_value (builder,
-					    (gint64) MIN (g_variant_get_uint64 (value),
-							  (guint64) G_MAXINT64));
+		json_builder_add_int_value (builder, (gint64) MIN (g_variant_get_uint64 (value),
+								   (guint64) G_MAXINT64));
 		return;
 	case G_VARIANT_CLASS_DOUBLE:
 		json_builder_add_double_value (builder, g_variant_get_double (value));

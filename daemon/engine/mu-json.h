@@ -20,12 +20,10 @@ void mu_json_builder_add_string_member (JsonBuilder *builder, const gchar *name,
 
 /* As mu_json_builder_add_string_member(), for text that may come from a medium (a label,
  * a key id, a message quoting one): escaped with mu_escape_untrusted(), or null. */
-void mu_json_builder_add_text_member (JsonBuilder *builder, const gchar *name,
-				      const gchar *value);
+void mu_json_builder_add_text_member (JsonBuilder *builder, const gchar *name, const gchar *value);
 
 void mu_json_builder_add_int_member (JsonBuilder *builder, const gchar *name, gint64 value);
-void mu_json_builder_add_boolean_member (JsonBuilder *builder, const gchar *name,
-					 gboolean value);
+void mu_json_builder_add_boolean_member (JsonBuilder *builder, const gchar *name, gboolean value);
 
 /*
  * Adds @value (a GVariant of any type) as a JSON value: numbers and booleans as such,

@@ -149,14 +149,20 @@ on_name_lost (GDBusConnection *bus, const gchar *name, gpointer user_data)
 {
 	Daemon *d = user_data;
 
-	if (d->owned)
-		g_warning ("lost the bus name %s", name);
-	else
+	d->status = 1;
+	if (!d->owned) {
 		g_warning ("cannot own the bus name %s: is another mediaupd running, and does "
 			   "the bus policy allow it?",
 			   name);
-	d->status = 1;
-	g_main_loop_quit (d->loop);
+		g_main_loop_quit (d->loop);
+		return;
+	}
+	/* An install under way still ends at a safe point, as for SIGTERM. */
+	g_warning ("lost the bus name %s; stopping", name);
+	if (!d->stopping) {
+		d->stopping = TRUE;
+		mu_manager_stop (d->manager, on_stopped, d);
+	}
 }
 
 /* NULL for Source=none. */
@@ -181,7 +187,8 @@ run_daemon (const gchar *config_path)
 	guint sources[2];
 	guint owner;
 
-	config = mu_config_new_from_file (config_path != NULL ? config_path : MU_CONFIG_DEFAULT_PATH,
+	config = mu_config_new_from_file (config_path != NULL ? config_path
+							      : MU_CONFIG_DEFAULT_PATH,
 					  config_path == NULL, &error);
 	if (config == NULL) {
 		g_printerr ("mediaupd: configuration: %s\n", error->message);
@@ -213,8 +220,8 @@ run_daemon (const gchar *config_path)
 	sources[0] = g_unix_signal_add (SIGTERM, on_signal, &d);
 	sources[1] = g_unix_signal_add (SIGINT, on_signal, &d);
 	owner = g_bus_own_name_on_connection (bus, MU_MANAGER_BUS_NAME,
-					      G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-					      on_name_acquired, on_name_lost, &d, NULL);
+					      G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE, on_name_acquired,
+					      on_name_lost, &d, NULL);
 	g_main_loop_run (d.loop);
 	(void) sd_notify (0, "STOPPING=1");
 	g_bus_unown_name (owner);

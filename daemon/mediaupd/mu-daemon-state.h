@@ -21,7 +21,7 @@ typedef struct {
 	gchar *error_name; /* full D-Bus name, or "" */
 	gchar *message;
 	gchar *bundle;
-	gint64 time_us;    /* g_get_real_time() of the result, 0 if none */
+	gint64 time_us; /* g_get_real_time() of the result, 0 if none */
 	gchar *pending_commit;
 	gchar *pending_version;
 	gchar *last_good_commit;
@@ -35,7 +35,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuDaemonState, mu_daemon_state_free)
 MuDaemonState *mu_daemon_state_load (const gchar *state_dir);
 
 G_GNUC_WARN_UNUSED_RESULT
-gboolean mu_daemon_state_save (const MuDaemonState *state, const gchar *state_dir,
-			       GError **error);
+gboolean mu_daemon_state_save (const MuDaemonState *state, const gchar *state_dir, GError **error);
 
 G_END_DECLS

@@ -55,8 +55,8 @@ struct _MuManager {
 	MuDBusManager1 *skeleton;
 	MuDaemonState *state;
 	const MuBootBackend *boot;
-	GQueue queue; /* MuMedium* waiting */
-	Job *job;     /* the running one */
+	GQueue queue;           /* MuMedium* waiting */
+	Job *job;               /* the running one */
 	GPtrArray *inspections; /* MuWorker* of InspectBundle calls */
 	gchar *agent;
 	guint agent_watch;
@@ -123,12 +123,12 @@ static void
 set_progress (MuManager *m, const MuProgressState *s)
 {
 	const gchar *phase = s != NULL && s->phase != MU_PHASE_IDLE ? mu_phase_to_string (s->phase)
-								     : "";
+								    : "";
 
-	mu_dbus_manager1_set_progress (
-		m->skeleton, g_variant_new ("(sutt)", phase, s != NULL ? s->percentage : 0,
-					    s != NULL ? s->bytes_done : 0,
-					    s != NULL ? s->bytes_total : 0));
+	mu_dbus_manager1_set_progress (m->skeleton, g_variant_new ("(sutt)", phase,
+								   s != NULL ? s->percentage : 0,
+								   s != NULL ? s->bytes_done : 0,
+								   s != NULL ? s->bytes_total : 0));
 }
 
 static void
@@ -174,9 +174,8 @@ publish_queue (MuManager *m)
 static void
 publish_last_error (MuManager *m)
 {
-	mu_dbus_manager1_set_last_error (m->skeleton,
-					 g_variant_new ("(ss)", m->state->error_name,
-							m->state->message));
+	mu_dbus_manager1_set_last_error (m->skeleton, g_variant_new ("(ss)", m->state->error_name,
+								     m->state->message));
 }
 
 static void
@@ -200,8 +199,7 @@ on_reboot_started (GObject *source, GAsyncResult *res, gpointer user_data)
 	reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 	if (reply != NULL)
 		return;
-	g_warning ("cannot reboot through systemd: %s; restart the device by hand",
-		   error->message);
+	g_warning ("cannot reboot through systemd: %s; restart the device by hand", error->message);
 	m->rebooting = FALSE;
 	if (m->job == NULL)
 		set_rest_state (m);
@@ -288,8 +286,8 @@ on_worker_progress (MuWorker *worker, const MuProgressState *s, gpointer user_da
 
 static void on_install_done (MuWorker *worker, const GError *error, GVariant *details,
 			     gboolean clean, gpointer user_data);
-static void on_check_done (MuWorker *worker, const GError *error, GVariant *details,
-			   gboolean clean, gpointer user_data);
+static void on_check_done (MuWorker *worker, const GError *error, GVariant *details, gboolean clean,
+			   gpointer user_data);
 
 static gboolean
 start_worker (Job *job, MuWorkerMode mode, const gchar *path, GError **error)
@@ -429,8 +427,7 @@ medium_prepare (Job *job, GError **error)
 
 		report_skipped (job, r->candidate->name, r->error);
 	}
-	job->candidates = g_ptr_array_new_with_free_func (
-		(GDestroyNotify) mu_queue_candidate_free);
+	job->candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) mu_queue_candidate_free);
 	for (guint i = 0; i < found->len; i++) {
 		MuCandidate *c = found->pdata[i];
 		g_autofree gchar *name_e = mu_escape_untrusted (c->name);
@@ -514,10 +511,10 @@ record_result (MuManager *m, Job *job, const GError *error, GVariant *details)
 	g_free (m->state->error_name);
 	g_free (m->state->message);
 	g_free (m->state->bundle);
-	m->state->error_name = error != NULL ? g_strconcat (MU_ERROR_DBUS_PREFIX,
-							   mu_error_code_to_name (error->code),
-							   NULL)
-					     : g_strdup ("");
+	m->state->error_name = error != NULL
+				       ? g_strconcat (MU_ERROR_DBUS_PREFIX,
+						      mu_error_code_to_name (error->code), NULL)
+				       : g_strdup ("");
 	m->state->message = g_strdup (message != NULL ? message : "");
 	m->state->bundle = g_strdup (job->name != NULL ? job->name : "");
 	m->state->time_us = g_get_real_time ();
@@ -557,8 +554,10 @@ job_finish (Job *job, const GError *worker_error, GVariant *details)
 		if (error != NULL) {
 			g_autofree gchar *message = mu_escape_untrusted (error->message);
 
-			g_dbus_method_invocation_return_error_literal (
-				g_steal_pointer (&job->invocation), MU_ERROR, error->code, message);
+			g_dbus_method_invocation_return_error_literal (g_steal_pointer (
+									       &job->invocation),
+								       MU_ERROR, error->code,
+								       message);
 		} else {
 			mu_dbus_manager1_complete_apply_bundle (m->skeleton,
 								g_steal_pointer (&job->invocation));
@@ -703,8 +702,8 @@ fd_name (int fd)
 }
 
 static gboolean
-on_apply_bundle (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation,
-		 GVariant *handle, GVariant *options, gpointer user_data)
+on_apply_bundle (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation, GVariant *handle,
+		 GVariant *options, gpointer user_data)
 {
 	MuManager *m = user_data;
 	g_autoptr (GError) error = NULL;
@@ -743,7 +742,8 @@ on_apply_bundle (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation,
 		struct stat st;
 
 		mu_dbus_manager1_emit_bundle_found (m->skeleton, NO_MEDIUM, job->name,
-						    fstat (fd, &st) == 0 ? (guint64) st.st_size : 0);
+						    fstat (fd, &st) == 0 ? (guint64) st.st_size
+									 : 0);
 	}
 	if (!start_worker (job, MU_WORKER_INSTALL, NULL, &error))
 		job_finish (job, error, NULL);
@@ -771,19 +771,24 @@ on_inspect_done (MuWorker *worker, const GError *error, GVariant *details, gbool
 	} else {
 		mu_dbus_manager1_complete_inspect_bundle (m->skeleton, in->invocation, details);
 	}
+	in->invocation = NULL;
 	g_ptr_array_remove (m->inspections, in);
 }
 
 static void
 inspection_free (Inspection *in)
 {
+	if (in->invocation != NULL)
+		g_dbus_method_invocation_return_error_literal (in->invocation, MU_ERROR,
+							       MU_ERROR_CANCELLED,
+							       "the daemon stopped");
 	g_clear_pointer (&in->worker, mu_worker_free);
 	g_free (in);
 }
 
 static gboolean
-on_inspect_bundle (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation,
-		   GVariant *handle, gpointer user_data)
+on_inspect_bundle (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation, GVariant *handle,
+		   gpointer user_data)
 {
 	MuManager *m = user_data;
 	g_autoptr (GError) error = NULL;
@@ -841,13 +846,15 @@ on_mark_boot_successful (MuDBusManager1 *skeleton, GDBusMethodInvocation *invoca
 	g_autoptr (GError) error = NULL;
 
 	if (!mu_ostree_read_status (m->config->sysroot, &status, &error)) {
-		g_autofree gchar *message = g_strdup_printf (
-			"there is no booted OSTree deployment to mark good: %s", error->message);
+		g_autofree gchar *message =
+			g_strdup_printf ("there is no booted OSTree deployment to mark good: %s",
+					 error->message);
 
 		return refuse (invocation, MU_ERROR_FAILED, message);
 	}
 	if (!m->boot->mark_good (m->state, status.current_commit, &error))
-		return refuse (invocation, error->domain == MU_ERROR ? error->code : MU_ERROR_FAILED,
+		return refuse (invocation,
+			       error->domain == MU_ERROR ? error->code : MU_ERROR_FAILED,
 			       error->message);
 	if (g_strcmp0 (m->state->pending_commit, status.current_commit) == 0) {
 		g_clear_pointer (&m->state->pending_commit, g_free);
@@ -879,8 +886,7 @@ on_agent_vanished (GDBusConnection *bus, const gchar *name, gpointer user_data)
 }
 
 static gboolean
-on_register_agent (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation,
-		   gpointer user_data)
+on_register_agent (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation, gpointer user_data)
 {
 	MuManager *m = user_data;
 	const gchar *sender = g_dbus_method_invocation_get_sender (invocation);
@@ -953,8 +959,8 @@ mu_manager_new (const MuConfig *config, const gchar *config_path, GDBusConnectio
 	g_signal_connect (m->skeleton, "handle-mark-boot-successful",
 			  G_CALLBACK (on_mark_boot_successful), m);
 	g_signal_connect (m->skeleton, "handle-register-agent", G_CALLBACK (on_register_agent), m);
-	g_signal_connect (m->skeleton, "handle-unregister-agent",
-			  G_CALLBACK (on_unregister_agent), m);
+	g_signal_connect (m->skeleton, "handle-unregister-agent", G_CALLBACK (on_unregister_agent),
+			  m);
 	return m;
 }
 

@@ -25,8 +25,8 @@ typedef struct _MuManager MuManager;
  * @config_path: what the workers read (NULL: the default). @source: where media come from,
  * or NULL for none (only ApplyBundle). Reads the saved state and the sysroot's status.
  */
-MuManager *mu_manager_new (const MuConfig *config, const gchar *config_path,
-			   GDBusConnection *bus, MuMediaSource *source);
+MuManager *mu_manager_new (const MuConfig *config, const gchar *config_path, GDBusConnection *bus,
+			   MuMediaSource *source);
 void mu_manager_free (MuManager *manager);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuManager, mu_manager_free)
 

@@ -73,7 +73,8 @@ mu_queue_choose_failure (GPtrArray *candidates)
 	for (guint i = 0; i < candidates->len; i++) {
 		MuQueueCandidate *c = candidates->pdata[i];
 
-		if (c->error != NULL && !g_error_matches (c->error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE))
+		if (c->error != NULL &&
+		    !g_error_matches (c->error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE))
 			return c;
 	}
 	return candidates->len > 0 ? candidates->pdata[0] : NULL;

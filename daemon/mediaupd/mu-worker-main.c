@@ -308,7 +308,7 @@ mu_worker_main (int argc, char **argv)
 	}
 	job.args = &args;
 	config = mu_config_new_from_file (args.config_path != NULL ? args.config_path
-								  : MU_CONFIG_DEFAULT_PATH,
+								   : MU_CONFIG_DEFAULT_PATH,
 					  args.config_path == NULL, &error);
 	if (config == NULL || !private_namespace (&error)) {
 		message = mu_worker_message_new_result (error, NULL);

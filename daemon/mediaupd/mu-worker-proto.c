@@ -44,10 +44,11 @@ mu_worker_message_clear (MuWorkerMessage *message)
 GBytes *
 mu_worker_message_new_progress (const MuProgressState *s)
 {
-	g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new (
-		"(sv)", "progress",
-		g_variant_new (PROGRESS_TYPE, mu_phase_to_string (s->phase), s->percentage,
-			       s->bytes_done, s->bytes_total, s->items_done, s->items_total)));
+	g_autoptr (GVariant) v = g_variant_ref_sink (
+		g_variant_new ("(sv)", "progress",
+			       g_variant_new (PROGRESS_TYPE, mu_phase_to_string (s->phase),
+					      s->percentage, s->bytes_done, s->bytes_total,
+					      s->items_done, s->items_total)));
 
 	return g_variant_get_data_as_bytes (v);
 }
@@ -61,7 +62,7 @@ mu_worker_message_new_result (const GError *error, GVariant *details)
 
 	if (error != NULL) {
 		name = mu_error_code_to_name (error->domain == MU_ERROR ? error->code
-									 : MU_ERROR_FAILED);
+									: MU_ERROR_FAILED);
 		/* Bounded here too, so that a long message is cut, not refused. */
 		message = g_utf8_make_valid (error->message, -1);
 		if (strlen (message) > MU_WORKER_STRING_MAX - 4) {
@@ -71,12 +72,15 @@ mu_worker_message_new_result (const GError *error, GVariant *details)
 			strcpy (end, "...");
 		}
 	}
-	v = g_variant_ref_sink (g_variant_new (
-		"(sv)", "result",
-		g_variant_new ("(bss@a{sv})", error == NULL, name, message != NULL ? message : "",
-			       details != NULL ? details
-					       : g_variant_new_array (G_VARIANT_TYPE ("{sv}"),
-								      NULL, 0))));
+	v = g_variant_ref_sink (
+		g_variant_new ("(sv)", "result",
+			       g_variant_new ("(bss@a{sv})", error == NULL, name,
+					      message != NULL ? message : "",
+					      details != NULL
+						      ? details
+						      : g_variant_new_array (G_VARIANT_TYPE (
+										     "{sv}"),
+									     NULL, 0))));
 	return g_variant_get_data_as_bytes (v);
 }
 
@@ -126,12 +130,11 @@ parse_progress (GVariant *v, MuWorkerMessage *out, GError **error)
 
 	if (!g_variant_is_of_type (v, G_VARIANT_TYPE (PROGRESS_TYPE)))
 		return fail (error, "progress of the wrong type");
-	g_variant_get (v, "(&suttuu)", &phase, &s->percentage, &s->bytes_done,
-		       &s->bytes_total, &s->items_done, &s->items_total);
+	g_variant_get (v, "(&suttuu)", &phase, &s->percentage, &s->bytes_done, &s->bytes_total,
+		       &s->items_done, &s->items_total);
 	if (!phase_from_string (phase, &s->phase))
 		return fail (error, "unknown phase");
-	if (s->percentage > 100 || s->bytes_done > s->bytes_total ||
-	    s->items_done > s->items_total)
+	if (s->percentage > 100 || s->bytes_done > s->bytes_total || s->items_done > s->items_total)
 		return fail (error, "progress out of range");
 	out->kind = MU_WORKER_MESSAGE_PROGRESS;
 	return TRUE;

@@ -152,7 +152,8 @@ on_exited (GObject *source, GAsyncResult *res, gpointer user_data)
 		details = g_steal_pointer (&w->result_details);
 	}
 	if (details == NULL)
-		details = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+		details = g_variant_ref_sink (
+			g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
 	w->options.done (w, error, details, clean, w->options.user_data);
 }
 
@@ -173,8 +174,8 @@ mode_name (MuWorkerMode mode)
 MuWorker *
 mu_worker_start (const MuWorkerOptions *options, GError **error)
 {
-	g_autoptr (GSubprocessLauncher) launcher =
-		g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+		G_SUBPROCESS_FLAGS_NONE);
 	g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
 	g_autoptr (GError) local_error = NULL;
 	g_autofree gchar *cmdline = NULL;
@@ -212,9 +213,9 @@ mu_worker_start (const MuWorkerOptions *options, GError **error)
 		}
 		g_subprocess_launcher_take_fd (launcher, dup_fd, CHILD_BUNDLE_FD);
 		g_ptr_array_add (argv, g_strdup_printf ("--bundle-fd=%d", CHILD_BUNDLE_FD));
-		g_ptr_array_add (argv, g_strdup_printf ("--name=%s", options->name != NULL
-								       ? options->name
-								       : "bundle"));
+		g_ptr_array_add (argv,
+				 g_strdup_printf ("--name=%s", options->name != NULL ? options->name
+										     : "bundle"));
 	} else {
 		g_ptr_array_add (argv, g_strdup_printf ("--path=%s", options->path));
 	}
@@ -228,8 +229,8 @@ mu_worker_start (const MuWorkerOptions *options, GError **error)
 	w->process = g_subprocess_launcher_spawnv (launcher, (const gchar *const *) argv->pdata,
 						   &local_error);
 	if (w->process == NULL) {
-		g_set_error (error, MU_ERROR, MU_ERROR_FAILED, "cannot start the install process: %s",
-			     local_error->message);
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "cannot start the install process: %s", local_error->message);
 		mu_worker_free (w);
 		return NULL;
 	}

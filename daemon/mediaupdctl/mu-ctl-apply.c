@@ -19,7 +19,7 @@ typedef struct {
 	MuDBusManager1 *proxy;
 	GMainLoop *loop;
 	MuCtlProgressView view;
-	GError *error;     /* of ApplyBundle */
+	GError *error; /* of ApplyBundle */
 	gboolean finished;
 	gboolean cancelling;
 } ApplyRun;
@@ -102,11 +102,15 @@ read_property (MuDBusManager1 *proxy, const gchar *name)
 	g_autoptr (GVariant) reply = NULL;
 	g_autoptr (GVariant) value = NULL;
 
-	reply = g_dbus_connection_call_sync (
-		g_dbus_proxy_get_connection (p), g_dbus_proxy_get_name (p),
-		g_dbus_proxy_get_object_path (p), "org.freedesktop.DBus.Properties", "Get",
-		g_variant_new ("(ss)", g_dbus_proxy_get_interface_name (p), name),
-		G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+	reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (p),
+					     g_dbus_proxy_get_name (p),
+					     g_dbus_proxy_get_object_path (p),
+					     "org.freedesktop.DBus.Properties", "Get",
+					     g_variant_new ("(ss)",
+							    g_dbus_proxy_get_interface_name (p),
+							    name),
+					     G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1,
+					     NULL, NULL);
 	if (reply == NULL)
 		return g_strdup ("");
 	g_variant_get (reply, "(v)", &value);
@@ -206,8 +210,7 @@ static const gchar apply_description[] =
 	"discover, unlock, verify, check, apply, deploy, with the configuration of --config.\n"
 	"\n"
 	"--json prints progress and the result as JSON lines; the last line is\n"
-	"{\"event\":\"result\",\"success\":...} with the error's name in \"error\".\n\n"
-	MU_CTL_EXIT_HELP;
+	"{\"event\":\"result\",...} with the error's name in \"error\".\n\n" MU_CTL_EXIT_HELP;
 
 int
 mu_ctl_cmd_apply (int argc, char **argv)

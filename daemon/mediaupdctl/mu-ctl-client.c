@@ -142,8 +142,8 @@ inspect_value_text (const gchar *key, GVariant *value)
 			if (i > 0)
 				g_string_append (text, ", ");
 			if (g_variant_is_of_type (child, G_VARIANT_TYPE_STRING)) {
-				g_autofree gchar *s =
-					mu_escape_untrusted (g_variant_get_string (child, NULL));
+				g_autofree gchar *s = mu_escape_untrusted (
+					g_variant_get_string (child, NULL));
 
 				g_string_append (text, s);
 			} else {
@@ -300,12 +300,12 @@ simple_call (int argc, char **argv, const gchar *method, const gchar *summary,
 int
 mu_ctl_cmd_mark_good (int argc, char **argv)
 {
-	return simple_call (argc, argv, "MarkBootSuccessful", "- the booted version works",
-			    "Tells the daemon that the booted version works: the boot counter is\n"
-			    "disarmed and it is recorded as the last good one. As root.\n\n"
-			    MU_CTL_EXIT_HELP,
-			    "Marking the booted version as good failed",
-			    "The booted version is marked as good.");
+	return simple_call (
+		argc, argv, "MarkBootSuccessful", "- the booted version works",
+		"Tells the daemon that the booted version works: the boot counter is\n"
+		"disarmed and it is recorded as the last good one. As root.\n\n" MU_CTL_EXIT_HELP,
+		"Marking the booted version as good failed",
+		"The booted version is marked as good.");
 }
 
 int
@@ -315,8 +315,7 @@ mu_ctl_cmd_cancel (int argc, char **argv)
 			    "Asks the daemon to stop the running install at its next safe point\n"
 			    "(never during deploy); the install then ends with Cancelled and the\n"
 			    "device as it was. NotRunning when nothing is being installed.\n"
-			    "As root.\n\n"
-			    MU_CTL_EXIT_HELP,
+			    "As root.\n\n" MU_CTL_EXIT_HELP,
 			    "Cancel failed",
 			    "Asked the daemon to stop the install at its next safe point.");
 }

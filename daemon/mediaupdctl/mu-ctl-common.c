@@ -47,13 +47,14 @@ mu_ctl_out_line (MuCtlOut *out, const gchar *line)
 }
 
 gboolean
-mu_ctl_parse_options (GOptionContext *ctx, int *argc, char ***argv, int n_args,
-		      const gchar *usage)
+mu_ctl_parse_options (GOptionContext *ctx, int *argc, char ***argv, int n_args, const gchar *usage)
 {
 	g_autoptr (GError) error = NULL;
 
 	if (!g_option_context_parse (ctx, argc, argv, &error)) {
-		g_printerr ("%s\nUsage: %s\n", error->message, usage);
+		g_autofree gchar *message = mu_escape_untrusted (error->message);
+
+		g_printerr ("%s\nUsage: %s\n", message, usage);
 		return FALSE;
 	}
 	/* (*argv)[0] is the command's name. */
@@ -144,8 +145,8 @@ mu_ctl_connect (MuCtlOut *out, MuCtlExit *ret_exit)
 
 	bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
 	if (bus == NULL) {
-		g_autofree gchar *message =
-			g_strdup_printf ("cannot connect to the system bus: %s", error->message);
+		g_autofree gchar *message = g_strdup_printf ("cannot connect to the system bus: %s",
+							     error->message);
 
 		*ret_exit = report_unreachable (out, "org.freedesktop.DBus.Error.NoServer",
 						message);
@@ -219,11 +220,11 @@ mu_ctl_open_bundle (const gchar *path, GError **error)
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
 			     "'%s' is %s, not a bundle file; give the path of the bundle file",
 			     path,
-			     S_ISDIR (st.st_mode) ? "a directory"
-			     : S_ISFIFO (st.st_mode) ? "a FIFO"
+			     S_ISDIR (st.st_mode)                           ? "a directory"
+			     : S_ISFIFO (st.st_mode)                        ? "a FIFO"
 			     : S_ISBLK (st.st_mode) || S_ISCHR (st.st_mode) ? "a device"
-			     : S_ISSOCK (st.st_mode) ? "a socket"
-			     : "not a regular file");
+			     : S_ISSOCK (st.st_mode)                        ? "a socket"
+									    : "not a regular file");
 		(void) close (fd);
 		return -1;
 	}

@@ -118,8 +118,7 @@ print_result (MuCtlOut *out, const MuInstallResult *r, const GError *error)
 			   "Installed %s version %s (commit %s).\n"
 			   "Opened with key '%s' (keyslot %d); signed by %s.\n"
 			   "It starts at the next boot.\n",
-			   mu_escape_untrusted_in (pool, r->osname),
-			   version,
+			   mu_escape_untrusted_in (pool, r->osname), version,
 			   mu_escape_untrusted_in (pool, r->to_commit),
 			   mu_escape_untrusted_in (pool, r->key_id), r->keyslot,
 			   mu_escape_untrusted_in (pool, r->signing_key_id));
@@ -157,8 +156,8 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
 		return G_LOG_WRITER_HANDLED;
 	with_id[n_fields] = (GLogField){ "SYSLOG_IDENTIFIER", "mediaupd", -1 };
 	(void) g_log_writer_journald (level, with_id, n_fields + 1, user_data);
-	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING |
-		     G_LOG_LEVEL_DEBUG))
+	if (level &
+	    (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_LEVEL_DEBUG))
 		return g_log_writer_standard_streams (level, with_id, n_fields, user_data);
 	return G_LOG_WRITER_HANDLED;
 }

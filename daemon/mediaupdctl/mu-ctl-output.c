@@ -10,16 +10,11 @@
 
 /* The bus's own errors that mean nobody answers for org.mediaupd.Manager1. */
 static const gchar *const unreachable_errors[] = {
-	"org.freedesktop.DBus.Error.ServiceUnknown",
-	"org.freedesktop.DBus.Error.NameHasNoOwner",
-	"org.freedesktop.DBus.Error.NoServer",
-	"org.freedesktop.DBus.Error.NoReply",
-	"org.freedesktop.DBus.Error.Disconnected",
-	"org.freedesktop.DBus.Error.Timeout",
-	"org.freedesktop.DBus.Error.TimedOut",
-	"org.freedesktop.DBus.Error.NoNetwork",
-	"org.freedesktop.DBus.Error.AddressInUse",
-	"org.freedesktop.DBus.Error.BadAddress",
+	"org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner",
+	"org.freedesktop.DBus.Error.NoServer",       "org.freedesktop.DBus.Error.NoReply",
+	"org.freedesktop.DBus.Error.Disconnected",   "org.freedesktop.DBus.Error.Timeout",
+	"org.freedesktop.DBus.Error.TimedOut",       "org.freedesktop.DBus.Error.NoNetwork",
+	"org.freedesktop.DBus.Error.AddressInUse",   "org.freedesktop.DBus.Error.BadAddress",
 	"org.freedesktop.DBus.Error.FileNotFound",
 };
 
@@ -71,12 +66,9 @@ mu_ctl_short_error_name (const gchar *dbus_error_name)
 
 /* Errors of the bus connection itself, not of the daemon behind it. */
 static const gchar *const bus_errors[] = {
-	"org.freedesktop.DBus.Error.NoServer",
-	"org.freedesktop.DBus.Error.Disconnected",
-	"org.freedesktop.DBus.Error.BadAddress",
-	"org.freedesktop.DBus.Error.FileNotFound",
-	"org.freedesktop.DBus.Error.NoNetwork",
-	"org.freedesktop.DBus.Error.AddressInUse",
+	"org.freedesktop.DBus.Error.NoServer",   "org.freedesktop.DBus.Error.Disconnected",
+	"org.freedesktop.DBus.Error.BadAddress", "org.freedesktop.DBus.Error.FileNotFound",
+	"org.freedesktop.DBus.Error.NoNetwork",  "org.freedesktop.DBus.Error.AddressInUse",
 };
 
 const gchar *
@@ -203,8 +195,7 @@ mu_ctl_progress_bar (const gchar *phase, guint percent, guint64 bytes_done, guin
 }
 
 gchar *
-mu_ctl_progress_text (const gchar *phase, guint percent, guint64 bytes_done,
-		      guint64 bytes_total)
+mu_ctl_progress_text (const gchar *phase, guint percent, guint64 bytes_done, guint64 bytes_total)
 {
 	g_autofree gchar *label = phase_label (phase);
 	g_autofree gchar *done = NULL;
@@ -232,8 +223,7 @@ mu_ctl_progress_filter_pass (MuCtlProgressFilter *filter, const gchar *phase, gu
 
 	if (phase == NULL)
 		phase = "";
-	if (filter->phase != NULL && g_str_equal (filter->phase, phase) &&
-	    decile <= filter->decile)
+	if (filter->phase != NULL && g_str_equal (filter->phase, phase) && decile <= filter->decile)
 		return FALSE;
 	g_free (filter->phase);
 	filter->phase = g_strdup (phase);
@@ -287,8 +277,7 @@ add_progress_members (JsonBuilder *b, const gchar *phase, guint percent, guint64
 }
 
 gchar *
-mu_ctl_json_progress (const gchar *phase, guint percent, guint64 bytes_done,
-		      guint64 bytes_total)
+mu_ctl_json_progress (const gchar *phase, guint percent, guint64 bytes_done, guint64 bytes_total)
 {
 	g_autoptr (JsonBuilder) b = begin_event ("progress");
 
@@ -333,8 +322,8 @@ mu_ctl_json_bundle_found (const gchar *medium, const gchar *name, guint64 size)
 }
 
 gchar *
-mu_ctl_json_bundle_skipped (const gchar *medium, const gchar *name,
-			    const gchar *dbus_error_name, const gchar *message)
+mu_ctl_json_bundle_skipped (const gchar *medium, const gchar *name, const gchar *dbus_error_name,
+			    const gchar *message)
 {
 	g_autoptr (JsonBuilder) b = begin_event ("bundle-skipped");
 
@@ -464,11 +453,11 @@ mu_ctl_status_to_text (const MuCtlStatus *s)
 					or_none (pool, s->last_error_message));
 	else
 		g_string_append_printf (out, "%-15s none\n", "Last error:");
-	g_string_append_printf (out, "%-15s %s\n", "Reboot policy:",
-				or_none (pool, s->reboot_policy));
+	g_string_append_printf (out, "%-15s %s\n",
+				"Reboot policy:", or_none (pool, s->reboot_policy));
 	if (s->agent != NULL && *s->agent != '\0')
-		g_string_append_printf (out, "%-15s %s (it decides about the reboot)\n", "Agent:",
-					mu_escape_untrusted_in (pool, s->agent));
+		g_string_append_printf (out, "%-15s %s (it decides about the reboot)\n",
+					"Agent:", mu_escape_untrusted_in (pool, s->agent));
 	else
 		g_string_append_printf (out, "%-15s none\n", "Agent:");
 	if (s->queued_media == NULL || s->queued_media[0] == NULL) {

@@ -19,12 +19,12 @@ int mu_ctl_cmd_cancel (int argc, char **argv);
 int mu_ctl_cmd_watch (int argc, char **argv);
 
 /* The exit statuses, as --help shows them. */
-#define MU_CTL_EXIT_HELP                                                                   \
-	"Exit status:\n"                                                                   \
-	"  0  done (apply: installed; watch --exit-on-completed: the install succeeded)\n" \
-	"  1  refused or failed: the error's name is printed (e.g. NotABundle)\n"          \
-	"  2  usage: bad command line or configuration\n"                                  \
-	"  3  the system bus or the mediaupd daemon is not reachable\n"                    \
+#define MU_CTL_EXIT_HELP                                                                           \
+	"Exit status:\n"                                                                           \
+	"  0  done (apply: installed; watch --exit-on-completed: the install succeeded)\n"         \
+	"  1  refused or failed: the error's name is printed (e.g. NotABundle)\n"                  \
+	"  2  usage: bad command line or configuration\n"                                          \
+	"  3  the system bus or the mediaupd daemon is not reachable\n"                            \
 	"  4  the bus policy refused the call: run it as root\n"
 
 /*
@@ -52,7 +52,7 @@ gboolean mu_ctl_parse_options (GOptionContext *ctx, int *argc, char ***argv, int
 /*
  * The daemon's object on the system bus (DBUS_SYSTEM_BUS_ADDRESS), checked to answer:
  * the daemon is started by D-Bus activation if it is not running. On failure reports why
- * (a JSON error line with --json) and sets @ret_exit.
+ * (with --json as the result line of a failure) and sets @ret_exit.
  */
 MuDBusManager1 *mu_ctl_connect (MuCtlOut *out, MuCtlExit *ret_exit);
 
@@ -67,7 +67,6 @@ gchar *mu_ctl_error_dbus_name (const GError *error) G_GNUC_WARN_UNUSED_RESULT;
  * regular file only (never a FIFO or a device, which would block or act on open). */
 int mu_ctl_open_bundle (const gchar *path, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-
 /*
  * Follows the daemon's Progress property for apply and watch: on a terminal (@bar) one
  * line redrawn, otherwise a line per phase and per 10 %; with --json a line per change.
@@ -77,7 +76,7 @@ typedef struct {
 	gboolean bar;
 	gboolean bar_drawn; /* a bar is on the screen, the cursor after it */
 	MuCtlProgressFilter filter;
-	gchar *last_phase;  /* the last JSON line's */
+	gchar *last_phase; /* the last JSON line's */
 	guint last_percent;
 } MuCtlProgressView;
 

@@ -28,8 +28,8 @@ static GTestDBus *test_bus;
 typedef struct {
 	gchar *tmpdir;
 	gchar *config_path;
-	gchar *address;     /* of the bus the daemon is on */
-	GSubprocess *bus;   /* a bus of our own (the policy case), else NULL: test_bus */
+	gchar *address;   /* of the bus the daemon is on */
+	GSubprocess *bus; /* a bus of our own (the policy case), else NULL: test_bus */
 	GSubprocess *daemon;
 	GDBusConnection *conn;
 } Fixture;
@@ -54,10 +54,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 static gboolean
 name_has_owner (GDBusConnection *conn)
 {
-	g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-		"NameHasOwner", g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
-		G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+	g_autoptr (GVariant) reply =
+		g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "NameHasOwner",
+					     g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
+					     G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
 	gboolean owned = FALSE;
 
 	if (reply != NULL)
@@ -65,15 +66,15 @@ name_has_owner (GDBusConnection *conn)
 	return owned;
 }
 
-#define WAIT_FOR(cond)                                                          \
-	G_STMT_START                                                            \
-	{                                                                       \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;        \
-		while (!(cond)) {                                               \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_); \
-			g_usleep (20 * 1000);                                   \
-		}                                                               \
-	}                                                                       \
+#define WAIT_FOR(cond)                                                                             \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
+		while (!(cond)) {                                                                  \
+			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
+			g_usleep (20 * 1000);                                                      \
+		}                                                                                  \
+	}                                                                                          \
 	G_STMT_END
 
 static GSubprocessLauncher *
@@ -145,14 +146,46 @@ parse_lines (Run *r)
 	}
 }
 
-/* Collects what @proc printed and its exit status. */
+typedef struct {
+	gboolean done;
+	gchar *out;
+	gchar *err;
+	GError *error;
+} Communication;
+
+static void
+on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	Communication *c = user_data;
+
+	(void) g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &c->out,
+						     &c->err, &c->error);
+	c->done = TRUE;
+}
+
+/* Collects what @proc printed and its exit status; a run that hangs (a FIFO opened
+ * blocking, a call without an answer) fails the test here, not at meson's timeout. */
 static void
 finish_run (GSubprocess *proc, Run *r)
 {
-	g_autoptr (GError) error = NULL;
+	Communication c = { 0 };
+	gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
 
-	g_subprocess_communicate_utf8 (proc, NULL, NULL, &r->out, &r->err, &error);
-	g_assert_no_error (error);
+	g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_communicated, &c);
+	while (!c.done) {
+		if (g_get_monotonic_time () > deadline) {
+			g_autofree gchar *pid = g_strdup (g_subprocess_get_identifier (proc));
+
+			g_subprocess_force_exit (proc);
+			g_error ("mediaupdctl (pid %s) did not end within %d s", pid,
+				 (int) (TIMEOUT_US / G_USEC_PER_SEC));
+		}
+		if (!g_main_context_iteration (NULL, FALSE))
+			g_usleep (10 * 1000);
+	}
+	g_assert_no_error (c.error);
+	r->out = c.out;
+	r->err = c.err;
 	g_assert_true (g_subprocess_get_if_exited (proc));
 	r->exit_status = g_subprocess_get_exit_status (proc);
 	parse_lines (r);
@@ -171,8 +204,8 @@ static GSubprocess *
 spawn_ctl_as (const gchar *bus_address, gboolean nobody, const gchar *const *args)
 {
 	g_autoptr (GSubprocessLauncher) launcher =
-		launcher_for (bus_address, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-						   G_SUBPROCESS_FLAGS_STDERR_PIPE);
+		launcher_for (bus_address,
+			      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 	g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 	g_autoptr (GError) error = NULL;
 	GSubprocess *proc;
@@ -195,14 +228,14 @@ spawn_ctl_on (const gchar *bus_address, const gchar *const *args)
 	return spawn_ctl_as (bus_address, FALSE, args);
 }
 
-#define CTL(r, ...)                                                                       \
-	G_STMT_START                                                                      \
-	{                                                                                 \
-		const gchar *const args_[] = { __VA_ARGS__, NULL };                       \
-		g_autoptr (GSubprocess) proc_ =                                           \
-			spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args_);     \
-		finish_run (proc_, (r));                                                  \
-	}                                                                                 \
+#define CTL(r, ...)                                                                                \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		const gchar *const args_[] = { __VA_ARGS__, NULL };                                \
+		g_autoptr (GSubprocess) proc_ =                                                    \
+			spawn_ctl_on (g_test_dbus_get_bus_address (test_bus), args_);              \
+		finish_run (proc_, (r));                                                           \
+	}                                                                                          \
 	G_STMT_END
 
 static JsonObject *
@@ -758,10 +791,8 @@ test_not_root (Fixture *f, gconstpointer data)
 	g_autofree gchar *contents = NULL;
 	gsize len = 0;
 	const gchar *const commands[][3] = {
-		{ "cancel", NULL, NULL },
-		{ "mark-good", NULL, NULL },
-		{ "apply", bundle, NULL },
-		{ "inspect", bundle, NULL },
+		{ "cancel", NULL, NULL },     { "mark-good", NULL, NULL },
+		{ "apply", bundle, NULL },    { "inspect", bundle, NULL },
 		{ "watch", "--agent", NULL },
 	};
 	g_auto (Run) status = { 0 };
@@ -829,12 +860,9 @@ static void
 test_not_running (Fixture *f, gconstpointer data)
 {
 	const gchar *const commands[][3] = {
-		{ "status", NULL, NULL },
-		{ "cancel", NULL, NULL },
-		{ "mark-good", NULL, NULL },
-		{ "watch", NULL, NULL },
-		{ "inspect", luks->three, NULL },
-		{ "apply", luks->three, NULL },
+		{ "status", NULL, NULL },         { "cancel", NULL, NULL },
+		{ "mark-good", NULL, NULL },      { "watch", NULL, NULL },
+		{ "inspect", luks->three, NULL }, { "apply", luks->three, NULL },
 	};
 
 	g_assert_false (name_has_owner (f->conn));
@@ -937,8 +965,8 @@ main (int argc, char **argv)
 	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
 	g_test_dbus_up (test_bus);
 
-#define ADD(path, func) g_test_add ("/ctl-dbus/" path, Fixture, NULL, fixture_set_up, func, \
-				    fixture_tear_down)
+#define ADD(path, func)                                                                            \
+	g_test_add ("/ctl-dbus/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 	ADD ("status", test_status);
 	ADD ("inspect", test_inspect);
 	ADD ("refused-files", test_refused_files);

@@ -113,8 +113,8 @@ test_progress_bar_widths (void)
 static void
 test_progress_bar_fill (void)
 {
-	static const guint percents[][2] = { { 0, 0 }, { 1, 0 }, { 2, 0 }, { 3, 1 }, { 33, 13 },
-					     { 50, 20 }, { 99, 39 }, { 100, 40 } };
+	static const guint percents[][2] = { { 0, 0 },   { 1, 0 },   { 2, 0 },   { 3, 1 },
+					     { 33, 13 }, { 50, 20 }, { 99, 39 }, { 100, 40 } };
 
 	for (gsize i = 0; i < G_N_ELEMENTS (percents); i++) {
 		g_autofree gchar *line = mu_ctl_progress_bar ("apply", percents[i][0], 0, 0, 100);
@@ -135,8 +135,9 @@ test_progress_bar_content (void)
 	g_autofree gchar *nobytes = mu_ctl_progress_bar ("unlock", 7, 0, 0, 80);
 	g_autofree gchar *full = mu_ctl_progress_bar ("deploy", 250, 0, 0, 60);
 	g_autofree gchar *none = mu_ctl_progress_bar ("", 0, 0, 0, 60);
-	g_autofree gchar *hostile =
-		mu_ctl_progress_bar ("\033[2J\xe2\x80\xae" "abcdefghijklmnop", 1, 0, 0, 80);
+	g_autofree gchar *hostile = mu_ctl_progress_bar ("\033[2J\xe2\x80\xae"
+							 "abcdefghijklmnop",
+							 1, 0, 0, 80);
 
 	g_assert_true (g_str_has_prefix (wide, "apply    [####################...................."
 					       "]  50%  12.0 MiB / 24.0 MiB"));
@@ -178,11 +179,11 @@ test_progress_filter (void)
 		guint percent;
 		gboolean shown;
 	} steps[] = {
-		{ "discover", 0, TRUE },  { "discover", 3, FALSE }, { "unlock", 5, TRUE },
-		{ "unlock", 9, FALSE },   { "unlock", 10, TRUE },   { "unlock", 10, FALSE },
-		{ "unlock", 19, FALSE },  { "verify", 19, TRUE },   { "apply", 20, TRUE },
-		{ "apply", 35, TRUE },    { "apply", 38, FALSE },   { "apply", 40, TRUE },
-		{ "apply", 100, TRUE },   { "apply", 100, FALSE },  { "deploy", 100, TRUE },
+		{ "discover", 0, TRUE }, { "discover", 3, FALSE }, { "unlock", 5, TRUE },
+		{ "unlock", 9, FALSE },  { "unlock", 10, TRUE },   { "unlock", 10, FALSE },
+		{ "unlock", 19, FALSE }, { "verify", 19, TRUE },   { "apply", 20, TRUE },
+		{ "apply", 35, TRUE },   { "apply", 38, FALSE },   { "apply", 40, TRUE },
+		{ "apply", 100, TRUE },  { "apply", 100, FALSE },  { "deploy", 100, TRUE },
 	};
 	g_auto (MuCtlProgressFilter) filter = { 0 };
 
@@ -260,13 +261,15 @@ test_json_lines (void)
 	g_autofree gchar *ok = mu_ctl_json_result (NULL, NULL, "2.0", "abc");
 	g_autofree gchar *failed = mu_ctl_json_result ("org.mediaupd.Error.NotABundle",
 						       "not a bundle\033]0;pwned\a", NULL, NULL);
-	g_autofree gchar *found = mu_ctl_json_bundle_found (
-		"/org/freedesktop/UDisks2/block_devices/sdb1", "evil\xe2\x80\xae.enc", 4096);
-	g_autofree gchar *skipped =
-		mu_ctl_json_bundle_skipped ("/", "old.enc", "org.mediaupd.Error.Downgrade", "older");
+	g_autofree gchar *found =
+		mu_ctl_json_bundle_found ("/org/freedesktop/UDisks2/block_devices/sdb1",
+					  "evil\xe2\x80\xae.enc", 4096);
+	g_autofree gchar *skipped = mu_ctl_json_bundle_skipped ("/", "old.enc",
+								"org.mediaupd.Error.Downgrade",
+								"older");
 	g_autofree gchar *done = mu_ctl_json_completed ("", "");
-	g_autofree gchar *undone =
-		mu_ctl_json_completed ("org.mediaupd.Error.Cancelled", "stopped");
+	g_autofree gchar *undone = mu_ctl_json_completed ("org.mediaupd.Error.Cancelled",
+							  "stopped");
 	g_autofree gchar *error = mu_ctl_json_error ("org.freedesktop.DBus.Error.ServiceUnknown",
 						     "no such name");
 	g_autofree gchar *agent = mu_ctl_json_agent (TRUE, ":1.7");
@@ -329,8 +332,8 @@ test_json_lines (void)
 	g_assert_false (json_object_get_boolean_member (o, "success"));
 	g_assert_cmpstr (json_object_get_string_member (o, "error"), ==,
 			 "org.freedesktop.DBus.Error.ServiceUnknown");
-	g_assert_nonnull (strstr (json_object_get_string_member (o, "hint"),
-				  "systemctl start mediaupd"));
+	g_assert_nonnull (
+		strstr (json_object_get_string_member (o, "hint"), "systemctl start mediaupd"));
 
 	o = parse_line (parser, agent);
 	g_assert_cmpstr (json_object_get_string_member (o, "event"), ==, "agent");
@@ -344,8 +347,8 @@ test_json_lines (void)
 static void
 test_status (void)
 {
-	const gchar *const queued[] = { "/org/freedesktop/UDisks2/block_devices/sdc1",
-					"/x\033[31m", NULL };
+	const gchar *const queued[] = { "/org/freedesktop/UDisks2/block_devices/sdc1", "/x\033[31m",
+					NULL };
 	MuCtlStatus busy = {
 		.state = "applying",
 		.phase = "apply",

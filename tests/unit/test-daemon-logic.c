@@ -136,12 +136,12 @@ test_proto_refused (void)
 		g_ptr_array_add (many, (gpointer) "k");
 	g_ptr_array_add (many, NULL);
 
-#define REFUSED(v, what)                                                                  \
-	G_STMT_START                                                                      \
-	{                                                                                 \
-		g_autoptr (GBytes) bytes_ = serialize (v);                               \
-		assert_refused (bytes_, what);                                            \
-	}                                                                                 \
+#define REFUSED(v, what)                                                                           \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		g_autoptr (GBytes) bytes_ = serialize (v);                                         \
+		assert_refused (bytes_, what);                                                     \
+	}                                                                                          \
 	G_STMT_END
 	REFUSED (g_variant_new ("(sv)", "hello", g_variant_new_string ("x")), "unknown kind");
 	REFUSED (g_variant_new ("(sv)", "progress", g_variant_new_string ("x")), "wrong type");
@@ -154,11 +154,13 @@ test_proto_refused (void)
 	REFUSED (g_variant_new ("(sv)", "progress",
 				g_variant_new ("(suttuu)", "apply", 1, 5, 4, 0, 0)),
 		 "out of range");
-	REFUSED (g_variant_new ("(sv)", "result", g_variant_new ("(bss@a{sv})", FALSE, "Pwned", "m",
-								 one_detail ("phase", g_variant_new_string ("x")))),
+	REFUSED (g_variant_new ("(sv)", "result",
+				g_variant_new ("(bss@a{sv})", FALSE, "Pwned", "m",
+					       one_detail ("phase", g_variant_new_string ("x")))),
 		 "unknown error name");
-	REFUSED (g_variant_new ("(sv)", "result", g_variant_new ("(bss@a{sv})", TRUE, "Io", "",
-								 one_detail ("phase", g_variant_new_string ("x")))),
+	REFUSED (g_variant_new ("(sv)", "result",
+				g_variant_new ("(bss@a{sv})", TRUE, "Io", "",
+					       one_detail ("phase", g_variant_new_string ("x")))),
 		 "success with an error");
 	REFUSED (result_with (one_detail ("shell", g_variant_new_string ("rm -rf /"))),
 		 "unknown or malformed detail");
@@ -166,8 +168,9 @@ test_proto_refused (void)
 		 "unknown or malformed detail");
 	REFUSED (result_with (one_detail ("version", g_variant_new_string (huge))),
 		 "unknown or malformed detail");
-	REFUSED (result_with (one_detail ("key_ids",
-					  g_variant_new_strv ((const gchar *const *) many->pdata, -1))),
+	REFUSED (result_with (
+			 one_detail ("key_ids",
+				     g_variant_new_strv ((const gchar *const *) many->pdata, -1))),
 		 "unknown or malformed detail");
 	g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
 	g_variant_builder_add (&b, "{sv}", "version", g_variant_new_string ("1"));
@@ -305,8 +308,10 @@ test_state (void)
 	damaged = mu_daemon_state_load (state_dir);
 	g_assert_cmpstr (damaged->error_name, ==, "");
 	/* An error name that is not ours never reaches clients. */
-	g_assert_true (g_file_set_contents (file, "[LastResult]\nError=org.evil.Error.X\n"
-					    "Message=m\n", -1, NULL));
+	g_assert_true (g_file_set_contents (file,
+					    "[LastResult]\nError=org.evil.Error.X\n"
+					    "Message=m\n",
+					    -1, NULL));
 	foreign = mu_daemon_state_load (state_dir);
 	g_assert_cmpstr (foreign->error_name, ==, "");
 	g_assert_cmpuint (warnings, ==, 2);

@@ -53,8 +53,8 @@ typedef struct {
 } Fixture;
 
 static void
-on_completed (GDBusConnection *conn, const gchar *sender, const gchar *path,
-	      const gchar *iface, const gchar *signal, GVariant *params, gpointer user_data)
+on_completed (GDBusConnection *conn, const gchar *sender, const gchar *path, const gchar *iface,
+	      const gchar *signal, GVariant *params, gpointer user_data)
 {
 	Fixture *f = user_data;
 
@@ -78,10 +78,11 @@ new_connection (void)
 static gboolean
 name_has_owner (GDBusConnection *conn)
 {
-	g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-		"NameHasOwner", g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
-		G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+	g_autoptr (GVariant) reply =
+		g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "NameHasOwner",
+					     g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
+					     G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
 	gboolean owned = FALSE;
 
 	if (reply != NULL)
@@ -90,16 +91,16 @@ name_has_owner (GDBusConnection *conn)
 }
 
 /* Runs the main context until @cond holds, failing the test after TIMEOUT_US. */
-#define WAIT_FOR(cond)                                                                   \
-	G_STMT_START                                                                     \
-	{                                                                                \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                 \
-		while (!(cond)) {                                                        \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);          \
-			if (!g_main_context_iteration (NULL, FALSE))                     \
-				g_usleep (10 * 1000);                                    \
-		}                                                                        \
-	}                                                                                \
+#define WAIT_FOR(cond)                                                                             \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
+		while (!(cond)) {                                                                  \
+			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
+			if (!g_main_context_iteration (NULL, FALSE))                               \
+				g_usleep (10 * 1000);                                              \
+		}                                                                                  \
+	}                                                                                          \
 	G_STMT_END
 
 static void
@@ -122,8 +123,8 @@ write_config (Fixture *f, const gchar *extra)
 static void
 start_daemon (Fixture *f, const gchar *pause_at)
 {
-	g_autoptr (GSubprocessLauncher) launcher =
-		g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+		G_SUBPROCESS_FLAGS_NONE);
 	g_autoptr (GError) error = NULL;
 	const gchar *daemon = g_getenv ("MEDIAUPD_DAEMON");
 
@@ -175,9 +176,9 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	write_config (f, data);
 	f->conn = new_connection ();
 	f->completed = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-	f->completed_sub = g_dbus_connection_signal_subscribe (
-		f->conn, NAME, IFACE, "Completed", PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-		on_completed, f, NULL);
+	f->completed_sub = g_dbus_connection_signal_subscribe (f->conn, NAME, IFACE, "Completed",
+							       PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+							       on_completed, f, NULL);
 }
 
 static void
@@ -227,13 +228,12 @@ on_reply (GObject *source, GAsyncResult *res, gpointer user_data)
 	Reply *r = user_data;
 
 	r->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source),
-								      NULL, res, &r->error);
+								    NULL, res, &r->error);
 	r->done = TRUE;
 }
 
 static void
-call_with_file (Fixture *f, const gchar *method, const gchar *path, GVariant *options,
-		Reply *r)
+call_with_file (Fixture *f, const gchar *method, const gchar *path, GVariant *options, Reply *r)
 {
 	g_autoptr (GUnixFDList) list = g_unix_fd_list_new ();
 	g_autoptr (GError) error = NULL;
@@ -244,11 +244,12 @@ call_with_file (Fixture *f, const gchar *method, const gchar *path, GVariant *op
 	handle = g_unix_fd_list_append (list, fd, &error);
 	g_assert_no_error (error);
 	close (fd);
-	g_dbus_connection_call_with_unix_fd_list (
-		f->conn, NAME, PATH, IFACE, method,
-		options != NULL ? g_variant_new ("(h@a{sv})", handle, options)
-				: g_variant_new ("(h)", handle),
-		NULL, G_DBUS_CALL_FLAGS_NONE, 120 * 1000, list, NULL, on_reply, r);
+	g_dbus_connection_call_with_unix_fd_list (f->conn, NAME, PATH, IFACE, method,
+						  options != NULL ? g_variant_new ("(h@a{sv})",
+										   handle, options)
+								  : g_variant_new ("(h)", handle),
+						  NULL, G_DBUS_CALL_FLAGS_NONE, 120 * 1000, list,
+						  NULL, on_reply, r);
 }
 
 static void
@@ -279,12 +280,22 @@ assert_nothing_left (void)
 {
 	g_autofree gchar *mounts = NULL;
 	g_autoptr (GDir) mapper = g_dir_open ("/dev/mapper", 0, NULL);
+	g_autoptr (GDir) block = g_dir_open ("/sys/block", 0, NULL);
 	const gchar *name;
 
 	g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts, NULL, NULL));
 	g_assert_null (strstr (mounts, "mediaupd-"));
+
 	while (mapper != NULL && (name = g_dir_read_name (mapper)) != NULL)
 		g_assert_false (g_str_has_prefix (name, "mediaupd-"));
+	/* No loop device over a fixture of this program. */
+	while (block != NULL && (name = g_dir_read_name (block)) != NULL) {
+		g_autofree gchar *path = g_strdup_printf ("/sys/block/%s/loop/backing_file", name);
+		g_autofree gchar *backing = NULL;
+
+		if (g_file_get_contents (path, &backing, NULL, NULL))
+			g_assert_null (strstr (backing, luks->tmpdir));
+	}
 }
 
 static gchar *
@@ -326,10 +337,18 @@ stopped_worker (Fixture *f)
 	return paused_worker;
 }
 
+/* Alive: not gone, not a zombie waiting to be reaped. */
 static gboolean
 process_exists (GPid pid)
 {
-	return kill (pid, 0) == 0;
+	g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+	g_autofree gchar *stat = NULL;
+	const gchar *state;
+
+	if (!g_file_get_contents (path, &stat, NULL, NULL))
+		return FALSE;
+	state = strrchr (stat, ')');
+	return state != NULL && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
 }
 
 /* ---- tests ---- */
@@ -447,6 +466,15 @@ assert_last_error (MuDBusManager1 *proxy, const gchar *expected_name)
 }
 
 static void
+assert_last_error_empty (Fixture *f)
+{
+	g_autoptr (GVariant) last = mu_dbus_manager1_dup_last_error (f->proxy);
+	g_autofree gchar *text = g_variant_print (last, FALSE);
+
+	g_assert_cmpstr (text, ==, "('', '')");
+}
+
+static void
 test_apply_not_a_bundle (Fixture *f, gconstpointer data)
 {
 	Reply r = { 0 };
@@ -464,8 +492,7 @@ test_apply_not_a_bundle (Fixture *f, gconstpointer data)
 	g_assert_true (g_error_matches (r.error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE));
 	/* The message says what was wrong, from the phase it stopped in. */
 	g_assert_nonnull (strstr (r.error->message, "unlock: "));
-	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name,
-		       &signal_message);
+	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name, &signal_message);
 	g_assert_false (success);
 	g_assert_cmpstr (signal_name, ==, "org.mediaupd.Error.NotABundle");
 	g_assert_nonnull (strstr (signal_message, "unlock: "));
@@ -500,12 +527,7 @@ test_apply_options (Fixture *f, gconstpointer data)
 	g_assert_nonnull (strstr (r.error->message, "'force'"));
 	/* Refused before anything started: no result, no state. */
 	g_assert_cmpuint (f->completed->len, ==, 0);
-	{
-		g_autoptr (GVariant) last = mu_dbus_manager1_dup_last_error (f->proxy);
-		g_autofree gchar *text = g_variant_print (last, FALSE);
-
-		g_assert_cmpstr (text, ==, "('', '')");
-	}
+	assert_last_error_empty (f);
 	g_assert_null (read_state_file (f));
 	reply_clear (&r);
 }
@@ -572,6 +594,78 @@ test_agent (Fixture *f, gconstpointer data)
 	g_assert_no_error (error);
 }
 
+/* Runs @argv (a script of the tests), failing the test if it fails. */
+static void
+run_script (const gchar *const *argv)
+{
+	g_autoptr (GError) error = NULL;
+	gint status = 0;
+
+	g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+		      &error);
+	g_assert_no_error (error);
+	g_spawn_check_wait_status (status, &error);
+	g_assert_no_error (error);
+}
+
+/* The properties come from the configured sysroot; MarkBootSuccessful records its commit. */
+static void
+test_sysroot (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *script = g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "tests",
+						     "unit", "mk-ostree-sysroot.sh", NULL);
+	g_autofree gchar *world = g_build_filename (f->tmpdir, "world", NULL);
+	g_autofree gchar *commits_path = g_build_filename (world, "commits", NULL);
+	g_autofree gchar *commits = NULL;
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *v1 = NULL;
+	g_autoptr (GError) error = NULL;
+	const gchar *const make[] = { script, world, NULL };
+	const gchar *const remove[] = { script, "--remove", world, NULL };
+	const gchar *at;
+
+	run_script (make);
+	g_assert_true (g_file_get_contents (commits_path, &commits, NULL, NULL));
+	at = strstr (commits, "v1=");
+	g_assert_nonnull (at);
+	v1 = g_strndup (at + 3, 64);
+	extra = g_strdup_printf ("[Update]\nSysroot=%s/sysroot\n", world);
+	write_config (f, extra);
+	start_daemon (f, NULL);
+	g_assert_cmpstr (mu_dbus_manager1_get_current_commit (f->proxy), ==, v1);
+	g_assert_cmpstr (mu_dbus_manager1_get_current_version (f->proxy), ==, "1.0");
+	/* A sysroot that is not booted has no pending deployment. */
+	g_assert_cmpstr (mu_dbus_manager1_get_pending_commit (f->proxy), ==, "");
+	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
+	g_assert_true (mu_dbus_manager1_call_mark_boot_successful_sync (f->proxy, NULL, &error));
+	g_assert_no_error (error);
+	state = read_state_file (f);
+	g_assert_nonnull (state);
+	{
+		g_autofree gchar *line = g_strdup_printf ("LastGood=%s\n", v1);
+
+		g_assert_nonnull (strstr (state, line));
+	}
+	/* Marking is not an install. */
+	assert_last_error_empty (f);
+	g_assert_cmpint (stop_daemon (f), ==, 0);
+	run_script (remove);
+}
+
+/* Where there is no OSTree system, nothing is marked and nothing is saved. */
+static void
+test_mark_good_no_sysroot (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+
+	start_daemon (f, NULL);
+	g_assert_false (mu_dbus_manager1_call_mark_boot_successful_sync (f->proxy, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_FAILED);
+	g_assert_nonnull (strstr (error->message, "no booted OSTree deployment"));
+	g_assert_null (read_state_file (f));
+}
+
 static void
 test_sigterm_idle (Fixture *f, gconstpointer data)
 {
@@ -621,8 +715,7 @@ test_worker_killed (Fixture *f, gconstpointer data)
 	name = remote_name (r.error);
 	g_assert_cmpstr (name, ==, "org.mediaupd.Error.WorkerFailed");
 	g_assert_nonnull (strstr (r.error->message, "signal 9"));
-	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name,
-		       &signal_message);
+	g_variant_get (f->completed->pdata[0], "(b&s&s)", &success, &signal_name, &signal_message);
 	g_assert_false (success);
 	g_assert_cmpstr (signal_name, ==, "org.mediaupd.Error.WorkerFailed");
 	assert_last_error (f->proxy, "org.mediaupd.Error.WorkerFailed");
@@ -688,11 +781,12 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
 	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	g_subprocess_send_signal (f->daemon, SIGTERM);
-	/* Deferred: the daemon waits for the worker, which is stopped. */
+	/* Deferred: the daemon waits for the worker, which is stopped, and leaves it be. */
 	g_usleep (G_USEC_PER_SEC / 2);
 	g_assert_true (process_exists (worker));
-	g_assert_true (process_exists ((GPid) g_ascii_strtoll (
-		g_subprocess_get_identifier (f->daemon), NULL, 10)));
+	g_assert_cmpint (stopped_worker (f), ==, worker);
+	g_assert_true (process_exists (
+		(GPid) g_ascii_strtoll (g_subprocess_get_identifier (f->daemon), NULL, 10)));
 	g_assert_cmpint (kill (worker, SIGCONT), ==, 0);
 	g_subprocess_wait (f->daemon, NULL, &error);
 	g_assert_no_error (error);
@@ -704,6 +798,8 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	/* The caller was answered before the daemon went: stopped, not installed. */
 	WAIT_FOR (r.done);
 	g_assert_true (g_error_matches (r.error, MU_ERROR, MU_ERROR_CANCELLED));
+	/* The worker's own answer, from where it stopped. */
+	g_assert_nonnull (strstr (r.error->message, "Cancelled: discover: "));
 	g_assert_false (process_exists (worker));
 	assert_nothing_left ();
 	reply_clear (&r);
@@ -729,7 +825,7 @@ main (int argc, char **argv)
 	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
 	g_test_dbus_up (test_bus);
 
-#define ADD(path, func, config)                                                           \
+#define ADD(path, func, config)                                                                    \
 	g_test_add ("/daemon/" path, Fixture, config, fixture_set_up, func, fixture_tear_down)
 	ADD ("properties", test_properties, "[Reboot]\nPolicy=never\n");
 	ADD ("inspect", test_inspect, NULL);
@@ -738,6 +834,8 @@ main (int argc, char **argv)
 	ADD ("cancel-idle", test_cancel_idle, NULL);
 	ADD ("cancel-running", test_cancel_running, NULL);
 	ADD ("agent", test_agent, NULL);
+	ADD ("sysroot", test_sysroot, NULL);
+	ADD ("mark-good-no-sysroot", test_mark_good_no_sysroot, NULL);
 	ADD ("sigterm-idle", test_sigterm_idle, NULL);
 	ADD ("worker-killed", test_worker_killed, NULL);
 	ADD ("sigterm-running", test_sigterm_running, NULL);

@@ -22,8 +22,8 @@ static void
 test_json_get_string (void)
 {
 	g_autoptr (JsonParser) parser = json_parser_new ();
-	JsonObject *o =
-		parse_object (parser, "{\"s\":\"x\",\"n\":1,\"z\":null,\"o\":{},\"a\":[\"y\"]}");
+	JsonObject *o = parse_object (parser,
+				      "{\"s\":\"x\",\"n\":1,\"z\":null,\"o\":{},\"a\":[\"y\"]}");
 
 	g_assert_cmpstr (mu_json_object_get_string (o, "s"), ==, "x");
 	g_assert_null (mu_json_object_get_string (o, "n"));

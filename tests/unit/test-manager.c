@@ -24,16 +24,16 @@
 #define IFACE "org.mediaupd.Manager1"
 #define TIMEOUT_US (30 * G_USEC_PER_SEC)
 
-#define WAIT_FOR(cond)                                                                   \
-	G_STMT_START                                                                     \
-	{                                                                                \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                 \
-		while (!(cond)) {                                                        \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);          \
-			if (!g_main_context_iteration (NULL, FALSE))                     \
-				g_usleep (10 * 1000);                                    \
-		}                                                                        \
-	}                                                                                \
+#define WAIT_FOR(cond)                                                                             \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
+		while (!(cond)) {                                                                  \
+			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
+			if (!g_main_context_iteration (NULL, FALSE))                               \
+				g_usleep (10 * 1000);                                              \
+		}                                                                                  \
+	}                                                                                          \
 	G_STMT_END
 
 static MuLuksFixtures *luks;
@@ -221,10 +221,13 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	/* The client's match rule is in place before anything is emitted. */
 	g_dbus_connection_flush_sync (f->client, NULL, NULL);
 	{
-		g_autoptr (GVariant) r = g_dbus_connection_call_sync (
-			f->client, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-			"org.freedesktop.DBus", "GetId", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-			NULL, &error);
+		g_autoptr (GVariant) r = g_dbus_connection_call_sync (f->client,
+								      "org.freedesktop.DBus",
+								      "/org/freedesktop/DBus",
+								      "org.freedesktop.DBus",
+								      "GetId", NULL, NULL,
+								      G_DBUS_CALL_FLAGS_NONE, -1,
+								      NULL, &error);
 
 		g_assert_no_error (error);
 	}
@@ -322,11 +325,13 @@ static GVariant *
 property (Fixture *f, const gchar *name)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GVariant) r = g_dbus_connection_call_sync (
-		f->client, g_dbus_connection_get_unique_name (f->server), PATH,
-		"org.freedesktop.DBus.Properties", "Get",
-		g_variant_new ("(ss)", IFACE, name), G_VARIANT_TYPE ("(v)"),
-		G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+	g_autoptr (GVariant) r =
+		g_dbus_connection_call_sync (f->client,
+					     g_dbus_connection_get_unique_name (f->server), PATH,
+					     "org.freedesktop.DBus.Properties", "Get",
+					     g_variant_new ("(ss)", IFACE, name),
+					     G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1,
+					     NULL, &error);
 	GVariant *value = NULL;
 
 	/* The manager answers on this thread's main context: call it while it runs. */
@@ -458,8 +463,8 @@ test_no_bundle (Fixture *f, gconstpointer data)
 static void
 test_two_candidates (Fixture *f, gconstpointer data)
 {
-	MuMedium *m = add_medium (f, "/org/x/block/sdc1", "static-update.bundle.enc",
-				  luks->random, "second.bundle.enc", luks->three, NULL);
+	MuMedium *m = add_medium (f, "/org/x/block/sdc1", "static-update.bundle.enc", luks->random,
+				  "second.bundle.enc", luks->three, NULL);
 	g_autofree gchar *last = NULL;
 
 	plug (f, m);
@@ -492,8 +497,8 @@ test_queue_and_removal (Fixture *f, gconstpointer data)
 				  NULL);
 	MuMedium *b = add_medium (f, "/org/x/block/sde1", "static-update.bundle.enc", luks->three,
 				  NULL);
-	MuMedium *c = add_medium (f, "/org/x/block/sdf1", "static-update.bundle.enc",
-				  luks->random, NULL);
+	MuMedium *c = add_medium (f, "/org/x/block/sdf1", "static-update.bundle.enc", luks->random,
+				  NULL);
 	g_autofree gchar *queued = NULL;
 	g_autofree gchar *state = NULL;
 	g_autofree gchar *last = NULL;
@@ -564,7 +569,7 @@ main (int argc, char **argv)
 	luks = mu_luks_fixtures_new ();
 	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
 	g_test_dbus_up (test_bus);
-#define ADD(path, func)                                                                   \
+#define ADD(path, func)                                                                            \
 	g_test_add ("/manager/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 	ADD ("no-bundle", test_no_bundle);
 	ADD ("two-candidates", test_two_candidates);

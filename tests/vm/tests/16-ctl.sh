@@ -39,7 +39,12 @@ make_update "$T_WORK/b12.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 "$VM" copy-in "$T_WORK/b12.enc" /var/tmp/b12.enc
 head -c 1M /dev/urandom >"$T_WORK/junk.enc"
 "$VM" copy-in "$T_WORK/junk.enc" /var/tmp/junk.enc
-g systemctl start mediaupd.service
+# The daemon's configuration (under the build's prefix): the guest's keys; the default
+# reboot policy, which ApplyBundle never acts on.
+DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
+g mkdir -p "${DAEMON_CONF%/*}"
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' >$DAEMON_CONF"
+g systemctl restart mediaupd.service
 daemon_wait_rest 60
 
 # --- status before ------------------------------------------------------------------------
@@ -60,7 +65,10 @@ t0=$SECONDS
 ctl apply /var/tmp/b12.enc --json
 say "mediaupdctl apply FILE: installed in $((SECONDS - t0)) s"
 last=$(printf '%s\n' "$OUT" | tail -n 1)
-check_eq "apply exit status" "$RC" 0
+if [ "$RC" != 0 ]; then
+	g journalctl --no-pager -b -u mediaupd.service | tail -n 40 || true
+	fail "mediaupdctl apply FILE exited $RC: $OUT"
+fi
 check_eq "result event" "$(json_field "$last" event)" result
 check_eq "result success" "$(json_field "$last" success)" True
 check_eq "result pending_version" "$(json_field "$last" pending_version)" 2
