@@ -10,9 +10,9 @@
 #   still active, nothing left; each time the next plug installs;
 # - a stick with three bundles (a foreign file, 1→2 and 1→3): 3 deployed, the others reported
 #   skipped;
-# - an SD card with a 1→2 bundle the same way;
-# - with the default reboot policy (after-removal), a 1→3 stick: the device reboots when the
-#   stick is pulled, into version 3.
+# - an SD card with a 1→4 bundle the same way;
+# - with the default reboot policy (after-removal), a 1→5 stick: the device reboots when the
+#   stick is pulled, into version 5 (4 and 5 are the tree of 3, newer commits).
 # Needs a build with -Dtest_hooks=true (MEDIAUPD_TEST_PAUSE_AT).
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -77,9 +77,14 @@ conf '[Reboot]' 'Policy=never'
 
 make_update "$T_WORK/b12.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 make_update "$T_WORK/b13.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
+# Versions 4 and 5: the tree of 3, newer (an update older than the pending one is Downgrade).
+c4=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 4 "$(date -u -d '+1 minute' +%FT%TZ)")
+c5=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 5 "$(date -u -d '+2 minutes' +%FT%TZ)")
+make_update "$T_WORK/b14.enc" --from "$VM_COMMIT_1" --to "$c4"
+make_update "$T_WORK/b15.enc" --from "$VM_COMMIT_1" --to "$c5"
 stick "$T_WORK/stick12.img" "$T_WORK/b12.enc"
-cp "$T_WORK/b12.enc" "$T_WORK/static-update.bundle.enc"
-"$SRC_ROOT/tests/vm/make-stick" "$T_WORK/card12.img" --fs ext4 "$T_WORK/static-update.bundle.enc" >/dev/null
+cp "$T_WORK/b14.enc" "$T_WORK/static-update.bundle.enc"
+"$SRC_ROOT/tests/vm/make-stick" "$T_WORK/card14.img" --fs ext4 "$T_WORK/static-update.bundle.enc" >/dev/null
 
 # --- plugged, deployed, nothing typed -------------------------------------------------------
 check_eq "mediaupd.service before the plug" "$(g systemctl is-active mediaupd.service || true)" inactive
@@ -130,11 +135,15 @@ check_eq "RebootPolicy read by nobody with dbus-send" "$(g setpriv --reuid=nobod
 check_eq "State after the refused calls" "$(daemon_string State)" pending-reboot
 
 # --- stick pulled while stopped in unlock, then in apply; worker killed in apply -------------
+# With a 1→3 bundle: the pending version 2 again would be refused (AlreadyInstalled) before
+# apply.
+stick "$T_WORK/stick13.img" "$T_WORK/b13.enc"
+stick "$T_WORK/stick15.img" "$T_WORK/b15.enc"
 state >"$T_WORK/state.before"
 for phase in unlock apply; do
 	daemon_dropin "Environment=MEDIAUPD_TEST_PAUSE_AT=$phase"
 	restart
-	"$VM" plug usb "$T_WORK/stick12.img" "stick-$phase"
+	"$VM" plug usb "$T_WORK/stick13.img" "stick-$phase"
 	pid=$(wait_worker_stopped)
 	"$VM" unplug "stick-$phase"
 	g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
@@ -148,10 +157,14 @@ for phase in unlock apply; do
 	echo "ok: pulled in $phase: MediaRemoved, nothing deployed"
 	clean_after "the stick pulled in $phase"
 done
-g journalctl --no-pager -b -u mediaupd.service -o cat | grep -q MediaRemoved ||
-	fail "the journal does not say the medium was removed"
+# at least one event for each of the two (a stopped check and the install may each say so)
+removed_events=$(g journalctl --no-pager -b -o cat MESSAGE_ID=6171ed3f47ee7550ef616de84e335ce1 \
+	MESSAGE_ID=074dea9ae51f8bcec426499edd32dff9 | grep -c 'medium was removed during the update')
+[ "$removed_events" -ge 2 ] ||
+	fail "$removed_events journal events say the medium was removed during the update, expected 2 or more"
+echo "ok: $removed_events journal events say the medium was removed during the update"
 
-"$VM" plug usb "$T_WORK/stick12.img" stick-kill
+"$VM" plug usb "$T_WORK/stick13.img" stick-kill
 pid=$(wait_worker_stopped)
 g kill -KILL "$pid"
 daemon_wait_rest 120
@@ -192,13 +205,13 @@ clean_after "the stick with three bundles"
 # --- SD card, another version ------------------------------------------------------------------
 conf '[Reboot]' 'Policy=never'
 restart
-"$VM" plug sd "$T_WORK/card12.img" card
-g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$VM_COMMIT_2\"' ]; do sleep 0.5; done" ||
+"$VM" plug sd "$T_WORK/card14.img" card
+g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$c4\"' ]; do sleep 0.5; done" ||
 	fail "the SD card's bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(last_error)"
 daemon_wait_state pending-reboot 60
-check_eq "PendingVersion from the SD card" "$(daemon_string PendingVersion)" 2
+check_eq "PendingVersion from the SD card" "$(daemon_string PendingVersion)" 4
 check_eq "LastError" "$(last_error)" '(ss) "" ""'
-check_eq "deployment 0" "$(default_commit)" "$VM_COMMIT_2"
+check_eq "deployment 0" "$(default_commit)" "$c4"
 clean_after "the install from the SD card"
 "$VM" unplug card
 
@@ -206,9 +219,8 @@ clean_after "the install from the SD card"
 conf
 restart
 check_eq "RebootPolicy" "$(daemon_string RebootPolicy)" after-removal
-stick "$T_WORK/stick13.img" "$T_WORK/b13.enc"
-"$VM" plug usb "$T_WORK/stick13.img" stick-reboot
-g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$VM_COMMIT_3\"' ]; do sleep 0.5; done" ||
+"$VM" plug usb "$T_WORK/stick15.img" stick-reboot
+g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$c5\"' ]; do sleep 0.5; done" ||
 	fail "the bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(last_error)"
 daemon_wait_state pending-reboot 60
 boot0=$(sed -n 's/^ready //p' "$MEDIAUPD_VM_RUN/state")
@@ -226,5 +238,5 @@ until grep -q "^ready $((boot0 + 1))\$" "$MEDIAUPD_VM_RUN/state"; do
 	sleep 0.5
 done
 say "rebooted $((SECONDS - t0)) s after the stick was pulled"
-check_eq "booted after the reboot" "$(booted_commit)" "$VM_COMMIT_3"
-check_eq "version after the reboot" "$(g cat /usr/lib/mediaupd-testos/version)" 3
+check_eq "booted after the reboot" "$(booted_commit)" "$c5"
+check_eq "version file after the reboot (the tree of 3)" "$(g cat /usr/lib/mediaupd-testos/version)" 3
