@@ -54,7 +54,7 @@ mu_key_trial_result_to_string (gint result)
 /* One key id's share of the trials, for mu_key_trials_summarize(). */
 typedef struct {
 	const gchar *key_id;
-	GString *hinted;    /* "its slot 0: wrong key" clauses */
+	GString *hinted;       /* "its slot 0: wrong key" clauses */
 	GArray *other_results; /* gint results of unhinted attempts, in order */
 } KeySummary;
 
@@ -136,10 +136,11 @@ mu_key_trials_summarize (GPtrArray *trials, gsize max_len)
 		g_autofree gchar *clause = NULL;
 
 		append_other_results (reasons, ks->other_results, ks->hinted->len > 0);
-		clause = g_strdup_printf ("%s'%s' (%s)", i > 0 ? ", " : "", ks->key_id, reasons->str);
+		clause = g_strdup_printf ("%s'%s' (%s)", i > 0 ? ", " : "", ks->key_id,
+					  reasons->str);
 		if (max_len > 0 && out->len + strlen (clause) > max_len) {
-			g_string_append_printf (out, "%s... and %u more key%s", shown > 0 ? ", " : "",
-						summaries->len - shown,
+			g_string_append_printf (out, "%s... and %u more key%s",
+						shown > 0 ? ", " : "", summaries->len - shown,
 						summaries->len - shown == 1 ? "" : "s");
 			break;
 		}
@@ -154,14 +155,14 @@ typedef struct {
 	MuBundle *bundle;
 	const MuBundleInfo *info;
 	GPtrArray *keys;
-	GPtrArray *trials;       /* caller's, may be NULL */
-	GPtrArray *own_trials;   /* every attempt, for the error message */
-	gboolean *tried;         /* [key index * n_slots + keyslot index] */
+	GPtrArray *trials;     /* caller's, may be NULL */
+	GPtrArray *own_trials; /* every attempt, for the error message */
+	gboolean *tried;       /* [key index * n_slots + keyslot index] */
 	GCancellable *cancellable;
-	gint64 deadline;         /* monotonic time the trials must end by */
+	gint64 deadline; /* monotonic time the trials must end by */
 	gint opened_slot;
 	const MuKey *opened_key;
-	MuSecret *volume_key;    /* from the trial that opened */
+	MuSecret *volume_key; /* from the trial that opened */
 } Trial;
 
 static MuKeyTrial *
@@ -186,7 +187,8 @@ record (Trial *t, const MuKey *key, gint slot, gboolean hinted, gboolean tried, 
 	if (t->trials != NULL)
 		g_ptr_array_add (t->trials,
 				 trial_record (key, slot, hinted, tried, result, duration_us));
-	g_ptr_array_add (t->own_trials, trial_record (key, slot, hinted, tried, result, duration_us));
+	g_ptr_array_add (t->own_trials,
+			 trial_record (key, slot, hinted, tried, result, duration_us));
 }
 
 /* What the device can give a PBKDF now: MemAvailable, else all of its RAM. */
@@ -418,8 +420,7 @@ check_cancelled (GCancellable *cancellable, GError **error)
 {
 	if (!g_cancellable_is_cancelled (cancellable))
 		return FALSE;
-	g_set_error_literal (error, MU_ERROR, MU_ERROR_CANCELLED,
-			     "The key trial was cancelled");
+	g_set_error_literal (error, MU_ERROR, MU_ERROR_CANCELLED, "The key trial was cancelled");
 	return TRUE;
 }
 
@@ -457,7 +458,8 @@ try_all (Trial *t, GCancellable *cancellable, GError **error)
 	for (guint pass = 0; pass < 2; pass++) {
 		for (guint k = 0; k < t->keys->len; k++) {
 			for (guint s = 0; s < n_slots; s++) {
-				const MuBundleKeyslot *ks = g_ptr_array_index (t->info->keyslots, s);
+				const MuBundleKeyslot *ks = g_ptr_array_index (t->info->keyslots,
+									       s);
 				gboolean unnamed = ks->key_id == NULL;
 
 				if (ks->status != MU_BUNDLE_KEYSLOT_ACTIVE ||
@@ -503,9 +505,8 @@ set_no_key_error (Trial *t, GError **error)
 }
 
 gboolean
-mu_bundle_try_keys (MuBundle *bundle, GPtrArray *keys, GPtrArray *trials,
-		    GCancellable *cancellable, gint *out_slot, const MuKey **out_key,
-		    GError **error)
+mu_bundle_try_keys (MuBundle *bundle, GPtrArray *keys, GPtrArray *trials, GCancellable *cancellable,
+		    gint *out_slot, const MuKey **out_key, GError **error)
 {
 	g_autoptr (GPtrArray) own_trials = NULL;
 	g_autofree gboolean *tried = NULL;
@@ -527,7 +528,8 @@ mu_bundle_try_keys (MuBundle *bundle, GPtrArray *keys, GPtrArray *trials,
 	t.tried = tried;
 	t.cancellable = cancellable;
 	t.deadline = g_get_monotonic_time () +
-		     (gint64) mu_bundle_get_pbkdf_limits (bundle)->max_trial_seconds * G_USEC_PER_SEC;
+		     (gint64) mu_bundle_get_pbkdf_limits (bundle)->max_trial_seconds *
+			     G_USEC_PER_SEC;
 
 	/* The header chooses its ciphers; only the format's may reach a PBKDF. */
 	if (!mu_bundle_check_own_encryption (bundle, error))

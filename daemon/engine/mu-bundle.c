@@ -230,11 +230,12 @@ mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_ve
 		return TRUE;
 	}
 	if (subsystem != NULL && g_str_has_prefix (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_PREFIX)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
-			     "a bundle of format '%s', but this mediaupd reads only '"
-			     MU_BUNDLE_LUKS_SUBSYSTEM_V1 "'; update mediaupd or use a bundle "
-			     "of format v1",
-			     shown_subsystem);
+		g_set_error (
+			error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+			"a bundle of format '%s', but this mediaupd reads only '" MU_BUNDLE_LUKS_SUBSYSTEM_V1
+			"'; update mediaupd or use a bundle "
+			"of format v1",
+			shown_subsystem);
 		return FALSE;
 	}
 	g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
@@ -369,12 +370,13 @@ check_cipher (const gchar *what, const gchar *cipher, gint64 key_size,
 		return TRUE;
 	}
 	shown = g_strescape (cipher, NULL);
-	g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
-		     "%s is encrypted with '%s', which this device does not accept (only "
-		     MU_BUNDLE_CIPHER "%s); rebuild the bundle with make-encrypted-bundle.sh, or "
-		     "allow the cipher in [Unlock] Ciphers=",
-		     what, shown,
-		     extra_ciphers != NULL && extra_ciphers[0] != NULL ? " and [Unlock] Ciphers=" : "");
+	g_set_error (
+		error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+		"%s is encrypted with '%s', which this device does not accept (only " MU_BUNDLE_CIPHER
+		"%s); rebuild the bundle with make-encrypted-bundle.sh, or "
+		"allow the cipher in [Unlock] Ciphers=",
+		what, shown,
+		extra_ciphers != NULL && extra_ciphers[0] != NULL ? " and [Unlock] Ciphers=" : "");
 	return FALSE;
 }
 
@@ -414,8 +416,8 @@ check_segment_encryption (JsonObject *segments, const gchar *const *extra_cipher
 }
 
 static gboolean
-check_keyslot_encryption (const gchar *name, JsonObject *keyslot,
-			  const gchar *const *extra_ciphers, GError **error)
+check_keyslot_encryption (const gchar *name, JsonObject *keyslot, const gchar *const *extra_ciphers,
+			  GError **error)
 {
 	g_autofree gchar *what = g_strdup_printf ("keyslot %s", name);
 	g_autofree gchar *shown = NULL;
@@ -459,8 +461,7 @@ mu_bundle_check_encryption (GBytes *header_json, guint volume_key_size,
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
 	data = g_bytes_get_data (header_json, &len);
-	if (len > G_MAXSSIZE ||
-	    !json_parser_load_from_data (parser, data, (gssize) len, NULL) ||
+	if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, data, (gssize) len, NULL) ||
 	    (node = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (node)) {
 		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
 				     "The LUKS2 header JSON does not parse; rebuild the bundle");
@@ -501,7 +502,8 @@ mu_bundle_check_own_encryption (MuBundle *bundle, GError **error)
 		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
 			     "'%s': the data segment is integrity-protected (%s), which the bundle "
 			     "format does not use; rebuild the bundle with make-encrypted-bundle.sh",
-			     bundle->path, integrity.integrity != NULL ? integrity.integrity : "tags");
+			     bundle->path,
+			     integrity.integrity != NULL ? integrity.integrity : "tags");
 		return FALSE;
 	}
 	return TRUE;
@@ -517,10 +519,7 @@ stat_bundle_file (const gchar *path, guint64 *out_size, GError **error)
 
 	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		int saved_errno = errno;
-
-		g_set_error (error, MU_ERROR, saved_errno == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "Cannot open bundle '%s': %s", path, g_strerror (saved_errno));
+		mu_error_set_errno (error, errno, "Cannot open bundle '%s'", path);
 		return FALSE;
 	}
 	if (fstat (fd, &st) != 0 || (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))) {
@@ -652,7 +651,8 @@ read_data_segment (MuBundle *bundle, GError **error)
 	if (info->file_size - offset < size) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
 			     "'%s' is truncated: its data segment needs %" G_GUINT64_FORMAT
-			     " bytes but the file holds %" G_GUINT64_FORMAT "; copy the bundle again",
+			     " bytes but the file holds %" G_GUINT64_FORMAT
+			     "; copy the bundle again",
 			     bundle->path, size, info->file_size - offset);
 		return FALSE;
 	}

@@ -31,14 +31,14 @@ typedef enum {
 typedef struct {
 	gint slot;
 	MuBundleKeyslotStatus status;
-	gint priority; /* crypt_keyslot_priority: 0 ignore, 1 normal, 2 prefer */
-	gchar *pbkdf_type; /* "pbkdf2", "argon2id", "argon2i" */
-	gchar *pbkdf_hash; /* pbkdf2 only, else NULL */
+	gint priority;            /* crypt_keyslot_priority: 0 ignore, 1 normal, 2 prefer */
+	gchar *pbkdf_type;        /* "pbkdf2", "argon2id", "argon2i" */
+	gchar *pbkdf_hash;        /* pbkdf2 only, else NULL */
 	guint32 pbkdf_iterations; /* pbkdf2: iterations; argon2: time cost */
 	guint32 pbkdf_memory_kib; /* argon2 only */
 	guint32 pbkdf_parallel;   /* argon2 only */
-	gint token;    /* the mediaupd-keyid token naming this slot's key, or -1 */
-	gchar *key_id; /* the key id from that token, or NULL */
+	gint token;               /* the mediaupd-keyid token naming this slot's key, or -1 */
+	gchar *key_id;            /* the key id from that token, or NULL */
 } MuBundleKeyslot;
 
 typedef struct {
@@ -46,11 +46,11 @@ typedef struct {
 	gchar *label;
 	gchar *subsystem;
 	gchar *uuid;
-	gchar *cipher;      /* "aes" */
-	gchar *cipher_mode; /* "xts-plain64" */
-	guint key_size;     /* volume key, bytes */
-	guint sector_size;  /* bytes */
-	guint64 file_size;  /* bytes */
+	gchar *cipher;       /* "aes" */
+	gchar *cipher_mode;  /* "xts-plain64" */
+	guint key_size;      /* volume key, bytes */
+	guint sector_size;   /* bytes */
+	guint64 file_size;   /* bytes */
 	guint64 data_offset; /* bytes */
 	guint64 data_size;   /* bytes: the segment's size, or what the file holds past the offset */
 	gboolean data_size_dynamic; /* the segment runs to the end of the file */
@@ -79,8 +79,7 @@ const MuBundleInfo *mu_bundle_get_info (MuBundle *bundle);
 /* The loaded header, for activating the data segment; owned by @bundle. */
 struct crypt_device *mu_bundle_get_crypt_device (MuBundle *bundle);
 /* The keyslot whose token names @key_id, or NULL. */
-const MuBundleKeyslot *mu_bundle_info_find_key_id (const MuBundleInfo *info,
-						   const gchar *key_id);
+const MuBundleKeyslot *mu_bundle_info_find_key_id (const MuBundleInfo *info, const gchar *key_id);
 
 /*
  * The costliest keyslot PBKDF a key trial will run, and the time all trials of
@@ -132,12 +131,12 @@ void mu_bundle_set_extra_ciphers (MuBundle *bundle, const gchar *const *ciphers)
 typedef struct {
 	gchar *key_id;
 	gint slot;
-	gboolean hinted;     /* the slot's token names this key id */
-	gboolean tried;      /* FALSE: skipped, its PBKDF is over the limits */
-	gint result;         /* >= 0: opened (the slot); else -errno from libcryptsetup,
+	gboolean hinted;    /* the slot's token names this key id */
+	gboolean tried;     /* FALSE: skipped, its PBKDF is over the limits */
+	gint result;        /* >= 0: opened (the slot); else -errno from libcryptsetup,
 			      * -E2BIG / -ENOMEM when not tried, -ETIMEDOUT when the
 			      * trial time ran out during this attempt */
-	gint64 duration_us;  /* wall time of the attempt (one PBKDF) */
+	gint64 duration_us; /* wall time of the attempt (one PBKDF) */
 } MuKeyTrial;
 
 void mu_key_trial_free (MuKeyTrial *trial);

@@ -7,6 +7,7 @@
 #include "mu-bundle-format.h"
 #include "mu-bundle.h"
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-unlock.h"
 
 #define MIB (G_GUINT64_CONSTANT (1024) * 1024)
@@ -104,8 +105,8 @@ consume_path_list (GKeyFile *kf, const gchar *group, const gchar *key, gboolean 
 		gboolean ok = plain_names ? bundle_name_is_acceptable (list[i])
 					  : path_is_acceptable (list[i]);
 		if (!ok) {
-			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
-				     "[%s] %s: '%s' is not %s", group, key, list[i],
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: '%s' is not %s",
+				     group, key, list[i],
 				     plain_names ? "a plain file name" : "an absolute path");
 			return FALSE;
 		}
@@ -130,8 +131,9 @@ consume_path (GKeyFile *kf, const gchar *group, const gchar *key, gchar **value,
 		return TRUE;
 	str = g_key_file_get_string (kf, group, key, NULL);
 	if (!path_is_acceptable (str)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: '%s' is not an absolute path",
-			     group, key, str != NULL ? str : "");
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+			     "[%s] %s: '%s' is not an absolute path", group, key,
+			     str != NULL ? str : "");
 		return FALSE;
 	}
 	g_key_file_remove_key (kf, group, key, NULL);
@@ -195,7 +197,8 @@ consume_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint32 min, g
 	if (str == NULL ||
 	    !g_ascii_string_to_unsigned (g_strstrip (str), 10, min, max, &number, NULL)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
-			     "[%s] %s: expected a whole number from %u to %u", group, key, min, max);
+			     "[%s] %s: expected a whole number from %u to %u", group, key, min,
+			     max);
 		return FALSE;
 	}
 	g_key_file_remove_key (kf, group, key, NULL);
@@ -222,8 +225,8 @@ cipher_is_acceptable (const gchar *cipher)
 /* A list whose every item @acceptable admits; @what names one item in errors. */
 static gboolean
 consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
-		   gboolean (*acceptable) (const gchar *), const gchar *what,
-		   gboolean need_one, GStrv *value, GError **error)
+		   gboolean (*acceptable) (const gchar *), const gchar *what, gboolean need_one,
+		   GStrv *value, GError **error)
 {
 	g_auto (GStrv) list = NULL;
 	g_autoptr (GError) local_error = NULL;
@@ -231,8 +234,8 @@ consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
 	if (!g_key_file_has_key (kf, group, key, NULL))
 		return TRUE;
 	list = g_key_file_get_string_list (kf, group, key, NULL, &local_error);
-	if (list == NULL && !g_error_matches (local_error, G_KEY_FILE_ERROR,
-					      G_KEY_FILE_ERROR_INVALID_VALUE)) {
+	if (list == NULL &&
+	    !g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: %s", group, key,
 			     local_error->message);
 		return FALSE;
@@ -248,8 +251,8 @@ consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
 		}
 	}
 	if (need_one && list[0] == NULL) {
-		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: give at least one",
-			     group, key);
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "[%s] %s: give at least one", group,
+			     key);
 		return FALSE;
 	}
 	g_key_file_remove_key (kf, group, key, NULL);
@@ -359,7 +362,7 @@ static gboolean
 check_groups (GKeyFile *kf, GError **error)
 {
 	const gchar *known[] = { "Keys",  "Trust", "Bundle", "Update", "Unlock",
-				 "Paths", "Media", "Reboot", "Boot",  NULL };
+				 "Paths", "Media", "Reboot", "Boot",   NULL };
 	g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
 
 	for (guint i = 0; groups[i] != NULL; i++) {
@@ -394,8 +397,7 @@ consume_all (GKeyFile *kf, MuConfig *c, GError **error)
 			    &c->free_space_margin, error) &&
 	       consume_path (kf, "Paths", "StateDirectory", &c->state_dir, error) &&
 	       consume_path (kf, "Paths", "RuntimeDirectory", &c->runtime_dir, error) &&
-	       consume_unlock (kf, c, error) &&
-	       consume_daemon (kf, c, error) &&
+	       consume_unlock (kf, c, error) && consume_daemon (kf, c, error) &&
 	       check_nothing_left (kf, error);
 }
 
@@ -426,19 +428,18 @@ mu_config_new_from_bytes (GBytes *data, const gchar *origin, GError **error)
 MuConfig *
 mu_config_new_from_file (const gchar *path, gboolean missing_ok, GError **error)
 {
-	g_autofree gchar *contents = NULL;
 	g_autoptr (GError) local_error = NULL;
 	g_autoptr (GBytes) bytes = NULL;
-	gsize len = 0;
 
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-	if (!g_file_get_contents (path, &contents, &len, &local_error)) {
-		if (missing_ok && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+	bytes = mu_file_read_regular (path, MU_CONFIG_FILE_MAX_SIZE, MU_FILE_NONE, MU_ERROR_CONFIG,
+				      &local_error);
+	if (bytes == NULL) {
+		if (missing_ok && g_error_matches (local_error, MU_ERROR, MU_ERROR_NOT_FOUND))
 			return mu_config_new_defaults ();
-		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG, "%s", local_error->message);
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CONFIG, local_error->message);
 		return NULL;
 	}
-	bytes = g_bytes_new_take (g_steal_pointer (&contents), len);
 	return mu_config_new_from_bytes (bytes, path, error);
 }

@@ -61,6 +61,8 @@ typedef struct {
 } MuConfig;
 
 #define MU_CONFIG_DEFAULT_PATH MEDIAUPD_SYSCONFDIR "/mediaupd.conf"
+/* Far more than any configuration needs: a larger file is the wrong file. */
+#define MU_CONFIG_FILE_MAX_SIZE ((gsize) 1024 * 1024)
 
 MuConfig *mu_config_new_defaults (void);
 void mu_config_free (MuConfig *config);
@@ -70,7 +72,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuConfig, mu_config_free)
 G_GNUC_WARN_UNUSED_RESULT
 MuConfig *mu_config_new_from_bytes (GBytes *data, const gchar *origin, GError **error);
 
-/* Reads @path; a missing file gives the defaults when @missing_ok. */
+/* Reads @path, a regular file of at most MU_CONFIG_FILE_MAX_SIZE bytes; a missing file gives
+ * the defaults when @missing_ok. */
 G_GNUC_WARN_UNUSED_RESULT
 MuConfig *mu_config_new_from_file (const gchar *path, gboolean missing_ok, GError **error);
 

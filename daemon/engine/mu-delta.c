@@ -227,8 +227,7 @@ mu_delta_info_new (GBytes *superblock, GError **error)
 	if (!checksum_from_bytes (from, TRUE, &info->from_commit, error) ||
 	    !checksum_from_bytes (to, FALSE, &info->to_commit, error) ||
 	    !read_commit (info, commit, error) || !read_commit_detached (info, metadata, error) ||
-	    !needs_swap (metadata, &swap, error) ||
-	    !read_parts (info, headers, swap, error))
+	    !needs_swap (metadata, &swap, error) || !read_parts (info, headers, swap, error))
 		return NULL;
 	if (g_variant_n_children (fallbacks) > 0) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
@@ -241,8 +240,7 @@ mu_delta_info_new (GBytes *superblock, GError **error)
 }
 
 gboolean
-mu_delta_info_verify_commit_signature (const MuDeltaInfo *info, MuKeyring *keyring,
-				       GError **error)
+mu_delta_info_verify_commit_signature (const MuDeltaInfo *info, MuKeyring *keyring, GError **error)
 {
 	g_autoptr (GBytes) commit = NULL;
 	g_autoptr (MuSignedDelta) signed_commit = NULL;

@@ -23,9 +23,9 @@ typedef struct {
 	GVariant *commit_detached; /* the to-commit's detached metadata (a{sv}) that the
 				    * delta carries ("deltas/.../commitmeta"), or NULL */
 	guint n_parts;
-	guint64 *part_compressed;  /* n_parts sizes as stored in the bundle */
+	guint64 *part_compressed; /* n_parts sizes as stored in the bundle */
 	guint64 *part_uncompressed;
-	GStrv part_checksums;      /* n_parts SHA-256 of the part files, hex */
+	GStrv part_checksums; /* n_parts SHA-256 of the part files, hex */
 	guint64 total_compressed;
 	guint64 total_uncompressed;
 } MuDeltaInfo;

@@ -15,6 +15,7 @@
 #include "mu-bundle-format.h"
 #include "mu-ed25519.h"
 #include "mu-error.h"
+#include "mu-file.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
@@ -316,8 +317,7 @@ mu_ed25519_parse_public_keys (GBytes *contents, const gchar *file_name, GError *
 
 		if (line.len == 0)
 			continue;
-		if (!decode_key_line (&line, raw, sizeof raw, file_name, "public key",
-				      error))
+		if (!decode_key_line (&line, raw, sizeof raw, file_name, "public key", error))
 			return NULL;
 		origin = g_strdup_printf ("%s:%u", file_name, line.number);
 		key = mu_ed25519_key_new (raw, sizeof raw, origin, error);
@@ -510,8 +510,8 @@ mu_ed25519_secret_key_sign (MuEd25519SecretKey *secret, GBytes *data, GError **e
 	    sig_len != sizeof sig) {
 		ERR_clear_error ();
 		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
-			     "OpenSSL could not sign with key %s (from %s)",
-			     secret->public_key->id, secret->public_key->origin);
+			     "OpenSSL could not sign with key %s (from %s)", secret->public_key->id,
+			     secret->public_key->origin);
 		return NULL;
 	}
 	return g_bytes_new (sig, sig_len);
@@ -544,65 +544,12 @@ mu_ed25519_secret_key_to_file_contents (MuEd25519SecretKey *secret)
 
 /* ---- key file I/O ---- */
 
-/* Reads the whole regular file behind @fd (at most MU_ED25519_KEY_FILE_MAX_SIZE bytes). */
-static GBytes *
-read_key_fd (int fd, const gchar *path, GError **error)
-{
-	struct stat st;
-	guint8 *buf;
-	gsize size;
-	gsize done = 0;
-
-	if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
-			     "'%s' is not a regular file; give the path of a key file", path);
-		return NULL;
-	}
-	if (st.st_size > MU_ED25519_KEY_FILE_MAX_SIZE) {
-		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
-			     "'%s': %" G_GINT64_FORMAT " bytes is too large for a key file; "
-			     "check the path",
-			     path, (gint64) st.st_size);
-		return NULL;
-	}
-	size = (gsize) st.st_size;
-	buf = g_malloc (size + 1);
-	while (done < size) {
-		gssize n = read (fd, buf + done, size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int errsv = errno;
-
-			wipe_and_free (buf, size + 1);
-			g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read key file '%s': %s",
-				     path, n == 0 ? "file shrank while reading" : g_strerror (errsv));
-			return NULL;
-		}
-		done += (gsize) n;
-	}
-	return bytes_new_take_wiped (buf, done);
-}
-
 GBytes *
 mu_ed25519_read_key_file (const gchar *path, GError **error)
 {
-	GBytes *contents;
-	int fd;
-
 	g_return_val_if_fail (path != NULL, NULL);
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		int errsv = errno;
-
-		g_set_error (error, MU_ERROR, errsv == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot open key file '%s': %s", path, g_strerror (errsv));
-		return NULL;
-	}
-	contents = read_key_fd (fd, path, error);
-	close (fd);
-	return contents;
+	return mu_file_read_regular (path, MU_ED25519_KEY_FILE_MAX_SIZE, MU_FILE_WIPE,
+				     MU_ERROR_INVALID_KEY, error);
 }

@@ -265,8 +265,8 @@ phase_check (Install *in, GError **error)
 	enter (in, MU_PHASE_CHECK);
 	/* On a device the sysroot is "/" and must be the booted one. */
 	in->target = mu_ostree_target_open (in->config->sysroot,
-					    g_str_equal (in->config->sysroot, "/"),
-					    in->cancellable, error);
+					    g_str_equal (in->config->sysroot, "/"), in->cancellable,
+					    error);
 	if (in->target == NULL)
 		return FALSE;
 	in->result->osname = g_strdup (in->target->osname);
@@ -359,9 +359,8 @@ run_phases (Install *in, const gchar *path, GError **error)
 		}
 	}
 	mu_event_bundle_found (path, size);
-	if (!safe_point (in, error) || !phase_unlock (in, path, error) ||
-	    !safe_point (in, error) || !phase_verify (in, error) || !safe_point (in, error) ||
-	    !phase_check (in, error))
+	if (!safe_point (in, error) || !phase_unlock (in, path, error) || !safe_point (in, error) ||
+	    !phase_verify (in, error) || !safe_point (in, error) || !phase_check (in, error))
 		return FALSE;
 	if (in->check_only)
 		return TRUE;
@@ -410,13 +409,7 @@ to_mu_error (GError **error)
 	MuErrorCode code;
 	GError *mapped;
 
-	if ((*error)->domain == MU_ERROR)
-		return;
-	if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		code = MU_ERROR_CANCELLED;
-	else if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
-		code = MU_ERROR_NO_SPACE;
-	else
+	if ((*error)->domain == MU_ERROR || !mu_error_code_from_gerror (*error, &code))
 		return;
 	mapped = g_error_new_literal (MU_ERROR, code, (*error)->message);
 	g_clear_error (error);
@@ -454,10 +447,10 @@ engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gbo
 		/* Read errors after the stick was pulled say nothing about the bundle; a verdict
 		 * on bytes already read (a bad signature, a downgrade) stands. */
 		if (medium_removed (&in, local_error)) {
-			GError *removed = g_error_new (
-				MU_ERROR, MU_ERROR_MEDIA_REMOVED,
-				"the medium holding the bundle was removed (%s)",
-				local_error->message);
+			GError *removed =
+				g_error_new (MU_ERROR, MU_ERROR_MEDIA_REMOVED,
+					     "the medium holding the bundle was removed (%s)",
+					     local_error->message);
 
 			g_clear_error (&local_error);
 			local_error = removed;

@@ -11,17 +11,17 @@ G_BEGIN_DECLS
 /* What a finished install did. */
 typedef struct {
 	gchar *bundle;
-	gchar *key_id;         /* the device key that opened the bundle */
+	gchar *key_id; /* the device key that opened the bundle */
 	gint keyslot;
 	gchar *signing_key_id; /* the trusted key that verified the delta */
 	gchar *osname;
-	gchar *from_commit;    /* NULL for a full update */
+	gchar *from_commit; /* NULL for a full update */
 	gchar *to_commit;
-	gchar *version;        /* of the deployed commit, or NULL */
-	guint64 timestamp;     /* of the to-commit, from the verified superblock (0 before) */
-	guint64 bytes;         /* size of the delta applied */
+	gchar *version;    /* of the deployed commit, or NULL */
+	guint64 timestamp; /* of the to-commit, from the verified superblock (0 before) */
+	guint64 bytes;     /* size of the delta applied */
 	gdouble apply_seconds;
-	MuPhase failed_phase;  /* on failure: where it stopped */
+	MuPhase failed_phase; /* on failure: where it stopped */
 } MuInstallResult;
 
 void mu_install_result_clear (MuInstallResult *result);
@@ -38,9 +38,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuInstallResult, mu_install_result_clear)
  * read. @result (optional) is filled as far as the install got.
  */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path,
-			    MuProgress *progress, MuInstallResult *result,
-			    GCancellable *cancellable, GError **error);
+gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress *progress,
+			    MuInstallResult *result, GCancellable *cancellable, GError **error);
 
 /*
  * As mu_engine_install(), for the bundle file open as @bundle_fd (the caller keeps it): the
@@ -61,8 +60,8 @@ gboolean mu_engine_install_fd (const MuConfig *config, int bundle_fd, const gcha
  */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_engine_check (const MuConfig *config, const gchar *bundle_path, int bundle_fd,
-			  MuProgress *progress, MuInstallResult *result,
-			  GCancellable *cancellable, GError **error);
+			  MuProgress *progress, MuInstallResult *result, GCancellable *cancellable,
+			  GError **error);
 
 /*
  * Removes what an install killed at any point may have left (mounts, dm-crypt mappings and

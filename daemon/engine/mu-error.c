@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
+
 #include <gio/gio.h>
 
 #include "mu-error.h"
 
-G_DEFINE_QUARK (mediaupd-error-quark, mu_error)
+G_DEFINE_QUARK (mediaupd - error - quark, mu_error)
 
 static const gchar *const error_names[MU_ERROR_LAST] = {
 	[MU_ERROR_FAILED] = "Failed",
@@ -59,4 +61,82 @@ mu_error_register_dbus (void)
 		(void) g_dbus_error_register_error (MU_ERROR, (gint) i, name);
 	}
 	g_once_init_leave (&registered, 1);
+}
+
+/* GIO's errors that have a code of their own here; every other one stays as it is. */
+static const struct {
+	GIOErrorEnum gio;
+	MuErrorCode code;
+} gio_codes[] = {
+	{ G_IO_ERROR_NOT_FOUND, MU_ERROR_NOT_FOUND },
+	{ G_IO_ERROR_NO_SPACE, MU_ERROR_NO_SPACE },
+	{ G_IO_ERROR_CANCELLED, MU_ERROR_CANCELLED },
+};
+
+static gboolean
+code_from_gio (GIOErrorEnum gio, MuErrorCode *ret_code)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS (gio_codes); i++) {
+		if (gio_codes[i].gio == gio) {
+			*ret_code = gio_codes[i].code;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+MuErrorCode
+mu_error_code_from_errno (int err)
+{
+	MuErrorCode code;
+
+	/* A quota that is used up leaves no space just as a full disk does (GIO tells the two
+	 * apart); everything else through GIO's own errno table, then the one above. */
+	if (err == EDQUOT)
+		return MU_ERROR_NO_SPACE;
+	if (code_from_gio (g_io_error_from_errno (err), &code))
+		return code;
+	return MU_ERROR_IO;
+}
+
+gboolean
+mu_error_code_from_gerror (const GError *error, MuErrorCode *ret_code)
+{
+	MuErrorCode code;
+
+	g_return_val_if_fail (error != NULL, FALSE);
+
+	if (error->domain == MU_ERROR) {
+		*ret_code = (MuErrorCode) error->code;
+		return TRUE;
+	}
+	if (error->domain == G_IO_ERROR)
+		return code_from_gio ((GIOErrorEnum) error->code, ret_code);
+	if (error->domain != G_FILE_ERROR)
+		return FALSE;
+	switch ((GFileError) error->code) {
+	case G_FILE_ERROR_NOENT:
+		code = MU_ERROR_NOT_FOUND;
+		break;
+	case G_FILE_ERROR_NOSPC:
+		code = MU_ERROR_NO_SPACE;
+		break;
+	default:
+		return FALSE;
+	}
+	*ret_code = code;
+	return TRUE;
+}
+
+void
+mu_error_set_errno (GError **error, int err, const gchar *format, ...)
+{
+	g_autofree gchar *what = NULL;
+	va_list args;
+
+	va_start (args, format);
+	what = g_strdup_vprintf (format, args);
+	va_end (args);
+	g_set_error (error, MU_ERROR, mu_error_code_from_errno (err), "%s: %s", what,
+		     g_strerror (err));
 }

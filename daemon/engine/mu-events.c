@@ -146,9 +146,9 @@ mu_event_bundle_found (const gchar *path, guint64 size)
 	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	g_autofree gchar *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
 
-	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
-			  MU_EVENT_BUNDLE_FOUND_ID, "MEDIAUPD_EVENT", "bundle-found",
-			  "MEDIAUPD_BUNDLE", E (path), "MEDIAUPD_BUNDLE_SIZE", size_str, "MESSAGE",
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_BUNDLE_FOUND_ID,
+			  "MEDIAUPD_EVENT", "bundle-found", "MEDIAUPD_BUNDLE", E (path),
+			  "MEDIAUPD_BUNDLE_SIZE", size_str, "MESSAGE",
 			  "Found update bundle '%s' (%" G_GUINT64_FORMAT " bytes)", E (path), size);
 }
 
@@ -226,14 +226,14 @@ mu_event_install_ended (MuPhase phase, const gchar *bundle_path, const GError *e
 	gboolean refusal = mu_error_is_refusal (error);
 	const gchar *message = error != NULL ? error->message : "unknown error";
 
-	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-			  "MESSAGE_ID", refusal ? MU_EVENT_REFUSED_ID : MU_EVENT_FAILED_ID,
-			  "MEDIAUPD_EVENT", refusal ? "refused" : "failed", "MEDIAUPD_PHASE",
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID",
+			  refusal ? MU_EVENT_REFUSED_ID : MU_EVENT_FAILED_ID, "MEDIAUPD_EVENT",
+			  refusal ? "refused" : "failed", "MEDIAUPD_PHASE",
 			  mu_phase_to_string (phase), "MEDIAUPD_ERROR", error_name (error),
 			  "MEDIAUPD_BUNDLE", E (bundle_path), "MEDIAUPD_ADVICE",
-			  mu_error_advice (error), "MESSAGE", "Update %s in phase %s: %s. %s",
-			  refusal ? "refused" : "failed", mu_phase_to_string (phase), E (message),
-			  mu_error_advice (error));
+			  mu_error_advice (error), "MESSAGE", "Update %s (%s) in phase %s: %s. %s",
+			  refusal ? "refused" : "failed", error_name (error),
+			  mu_phase_to_string (phase), E (message), mu_error_advice (error));
 }
 
 void
@@ -242,12 +242,11 @@ mu_event_bundle_skipped (const gchar *medium, const gchar *name, const GError *e
 	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	const gchar *message = error != NULL ? error->message : "unknown reason";
 
-	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
-			  MU_EVENT_BUNDLE_SKIPPED_ID, "MEDIAUPD_EVENT", "bundle-skipped",
-			  "MEDIAUPD_MEDIUM", E (medium), "MEDIAUPD_BUNDLE", E (name),
-			  "MEDIAUPD_ERROR", error_name (error), "MESSAGE",
-			  "Skipped '%s' on %s: %s (%s)", E (name), E (medium), error_name (error),
-			  E (message));
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_BUNDLE_SKIPPED_ID,
+			  "MEDIAUPD_EVENT", "bundle-skipped", "MEDIAUPD_MEDIUM", E (medium),
+			  "MEDIAUPD_BUNDLE", E (name), "MEDIAUPD_ERROR", error_name (error),
+			  "MESSAGE", "Skipped '%s' on %s: %s (%s)", E (name), E (medium),
+			  error_name (error), E (message));
 }
 
 void
@@ -256,11 +255,11 @@ mu_event_worker_failed (const gchar *bundle, const GError *error)
 	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	const gchar *message = error != NULL ? error->message : "unknown error";
 
-	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID",
-			  MU_EVENT_WORKER_FAILED_ID, "MEDIAUPD_EVENT", "worker-failed",
-			  "MEDIAUPD_BUNDLE", E (bundle), "MEDIAUPD_ERROR", error_name (error),
-			  "MEDIAUPD_ADVICE", mu_error_advice (error), "MESSAGE",
-			  "Update failed: %s. %s", E (message), mu_error_advice (error));
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID", MU_EVENT_WORKER_FAILED_ID,
+			  "MEDIAUPD_EVENT", "worker-failed", "MEDIAUPD_BUNDLE", E (bundle),
+			  "MEDIAUPD_ERROR", error_name (error), "MEDIAUPD_ADVICE",
+			  mu_error_advice (error), "MESSAGE", "Update failed (%s): %s. %s",
+			  error_name (error), E (message), mu_error_advice (error));
 }
 
 void
@@ -268,10 +267,9 @@ mu_event_reboot_pending (const gchar *medium, const gchar *commit, const gchar *
 {
 	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 
-	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
-			  MU_EVENT_REBOOT_PENDING_ID, "MEDIAUPD_EVENT", "reboot-pending",
-			  "MEDIAUPD_MEDIUM", E (medium), "MEDIAUPD_COMMIT", E (commit),
-			  "MEDIAUPD_VERSION", E (version), "MESSAGE",
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_REBOOT_PENDING_ID,
+			  "MEDIAUPD_EVENT", "reboot-pending", "MEDIAUPD_MEDIUM", E (medium),
+			  "MEDIAUPD_COMMIT", E (commit), "MEDIAUPD_VERSION", E (version), "MESSAGE",
 			  "Update to version '%s' installed; the device restarts into it once the "
 			  "medium is removed",
 			  version != NULL ? E (version) : "unknown");
@@ -292,7 +290,8 @@ mu_event_boot_marked_good (const gchar *commit, const gchar *backend)
 
 	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
 			  MU_EVENT_BOOT_MARKED_GOOD_ID, "MEDIAUPD_EVENT", "boot-marked-good",
-			  "MEDIAUPD_COMMIT", E (commit), "MEDIAUPD_BOOT_BACKEND", backend, "MESSAGE",
+			  "MEDIAUPD_COMMIT", E (commit), "MEDIAUPD_BOOT_BACKEND", backend,
+			  "MESSAGE",
 			  "The booted system (commit %s) was marked good (boot-state backend %s)",
 			  E (commit), backend);
 }

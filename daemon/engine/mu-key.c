@@ -13,6 +13,7 @@
 
 #include "mu-bundle-format.h"
 #include "mu-error.h"
+#include "mu-file.h"
 
 #define MU_KEY_FILE_SUFFIX ".key"
 
@@ -49,10 +50,11 @@ static gboolean
 check_key_length (const gchar *what, gsize len, GError **error)
 {
 	if (len < MU_LUKS_KEY_MIN_LEN) {
-		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
-			     "%s holds %" G_GSIZE_FORMAT " bytes, but a bundle key needs at least %d "
-			     "random bytes; make a new one with 'mediaupd-bundle keygen --luks FILE'",
-			     what, len, MU_LUKS_KEY_MIN_LEN);
+		g_set_error (
+			error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			"%s holds %" G_GSIZE_FORMAT " bytes, but a bundle key needs at least %d "
+			"random bytes; make a new one with 'mediaupd-bundle keygen --luks FILE'",
+			what, len, MU_LUKS_KEY_MIN_LEN);
 		return FALSE;
 	}
 	if (len > MU_LUKS_KEY_MAX_LEN) {
@@ -116,14 +118,9 @@ key_id_from_path (const gchar *path)
 }
 
 static gboolean
-check_key_file_stat (const gchar *path, const struct stat *st, MuKeyLoadFlags flags,
-		     GError **error)
+check_key_file_owner (const gchar *path, const struct stat *st, MuKeyLoadFlags flags,
+		      GError **error)
 {
-	if (!S_ISREG (st->st_mode)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
-			     "Key file '%s' is not a regular file; give the raw key file", path);
-		return FALSE;
-	}
 	if ((flags & MU_KEY_LOAD_REQUIRE_PRIVATE) == 0)
 		return TRUE;
 	if (st->st_uid != 0 && st->st_uid != geteuid ()) {
@@ -140,32 +137,6 @@ check_key_file_stat (const gchar *path, const struct stat *st, MuKeyLoadFlags fl
 			     path, (guint) (st->st_mode & 07777), path);
 		return FALSE;
 	}
-	return TRUE;
-}
-
-/* Reads at most @size bytes; sets *@out_len. */
-static gboolean
-read_all (int fd, const gchar *path, guint8 *buf, gsize size, gsize *out_len, GError **error)
-{
-	gsize len = 0;
-
-	while (len < size) {
-		ssize_t n = read (fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int saved_errno = errno;
-
-			g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot read key file '%s': %s",
-				     path, g_strerror (saved_errno));
-			return FALSE;
-		}
-		if (n == 0)
-			break;
-		len += (gsize) n;
-	}
-	*out_len = len;
 	return TRUE;
 }
 
@@ -191,25 +162,10 @@ mu_key_load_file (const gchar *path, MuKeyLoadFlags flags, GError **error)
 		return NULL;
 	}
 
-	/* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
-	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		int saved_errno = errno;
-
-		g_set_error (error, MU_ERROR,
-			     saved_errno == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "Cannot open key file '%s': %s", path, g_strerror (saved_errno));
+	fd = mu_file_open_regular (path, MU_FILE_NONE, MU_ERROR_INVALID_KEY, &st, error);
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat (fd, &st) != 0) {
-		int saved_errno = errno;
-
-		close (fd);
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "Cannot stat key file '%s': %s", path,
-			     g_strerror (saved_errno));
-		return NULL;
-	}
-	if (!check_key_file_stat (path, &st, flags, error)) {
+	if (!check_key_file_owner (path, &st, flags, error)) {
 		close (fd);
 		return NULL;
 	}
@@ -218,7 +174,7 @@ mu_key_load_file (const gchar *path, MuKeyLoadFlags flags, GError **error)
 	key = g_new0 (MuKey, 1);
 	key->id = g_steal_pointer (&id);
 	key_buffer_alloc (key);
-	if (!read_all (fd, path, key->data, KEY_BUFFER_LEN, &len, error)) {
+	if (!mu_file_read_into (fd, path, key->data, KEY_BUFFER_LEN, &len, error)) {
 		close (fd);
 		return NULL;
 	}

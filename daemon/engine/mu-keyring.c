@@ -204,11 +204,8 @@ load_path (GPtrArray *set, const gchar *path, const gchar *what, GError **error)
 	GStatBuf st;
 
 	if (g_stat (path, &st) != 0) {
-		int errsv = errno;
-
-		g_set_error (error, MU_ERROR, errsv == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot use %s key file or directory '%s': %s", what, path,
-			     g_strerror (errsv));
+		mu_error_set_errno (error, errno, "cannot use %s key file or directory '%s'", what,
+				    path);
 		return FALSE;
 	}
 	if (S_ISDIR (st.st_mode))

@@ -17,11 +17,9 @@ MuKeyring *mu_keyring_new (void);
 void mu_keyring_free (MuKeyring *keyring);
 
 /* Parse a public key file's contents into the trusted or the revoked set. */
-gboolean mu_keyring_add_trusted_bytes (MuKeyring *keyring, GBytes *contents,
-				       const gchar *file_name,
+gboolean mu_keyring_add_trusted_bytes (MuKeyring *keyring, GBytes *contents, const gchar *file_name,
 				       GError **error) G_GNUC_WARN_UNUSED_RESULT;
-gboolean mu_keyring_add_revoked_bytes (MuKeyring *keyring, GBytes *contents,
-				       const gchar *file_name,
+gboolean mu_keyring_add_revoked_bytes (MuKeyring *keyring, GBytes *contents, const gchar *file_name,
 				       GError **error) G_GNUC_WARN_UNUSED_RESULT;
 /*
  * Load a key file, or every regular file of a directory (sorted by name; subdirectories

@@ -35,8 +35,8 @@ mu_lock_acquire (const gchar *run_dir, GError **error)
 	if (fd < 0) {
 		int saved = errno;
 
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open the lock file %s: %s",
-			     path, g_strerror (saved));
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open the lock file %s: %s", path,
+			     g_strerror (saved));
 		return NULL;
 	}
 	while (flock (fd, LOCK_EX | LOCK_NB) < 0) {

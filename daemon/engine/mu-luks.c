@@ -76,8 +76,7 @@ segment_error (GError **error, const gchar *what)
 }
 
 gboolean
-mu_luks_parse_segment (GBytes *header_json, guint64 *out_offset, guint64 *out_size,
-		       GError **error)
+mu_luks_parse_segment (GBytes *header_json, guint64 *out_offset, guint64 *out_size, GError **error)
 {
 	g_autoptr (JsonParser) parser = json_parser_new_immutable ();
 	g_autoptr (GError) local_error = NULL;
@@ -96,8 +95,8 @@ mu_luks_parse_segment (GBytes *header_json, guint64 *out_offset, guint64 *out_si
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
 	data = g_bytes_get_data (header_json, &len);
-	if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, data, (gssize) len,
-							     &local_error))
+	if (len > G_MAXSSIZE ||
+	    !json_parser_load_from_data (parser, data, (gssize) len, &local_error))
 		return segment_error (error, "the header JSON does not parse");
 	node = json_parser_get_root (parser);
 	if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
@@ -114,11 +113,9 @@ mu_luks_parse_segment (GBytes *header_json, guint64 *out_offset, guint64 *out_si
 	if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
 		return segment_error (error, "the segment is not an object");
 	segment = json_node_get_object (node);
-	if (g_strcmp0 (mu_json_object_get_string (segment, "type"),
-		       "crypt") != 0)
+	if (g_strcmp0 (mu_json_object_get_string (segment, "type"), "crypt") != 0)
 		return segment_error (error, "the segment is not of type crypt");
-	if (!parse_u64_string (mu_json_object_get_string (segment, "offset"),
-			       &offset))
+	if (!parse_u64_string (mu_json_object_get_string (segment, "offset"), &offset))
 		return segment_error (error, "bad segment offset");
 	size_str = mu_json_object_get_string (segment, "size");
 	if (g_strcmp0 (size_str, "dynamic") != 0 &&

@@ -34,8 +34,7 @@ is_blank (gchar c)
 static gboolean
 is_unquoted_char (gchar c)
 {
-	return (guchar) c >= 0x80 ||
-	       (g_ascii_isgraph (c) && strchr ("\"'\\`$;&|<>()", c) == NULL);
+	return (guchar) c >= 0x80 || (g_ascii_isgraph (c) && strchr ("\"'\\`$;&|<>()", c) == NULL);
 }
 
 /* Reads the value that starts at @p (the rest of the line) into @out. */
@@ -54,11 +53,13 @@ parse_value (const gchar *p, guint line, GString *out, GError **error)
 			if (*p == '\0')
 				return malformed (error, line, "unterminated double quote");
 			if (*p == '$' || *p == '`')
-				return malformed (error, line, "unescaped '$' or '`' in double quotes");
+				return malformed (error, line,
+						  "unescaped '$' or '`' in double quotes");
 			if (*p == '\\') {
 				p++;
 				if (*p == '\0' || strchr ("\"\\$`", *p) == NULL)
-					return malformed (error, line, "unknown escape in double quotes");
+					return malformed (error, line,
+							  "unknown escape in double quotes");
 			}
 			g_string_append_c (out, *p);
 		}
@@ -149,13 +150,14 @@ mu_os_release_parse (GBytes *data, GError **error)
 
 	if (len > MU_OS_RELEASE_MAX_SIZE) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
-			     "os-release is %" G_GSIZE_FORMAT " bytes, more than the %" G_GSIZE_FORMAT
+			     "os-release is %" G_GSIZE_FORMAT
+			     " bytes, more than the %" G_GSIZE_FORMAT
 			     " an os-release file may have",
 			     len, MU_OS_RELEASE_MAX_SIZE);
 		return NULL;
 	}
-	if (len > 0 && (memchr (bytes, '\0', len) != NULL ||
-			!g_utf8_validate (bytes, (gssize) len, NULL))) {
+	if (len > 0 &&
+	    (memchr (bytes, '\0', len) != NULL || !g_utf8_validate (bytes, (gssize) len, NULL))) {
 		g_set_error_literal (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
 				     "os-release is not UTF-8 text");
 		return NULL;

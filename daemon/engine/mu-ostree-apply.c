@@ -66,7 +66,7 @@ part_watch_thread (gpointer data)
 {
 	PartWatch *w = data;
 	guint done = 0;
-	gchar buf[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+	gchar buf[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
 
 	while (!g_atomic_int_get (&w->stop)) {
 		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
@@ -182,8 +182,7 @@ mu_ostree_apply_remove_stale (const gchar *sysroot_path, GError **error)
 static void
 set_write_error (const gchar *what, int err, GError **error)
 {
-	g_set_error (error, MU_ERROR, err == ENOSPC ? MU_ERROR_NO_SPACE : MU_ERROR_IO,
-		     "cannot write %s: %s", what, g_strerror (err));
+	mu_error_set_errno (error, err, "cannot write %s", what);
 }
 
 static gboolean
@@ -289,8 +288,9 @@ copy_part (int delta_fd, int apply_fd, const MuDeltaInfo *info, guint i, guint8 
 		return FALSE;
 	if (done != expected) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
-			     "delta part %u is shorter (%" G_GUINT64_FORMAT " bytes) than the %"
-			     G_GUINT64_FORMAT " its signed superblock says; copy the bundle to "
+			     "delta part %u is shorter (%" G_GUINT64_FORMAT
+			     " bytes) than the %" G_GUINT64_FORMAT
+			     " its signed superblock says; copy the bundle to "
 			     "the medium again",
 			     i, done, expected);
 		return FALSE;
@@ -397,15 +397,16 @@ check_commit_complete (OstreeRepo *repo, const gchar *commit, GCancellable *canc
 static void
 classify_apply_error (GError **error)
 {
-	MuErrorCode code = MU_ERROR_CORRUPT_DELTA;
+	MuErrorCode code;
 	GError *mapped;
 
 	if (error == NULL || *error == NULL || (*error)->domain == MU_ERROR)
 		return;
-	if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
-		code = MU_ERROR_NO_SPACE;
-	else if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		code = MU_ERROR_CANCELLED;
+	/* A file the delta names that is not there is a damaged delta too; only a full disk
+	 * and a cancel are not about the delta. */
+	if (!mu_error_code_from_gerror (*error, &code) ||
+	    (code != MU_ERROR_NO_SPACE && code != MU_ERROR_CANCELLED))
+		code = MU_ERROR_CORRUPT_DELTA;
 	if (code == MU_ERROR_CORRUPT_DELTA)
 		mapped = g_error_new (MU_ERROR, code,
 				      "the delta's content does not match its signed superblock "
@@ -470,8 +471,8 @@ mu_ostree_apply_delta (MuOstreeTarget *target, GBytes *superblock, const MuDelta
 	apply_dir = make_apply_dir (tmp_dir, error);
 	if (apply_dir == NULL)
 		return FALSE;
-	ok = apply_from_dir (target, apply_dir, superblock, info, delta_fd, progress,
-			     cancellable, error);
+	ok = apply_from_dir (target, apply_dir, superblock, info, delta_fd, progress, cancellable,
+			     error);
 	if (!remove_apply_dir (apply_dir, &local_error))
 		g_warning ("apply: %s", local_error->message);
 	if (!ok)

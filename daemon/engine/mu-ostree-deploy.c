@@ -48,8 +48,8 @@ mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *can
 	/* With no kernel arguments given, libostree carries over those of the merge
 	 * deployment, which is the current one; /etc is merged from it too. */
 	if (!ostree_sysroot_deploy_tree_with_options (target->sysroot, target->osname, commit,
-						      origin, target->current, &opts,
-						      &deployment, cancellable, error)) {
+						      origin, target->current, &opts, &deployment,
+						      cancellable, error)) {
 		/* A checkout cut short is not in the boot configuration; remove it. */
 		if (!ostree_sysroot_cleanup (target->sysroot, NULL, &local_error))
 			g_warning ("deploy: cleanup after failure: %s", local_error->message);
@@ -73,7 +73,7 @@ mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *can
 	 * a warning, not a failed install.
 	 */
 	if (!set_ref (target->repo, target->remote, target->ref, commit, NULL, &local_error))
-		g_warning ("deploy: %s is deployed but ref %s could not be moved to it: %s",
-			   commit, target->refspec, local_error->message);
+		g_warning ("deploy: %s is deployed but ref %s could not be moved to it: %s", commit,
+			   target->refspec, local_error->message);
 	return TRUE;
 }

@@ -123,7 +123,8 @@ read_pending (MuOstreeTarget *t, GError **error)
 	t->pending_commit = g_strdup (ostree_deployment_get_csum (t->pending));
 	if (!read_commit_facts (t->repo, t->pending_commit, &t->pending_timestamp,
 				&t->pending_version, error)) {
-		g_prefix_error (error, "the pending deployment's commit is not in the repository: ");
+		g_prefix_error (error,
+				"the pending deployment's commit is not in the repository: ");
 		return FALSE;
 	}
 	return TRUE;
@@ -291,8 +292,8 @@ check_tree_os (MuOstreeTarget *target, const gchar *commit, GCancellable *cancel
 }
 
 gboolean
-mu_ostree_check_tree_os (MuOstreeTarget *target, const gchar *commit,
-			 GCancellable *cancellable, GError **error)
+mu_ostree_check_tree_os (MuOstreeTarget *target, const gchar *commit, GCancellable *cancellable,
+			 GError **error)
 {
 	g_autoptr (GError) local_error = NULL;
 
@@ -302,8 +303,8 @@ mu_ostree_check_tree_os (MuOstreeTarget *target, const gchar *commit,
 		return TRUE;
 	/* Not cancellable: a refused commit must not stay in the repository. */
 	if (!prune_unreferenced (target, NULL, &local_error))
-		g_warning ("could not remove the refused commit %s from the repository: %s",
-			   commit, local_error->message);
+		g_warning ("could not remove the refused commit %s from the repository: %s", commit,
+			   local_error->message);
 	return FALSE;
 }
 
@@ -312,8 +313,8 @@ mu_ostree_target_has_commit (MuOstreeTarget *target, const gchar *checksum)
 {
 	gboolean have = FALSE;
 
-	if (!ostree_repo_has_object (target->repo, OSTREE_OBJECT_TYPE_COMMIT, checksum, &have,
-				     NULL, NULL))
+	if (!ostree_repo_has_object (target->repo, OSTREE_OBJECT_TYPE_COMMIT, checksum, &have, NULL,
+				     NULL))
 		return FALSE;
 	return have;
 }
@@ -371,7 +372,8 @@ mu_ostree_read_status (const gchar *path, MuOstreeStatus *out_status, GError **e
 	if (booted != NULL) {
 		g_autoptr (OstreeDeployment) pending = NULL;
 
-		ostree_sysroot_query_deployments_for (sysroot, ostree_deployment_get_osname (booted),
+		ostree_sysroot_query_deployments_for (sysroot,
+						      ostree_deployment_get_osname (booted),
 						      &pending, NULL);
 		if (pending != NULL) {
 			status.pending_commit = g_strdup (ostree_deployment_get_csum (pending));

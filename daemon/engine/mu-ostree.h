@@ -64,8 +64,7 @@ gboolean mu_ostree_check_tree_os (MuOstreeTarget *target, const gchar *commit,
 
 /* Free bytes in the filesystem of the repository, as root may use them. */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean mu_ostree_target_free_bytes (MuOstreeTarget *target, guint64 *out_bytes,
-				      GError **error);
+gboolean mu_ostree_target_free_bytes (MuOstreeTarget *target, guint64 *out_bytes, GError **error);
 
 /*
  * Applies the delta described by @info: @superblock is the verified superblock, written
@@ -80,9 +79,9 @@ gboolean mu_ostree_target_free_bytes (MuOstreeTarget *target, guint64 *out_bytes
  * complete. The private directory is removed on every path.
  */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean mu_ostree_apply_delta (MuOstreeTarget *target, GBytes *superblock,
-				const MuDeltaInfo *info, int delta_fd, MuProgress *progress,
-				GCancellable *cancellable, GError **error);
+gboolean mu_ostree_apply_delta (MuOstreeTarget *target, GBytes *superblock, const MuDeltaInfo *info,
+				int delta_fd, MuProgress *progress, GCancellable *cancellable,
+				GError **error);
 
 /*
  * Removes the private apply directories that an install killed midway left in the
@@ -98,8 +97,8 @@ gboolean mu_ostree_apply_remove_stale (const gchar *sysroot_path, GError **error
  * moved. On failure, deployments, refs and boot configuration are as before.
  */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit,
-			   GCancellable *cancellable, GError **error);
+gboolean mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *cancellable,
+			   GError **error);
 
 /*
  * What a status display shows: the current deployment (the booted one; the default one of a

@@ -51,9 +51,9 @@ mu_version_compare (const gchar *a, const gchar *b)
 
 /* Without a binding the tree's os-release decides, after the apply; this device must have
  * an ID to compare it with. */
-#define NO_OS_ID_MESSAGE \
-	"the update's commit is bound to no ref or collection, and this device's " \
-	"usr/lib/os-release has no ID to compare the update's with; use a bundle whose " \
+#define NO_OS_ID_MESSAGE                                                                           \
+	"the update's commit is bound to no ref or collection, and this device's "                 \
+	"usr/lib/os-release has no ID to compare the update's with; use a bundle whose "           \
 	"commit was made with --bind-ref"
 
 static gboolean
@@ -119,7 +119,8 @@ check_not_older (const MuPolicyUpdate *update, guint64 timestamp, const gchar *v
 		 const gchar *what, GError **error)
 {
 	if (update->timestamp < timestamp) {
-		g_autoptr (GDateTime) t_new = g_date_time_new_from_unix_utc ((gint64) update->timestamp);
+		g_autoptr (GDateTime) t_new = g_date_time_new_from_unix_utc (
+			(gint64) update->timestamp);
 		g_autoptr (GDateTime) t_now = g_date_time_new_from_unix_utc ((gint64) timestamp);
 		g_autofree gchar *s_new = t_new != NULL ? g_date_time_format_iso8601 (t_new) : NULL;
 		g_autofree gchar *s_now = t_now != NULL ? g_date_time_format_iso8601 (t_now) : NULL;
@@ -142,8 +143,7 @@ check_not_older (const MuPolicyUpdate *update, guint64 timestamp, const gchar *v
 
 /* Neither what runs nor what an earlier install left to boot next is already this commit. */
 static gboolean
-check_not_installed (const MuPolicySystem *system, const MuPolicyUpdate *update,
-		     GError **error)
+check_not_installed (const MuPolicySystem *system, const MuPolicyUpdate *update, GError **error)
 {
 	if (g_strcmp0 (update->to_commit, system->commit) == 0) {
 		g_set_error (error, MU_ERROR, MU_ERROR_ALREADY_INSTALLED,
@@ -167,8 +167,7 @@ mu_policy_needs_tree_check (const MuPolicyUpdate *update)
 }
 
 gboolean
-mu_policy_check_tree_os (const MuPolicySystem *system, const MuOsRelease *tree,
-			 GError **error)
+mu_policy_check_tree_os (const MuPolicySystem *system, const MuOsRelease *tree, GError **error)
 {
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -208,8 +207,8 @@ mu_policy_check (const MuPolicySystem *system, const MuPolicyUpdate *update,
 	    !check_not_installed (system, update, error))
 		return FALSE;
 	if (!limits->allow_downgrade &&
-	    (!check_not_older (update, system->timestamp, system->version,
-			       "the running system", error) ||
+	    (!check_not_older (update, system->timestamp, system->version, "the running system",
+			       error) ||
 	     (system->pending_commit != NULL &&
 	      !check_not_older (update, system->pending_timestamp, system->pending_version,
 				"the update already installed for the next boot", error))))

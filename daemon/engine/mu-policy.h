@@ -9,13 +9,13 @@ G_BEGIN_DECLS
 
 /* What runs now: read from the booted deployment, its origin and the sysroot repo. */
 typedef struct {
-	const gchar *commit;            /* booted commit checksum */
-	const gchar *origin_ref;        /* ref of the origin refspec, without "remote:" */
-	const gchar *collection_id;     /* the repo's collection id, or NULL */
-	guint64 timestamp;              /* commit timestamp, seconds */
-	const gchar *version;           /* "version" commit metadata, or NULL */
-	const gchar *os_id;             /* ID in the booted tree's usr/lib/os-release, or NULL */
-	const gchar *os_variant_id;     /* its VARIANT_ID, or NULL */
+	const gchar *commit;        /* booted commit checksum */
+	const gchar *origin_ref;    /* ref of the origin refspec, without "remote:" */
+	const gchar *collection_id; /* the repo's collection id, or NULL */
+	guint64 timestamp;          /* commit timestamp, seconds */
+	const gchar *version;       /* "version" commit metadata, or NULL */
+	const gchar *os_id;         /* ID in the booted tree's usr/lib/os-release, or NULL */
+	const gchar *os_variant_id; /* its VARIANT_ID, or NULL */
 	/* The deployment an earlier install made the default, not booted yet; NULL if none. */
 	const gchar *pending_commit;
 	guint64 pending_timestamp;
@@ -25,20 +25,20 @@ typedef struct {
 /* What the bundle brings: only values covered by the verified signature. */
 typedef struct {
 	const gchar *to_commit;
-	const gchar *from_commit;       /* NULL for a full (--empty) delta */
-	gboolean from_present;          /* the from-commit is in the sysroot repo */
+	const gchar *from_commit; /* NULL for a full (--empty) delta */
+	gboolean from_present;    /* the from-commit is in the sysroot repo */
 	guint64 timestamp;
-	const gchar *version;           /* NULL if the commit has none */
+	const gchar *version;             /* NULL if the commit has none */
 	const gchar *const *ref_bindings; /* "ostree.ref-binding", NULL if absent */
 	const gchar *collection_binding;  /* "ostree.collection-binding", NULL if absent */
-	guint64 needed_bytes;           /* the delta's uncompressed size */
+	guint64 needed_bytes;             /* the delta's uncompressed size */
 } MuPolicyUpdate;
 
 typedef struct {
 	gboolean allow_downgrade;
-	gboolean require_bindings;      /* refuse a commit bound to no ref or collection */
-	guint64 free_bytes;             /* free in the sysroot repo's filesystem */
-	guint64 margin_bytes;           /* kept free beyond needed_bytes */
+	gboolean require_bindings; /* refuse a commit bound to no ref or collection */
+	guint64 free_bytes;        /* free in the sysroot repo's filesystem */
+	guint64 margin_bytes;      /* kept free beyond needed_bytes */
 } MuPolicyLimits;
 
 /*

@@ -8,25 +8,16 @@
 /* Relative cost of each phase, from measurements of a typical delta bundle: applying
  * dominates, deploying (checkout + bootloader config) comes second. Sums to 100. */
 static const guint phase_weights[MU_PHASE_LAST] = {
-	[MU_PHASE_IDLE] = 0,
-	[MU_PHASE_DISCOVER] = 2,
-	[MU_PHASE_UNLOCK] = 8,
-	[MU_PHASE_VERIFY] = 3,
-	[MU_PHASE_CHECK] = 2,
-	[MU_PHASE_APPLY] = 65,
-	[MU_PHASE_DEPLOY] = 18,
-	[MU_PHASE_FINISH] = 2,
+	[MU_PHASE_IDLE] = 0,    [MU_PHASE_DISCOVER] = 2, [MU_PHASE_UNLOCK] = 8,
+	[MU_PHASE_VERIFY] = 3,  [MU_PHASE_CHECK] = 2,    [MU_PHASE_APPLY] = 65,
+	[MU_PHASE_DEPLOY] = 18, [MU_PHASE_FINISH] = 2,
 };
 
 static const gchar *const phase_names[MU_PHASE_LAST] = {
-	[MU_PHASE_IDLE] = "idle",
-	[MU_PHASE_DISCOVER] = "discover",
-	[MU_PHASE_UNLOCK] = "unlock",
-	[MU_PHASE_VERIFY] = "verify",
-	[MU_PHASE_CHECK] = "check",
-	[MU_PHASE_APPLY] = "apply",
-	[MU_PHASE_DEPLOY] = "deploy",
-	[MU_PHASE_FINISH] = "finish",
+	[MU_PHASE_IDLE] = "idle",     [MU_PHASE_DISCOVER] = "discover",
+	[MU_PHASE_UNLOCK] = "unlock", [MU_PHASE_VERIFY] = "verify",
+	[MU_PHASE_CHECK] = "check",   [MU_PHASE_APPLY] = "apply",
+	[MU_PHASE_DEPLOY] = "deploy", [MU_PHASE_FINISH] = "finish",
 };
 
 struct _MuProgress {
@@ -98,9 +89,9 @@ update (MuProgress *progress, const MuProgressState *next)
 
 	g_mutex_lock (&progress->lock);
 	copy = *next;
-	copy.percentage = MAX (compute_percentage (next),
-			       next->phase == progress->state.phase ? progress->state.percentage
-								    : 0);
+	copy.percentage = MAX (compute_percentage (next), next->phase == progress->state.phase
+								  ? progress->state.percentage
+								  : 0);
 	changed = memcmp (&copy, &progress->state, sizeof (copy)) != 0;
 	progress->state = copy;
 	g_mutex_unlock (&progress->lock);

@@ -23,10 +23,10 @@ const gchar *mu_phase_to_string (MuPhase phase);
 /* A snapshot of where an install is; safe to hand to another thread. */
 typedef struct {
 	MuPhase phase;
-	guint percentage;     /* 0..100 over the whole install, weighted by phase */
-	guint64 bytes_done;   /* within the phase, where it counts bytes */
+	guint percentage;   /* 0..100 over the whole install, weighted by phase */
+	guint64 bytes_done; /* within the phase, where it counts bytes */
 	guint64 bytes_total;
-	guint items_done;     /* e.g. delta parts */
+	guint items_done; /* e.g. delta parts */
 	guint items_total;
 } MuProgressState;
 

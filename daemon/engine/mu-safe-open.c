@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-safe-open.h"
 
 /* Resolution never leaves the directory, follows no symlink (magic ones included) and
  * crosses no mount point. */
-#define RESOLVE_FLAGS \
+#define RESOLVE_FLAGS                                                                              \
 	(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 
 static int
@@ -30,24 +31,6 @@ open_beneath (int dir_fd, const gchar *name, guint64 flags)
 	if (fd < 0 && errno == ENOSYS)
 		fd = openat (dir_fd, name, (int) (flags | O_NOFOLLOW | O_CLOEXEC));
 	return (int) fd;
-}
-
-static const gchar *
-describe_type (mode_t mode)
-{
-	if (S_ISLNK (mode))
-		return "a symlink";
-	if (S_ISFIFO (mode))
-		return "a FIFO";
-	if (S_ISCHR (mode))
-		return "a character device";
-	if (S_ISBLK (mode))
-		return "a block device";
-	if (S_ISSOCK (mode))
-		return "a socket";
-	if (S_ISDIR (mode))
-		return "a directory";
-	return "a regular file";
 }
 
 static void
@@ -103,7 +86,7 @@ check_type (int dir_fd, const gchar *name, mode_t want, struct stat *ret_st, GEr
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
 			     "'%s' in the bundle is %s, not a %s; make the bundle again with the "
 			     "bundle maker",
-			     name, describe_type (st.st_mode),
+			     name, mu_file_describe_mode (st.st_mode),
 			     want == S_IFDIR ? "directory" : "regular file");
 		return FALSE;
 	}
@@ -179,50 +162,21 @@ mu_safe_open_file (int dir_fd, const gchar *name, struct stat *ret_st, GError **
 GBytes *
 mu_safe_read_file (int dir_fd, const gchar *name, gsize max_size, GError **error)
 {
-	g_autofree guint8 *buf = NULL;
-	struct stat st;
-	gsize alloc, done = 0;
+	g_autoptr (GError) local_error = NULL;
+	GBytes *bytes;
 	int fd;
 
-	g_return_val_if_fail (max_size < G_MAXSIZE, NULL);
-
-	fd = mu_safe_open_file (dir_fd, name, &st, error);
+	fd = mu_safe_open_file (dir_fd, name, NULL, error);
 	if (fd < 0)
 		return NULL;
-	/* The size is what the filesystem claims; the reads below are what counts. */
-	alloc = (gsize) MIN ((guint64) MAX (st.st_size, 0), (guint64) max_size) + 1;
-	buf = g_malloc (alloc);
-	for (;;) {
-		ssize_t n;
-
-		if (done == alloc) {
-			if (alloc > max_size)
-				break;
-			alloc = MIN (alloc * 2, max_size + 1);
-			buf = g_realloc (buf, alloc);
-		}
-		n = read (fd, buf + done, alloc - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int saved = errno;
-
-			close (fd);
-			g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read '%s' in the bundle: %s",
-				     name, g_strerror (saved));
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		done += (gsize) n;
-	}
+	bytes = mu_file_read_fd (fd, name, max_size, MU_FILE_NONE, MU_ERROR_CORRUPT_DELTA,
+				 &local_error);
 	close (fd);
-	if (done > max_size) {
-		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
-			     "'%s' in the bundle is larger than the %" G_GSIZE_FORMAT " bytes "
-			     "accepted; the bundle is damaged or not made by the bundle maker",
-			     name, max_size);
-		return NULL;
+	if (bytes == NULL) {
+		if (g_error_matches (local_error, MU_ERROR, MU_ERROR_CORRUPT_DELTA))
+			g_prefix_error (&local_error, "the bundle is damaged or not made by the "
+						      "bundle maker: ");
+		g_propagate_error (error, g_steal_pointer (&local_error));
 	}
-	return g_bytes_new_take (g_realloc (g_steal_pointer (&buf), MAX (done, 1)), done);
+	return bytes;
 }

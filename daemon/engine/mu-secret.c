@@ -20,8 +20,8 @@ mu_secret_new (gsize len)
 	secret = g_new0 (MuSecret, 1);
 	secret->len = len;
 	secret->map_len = (len + page - 1) / page * page;
-	map = mmap (NULL, secret->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
+	map = mmap (NULL, secret->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		    0);
 	if (map == MAP_FAILED)
 		g_error ("cannot map %" G_GSIZE_FORMAT " bytes for key material: %s",
 			 secret->map_len, g_strerror (errno));

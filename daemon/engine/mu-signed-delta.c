@@ -132,8 +132,9 @@ extract_signatures (GVariant *meta, GError **error)
 
 		if (g_variant_get_size (sig) != MU_ED25519_SIGNATURE_LEN) {
 			g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
-				     "signature %" G_GSIZE_FORMAT " of the delta envelope is %"
-				     G_GSIZE_FORMAT " bytes long, an ed25519 signature is %d; "
+				     "signature %" G_GSIZE_FORMAT
+				     " of the delta envelope is %" G_GSIZE_FORMAT
+				     " bytes long, an ed25519 signature is %d; "
 				     "the envelope is damaged",
 				     i + 1, g_variant_get_size (sig), MU_ED25519_SIGNATURE_LEN);
 			return NULL;
@@ -171,8 +172,8 @@ mu_signed_delta_parse (GBytes *data, GError **error)
 	envelope = g_variant_new_from_bytes (G_VARIANT_TYPE (MU_SIGNED_DELTA_FORMAT), data, FALSE);
 	if (!g_variant_is_normal_form (envelope)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA,
-			     "the signed delta superblock is truncated or damaged (%"
-			     G_GSIZE_FORMAT " bytes, not a %s GVariant in normal form)",
+			     "the signed delta superblock is truncated or damaged (%" G_GSIZE_FORMAT
+			     " bytes, not a %s GVariant in normal form)",
 			     g_bytes_get_size (data), MU_SIGNED_DELTA_FORMAT);
 		return NULL;
 	}
@@ -335,7 +336,8 @@ check_distinct_keys (MuEd25519SecretKey *const *secret_keys, guint n_secret_keys
 				g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
 					     "key %s is given twice (%s and %s); give each "
 					     "signing key once",
-					     mu_ed25519_key_get_id (a), mu_ed25519_key_get_origin (b),
+					     mu_ed25519_key_get_id (a),
+					     mu_ed25519_key_get_origin (b),
 					     mu_ed25519_key_get_origin (a));
 				return FALSE;
 			}
@@ -368,22 +370,25 @@ mu_signed_delta_sign (GBytes *superblock, MuEd25519SecretKey *const *secret_keys
 
 	g_variant_builder_init (&sigs, G_VARIANT_TYPE ("aay"));
 	for (guint i = 0; i < n_secret_keys; i++) {
-		g_autoptr (GBytes) sig = mu_ed25519_secret_key_sign (secret_keys[i], superblock, error);
+		g_autoptr (GBytes) sig = mu_ed25519_secret_key_sign (secret_keys[i], superblock,
+								     error);
 
 		if (sig == NULL) {
 			g_variant_builder_clear (&sigs);
 			return NULL;
 		}
-		g_variant_builder_add_value (
-			&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, sig, TRUE));
+		g_variant_builder_add_value (&sigs,
+					     g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+								       sig, TRUE));
 	}
 	g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
 
-	envelope = g_variant_ref_sink (g_variant_new (
-		"(t@ay@a{sv})", GUINT64_TO_BE (MU_SIGNED_DELTA_MAGIC),
-		g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, superblock, TRUE),
-		g_variant_builder_end (&meta)));
+	envelope = g_variant_ref_sink (
+		g_variant_new ("(t@ay@a{sv})", GUINT64_TO_BE (MU_SIGNED_DELTA_MAGIC),
+			       g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, superblock,
+							 TRUE),
+			       g_variant_builder_end (&meta)));
 	if (g_variant_get_size (envelope) > MU_SIGNED_DELTA_MAX_SIZE) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
 			     "the signed superblock would be %" G_GSIZE_FORMAT " bytes, more than "

@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-unlock.h"
 
 /* A LUKS2 container smaller than its own minimal header is no bundle. */
@@ -42,8 +43,8 @@ struct _MuUnlocked {
 
 /* The checks of a candidate on what stat() or fstat() said of it; @name for messages. */
 static gboolean
-check_candidate_stat (const struct stat *st, const gchar *name, guint64 max_size,
-		      guint64 *out_size, GError **error)
+check_candidate_stat (const struct stat *st, const gchar *name, guint64 max_size, guint64 *out_size,
+		      GError **error)
 {
 	if (!S_ISREG (st->st_mode)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
@@ -55,8 +56,9 @@ check_candidate_stat (const struct stat *st, const gchar *name, guint64 max_size
 	if ((guint64) st->st_size < MIN_BUNDLE_SIZE || (guint64) st->st_size > max_size) {
 		g_set_error (error, MU_ERROR,
 			     (guint64) st->st_size < MIN_BUNDLE_SIZE ? MU_ERROR_NOT_A_BUNDLE
-								    : MU_ERROR_INVALID_ARGUMENT,
-			     "'%s' has %" G_GUINT64_FORMAT " bytes, outside the accepted %" G_GUINT64_FORMAT
+								     : MU_ERROR_INVALID_ARGUMENT,
+			     "'%s' has %" G_GUINT64_FORMAT
+			     " bytes, outside the accepted %" G_GUINT64_FORMAT
 			     "..%" G_GUINT64_FORMAT " bytes",
 			     name, (guint64) st->st_size, MIN_BUNDLE_SIZE, max_size);
 		return FALSE;
@@ -67,16 +69,12 @@ check_candidate_stat (const struct stat *st, const gchar *name, guint64 max_size
 }
 
 gboolean
-mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size,
-			   GError **error)
+mu_unlock_check_candidate (const gchar *path, guint64 max_size, guint64 *out_size, GError **error)
 {
 	struct stat st;
 
 	if (lstat (path, &st) < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, saved == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot read '%s': %s", path, g_strerror (saved));
+		mu_error_set_errno (error, errno, "cannot read '%s'", path);
 		return FALSE;
 	}
 	return check_candidate_stat (&st, path, max_size, out_size, error);
@@ -89,10 +87,7 @@ mu_unlock_check_candidate_fd (int fd, const gchar *name, guint64 max_size, guint
 	struct stat st;
 
 	if (fstat (fd, &st) < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read '%s': %s", name,
-			     g_strerror (saved));
+		mu_error_set_errno (error, errno, "cannot read '%s'", name);
 		return FALSE;
 	}
 	return check_candidate_stat (&st, name, max_size, out_size, error);
@@ -162,20 +157,11 @@ open_file (MuUnlocked *u, guint64 max_size, GError **error)
 	}
 	if (!mu_unlock_check_candidate (u->path, max_size, NULL, error))
 		return FALSE;
-	u->file_fd = open (u->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (u->file_fd < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open '%s': %s", u->path,
-			     g_strerror (saved));
+	/* Checks what was opened, not what the name pointed to a moment before. */
+	u->file_fd = mu_file_open_regular (u->path, MU_FILE_NOFOLLOW, MU_ERROR_NOT_A_BUNDLE, &st,
+					   error);
+	if (u->file_fd < 0)
 		return FALSE;
-	}
-	/* Check what was opened, not what the name pointed to a moment before. */
-	if (fstat (u->file_fd, &st) < 0 || !S_ISREG (st.st_mode)) {
-		g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE, "'%s' is not a regular file",
-			     u->path);
-		return FALSE;
-	}
 	u->file_dev = st.st_dev;
 	return TRUE;
 }
@@ -216,7 +202,8 @@ detect_fs_type (const gchar *device, GError **error)
 	if (n == (ssize_t) sizeof (buf)) {
 		if (memcmp (buf, "hsqs", 4) == 0)
 			return "squashfs";
-		if (buf[1024] == 0xe2 && buf[1025] == 0xe1 && buf[1026] == 0xf5 && buf[1027] == 0xe0)
+		if (buf[1024] == 0xe2 && buf[1025] == 0xe1 && buf[1026] == 0xf5 &&
+		    buf[1027] == 0xe0)
 			return "erofs";
 		if (buf[1024 + 56] == 0x53 && buf[1024 + 57] == 0xef)
 			return "ext4";
@@ -398,10 +385,7 @@ unlock_bundle (const gchar *path, int fd, GPtrArray *keys, const MuUnlockOptions
 	if (fd >= 0) {
 		u->file_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
 		if (u->file_fd < 0) {
-			int saved = errno;
-
-			g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot use '%s': %s", path,
-				     g_strerror (saved));
+			mu_error_set_errno (error, errno, "cannot use '%s'", path);
 			return NULL;
 		}
 	}
@@ -497,7 +481,7 @@ mountinfo_unescape (const gchar *field)
 		if (p[0] == '\\' && g_ascii_isdigit (p[1]) && g_ascii_isdigit (p[2]) &&
 		    g_ascii_isdigit (p[3])) {
 			g_string_append_c (out, (gchar) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) |
-							  (p[3] - '0')));
+							 (p[3] - '0')));
 			p += 3;
 		} else {
 			g_string_append_c (out, *p);
@@ -549,7 +533,8 @@ unmount_stale (GHashTable *mappings)
 
 		if (g_strv_length (fields) < 5 || sscanf (fields[2], "%u:%u", &maj, &min) != 2)
 			continue;
-		name = g_hash_table_lookup (mappings, GUINT_TO_POINTER ((guint) makedev (maj, min)));
+		name = g_hash_table_lookup (mappings,
+					    GUINT_TO_POINTER ((guint) makedev (maj, min)));
 		if (name == NULL)
 			continue;
 		target = mountinfo_unescape (fields[4]);

@@ -17,9 +17,9 @@ G_BEGIN_DECLS
 typedef struct _MuUnlocked MuUnlocked;
 
 typedef struct {
-	const gchar *run_dir;     /* where the mount point and work files go */
-	guint64 max_size;         /* largest bundle file accepted */
-	GPtrArray *trials;        /* optional: receives a MuKeyTrial per attempt */
+	const gchar *run_dir;              /* where the mount point and work files go */
+	guint64 max_size;                  /* largest bundle file accepted */
+	GPtrArray *trials;                 /* optional: receives a MuKeyTrial per attempt */
 	const MuPbkdfLimits *limits;       /* NULL: the defaults */
 	const gchar *const *extra_ciphers; /* accepted besides aes-xts-plain64; may be NULL */
 	/* Inner filesystem types accepted ("erofs", "squashfs", "ext4"); NULL:
@@ -42,9 +42,8 @@ gboolean mu_unlock_check_candidate_fd (int fd, const gchar *name, guint64 max_si
 
 /* Opens @path with the first of @keys (MuKey*) that fits, hinted slots first. */
 G_GNUC_WARN_UNUSED_RESULT
-MuUnlocked *mu_unlock_bundle (const gchar *path, GPtrArray *keys,
-			      const MuUnlockOptions *options, GCancellable *cancellable,
-			      GError **error);
+MuUnlocked *mu_unlock_bundle (const gchar *path, GPtrArray *keys, const MuUnlockOptions *options,
+			      GCancellable *cancellable, GError **error);
 
 /* As mu_unlock_bundle(), for the bundle file open as @fd (a duplicate is kept; @fd stays the
  * caller's): nothing is opened by name. @name says which file in messages and logs. */

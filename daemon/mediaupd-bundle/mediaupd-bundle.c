@@ -22,18 +22,18 @@ static const MuToolCommand commands[] = {
 static void
 print_usage (FILE *out)
 {
-	fprintf (out,
-		 "Usage:\n"
-		 "  mediaupd-bundle COMMAND [OPTION…] [ARGUMENT…]\n"
-		 "\n"
-		 "Commands:\n");
+	fprintf (out, "Usage:\n"
+		      "  mediaupd-bundle COMMAND [OPTION…] [ARGUMENT…]\n"
+		      "\n"
+		      "Commands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
 		fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf (out,
-		 "\n"
-		 "'mediaupd-bundle COMMAND --help' describes a command.\n"
-		 "Secrets are only ever read from files, never from the command line.\n"
-		 "Exit status: 0 success, 1 failure or refusal (reason on stderr), 2 usage error.\n");
+	fprintf (
+		out,
+		"\n"
+		"'mediaupd-bundle COMMAND --help' describes a command.\n"
+		"Secrets are only ever read from files, never from the command line.\n"
+		"Exit status: 0 success, 1 failure or refusal (reason on stderr), 2 usage error.\n");
 }
 
 int
@@ -49,7 +49,8 @@ main (int argc, char **argv)
 		return MU_TOOL_EXIT_USAGE;
 	}
 	name = argv[1];
-	if (g_str_equal (name, "--help") || g_str_equal (name, "-h") || g_str_equal (name, "help")) {
+	if (g_str_equal (name, "--help") || g_str_equal (name, "-h") ||
+	    g_str_equal (name, "help")) {
 		print_usage (stdout);
 		return MU_TOOL_EXIT_OK;
 	}

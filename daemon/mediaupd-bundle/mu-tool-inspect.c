@@ -101,7 +101,8 @@ print_text (MuBundle *bundle, const MuBundleInfo *info, const gchar *path)
 		if (ks->status == MU_BUNDLE_KEYSLOT_UNBOUND)
 			g_string_append (line, "; unbound (opens no data)");
 		if (ks->priority != CRYPT_SLOT_PRIORITY_NORMAL)
-			g_string_append_printf (line, "; priority %s", priority_name (ks->priority));
+			g_string_append_printf (line, "; priority %s",
+						priority_name (ks->priority));
 		if (!mu_pbkdf_limits_allow (mu_bundle_get_pbkdf_limits (bundle), ks))
 			g_string_append (line, "; PBKDF over the devices' default limits: "
 					       "never tried");
@@ -116,8 +117,8 @@ print_key_check (const KeyCheck *check)
 
 	g_autofree gchar *id = mu_escape_untrusted (check->key->id);
 
-	g_print ("Key '%s' opens keyslot %d (%s; %u attempt%s, the last took %.1f ms)\n",
-		 id, check->slot, last->hinted ? "the slot its token names" : "found by trying",
+	g_print ("Key '%s' opens keyslot %d (%s; %u attempt%s, the last took %.1f ms)\n", id,
+		 check->slot, last->hinted ? "the slot its token names" : "found by trying",
 		 check->trials->len, check->trials->len == 1 ? "" : "s",
 		 (gdouble) last->duration_us / 1000.0);
 }
@@ -166,8 +167,9 @@ add_keyslots (JsonBuilder *b, MuBundle *bundle, const MuBundleInfo *info)
 		json_builder_set_member_name (b, "slot");
 		json_builder_add_int_value (b, ks->slot);
 		json_builder_set_member_name (b, "status");
-		json_builder_add_string_value (
-			b, ks->status == MU_BUNDLE_KEYSLOT_UNBOUND ? "unbound" : "active");
+		json_builder_add_string_value (b, ks->status == MU_BUNDLE_KEYSLOT_UNBOUND
+							  ? "unbound"
+							  : "active");
 		json_builder_set_member_name (b, "priority");
 		json_builder_add_string_value (b, priority_name (ks->priority));
 		add_text (b, "key_id", ks->key_id);
@@ -178,8 +180,10 @@ add_keyslots (JsonBuilder *b, MuBundle *bundle, const MuBundleInfo *info)
 			json_builder_add_null_value (b);
 		add_pbkdf (b, ks);
 		json_builder_set_member_name (b, "within_pbkdf_limits");
-		json_builder_add_boolean_value (
-			b, mu_pbkdf_limits_allow (mu_bundle_get_pbkdf_limits (bundle), ks));
+		json_builder_add_boolean_value (b,
+						mu_pbkdf_limits_allow (mu_bundle_get_pbkdf_limits (
+									       bundle),
+								       ks));
 		json_builder_end_object (b);
 	}
 	json_builder_end_array (b);
@@ -231,8 +235,7 @@ print_json_node (JsonNode *root)
 }
 
 static void
-print_json (MuBundle *bundle, const MuBundleInfo *info, const gchar *path,
-	    const KeyCheck *check)
+print_json (MuBundle *bundle, const MuBundleInfo *info, const gchar *path, const KeyCheck *check)
 {
 	g_autoptr (JsonBuilder) b = json_builder_new ();
 	g_autoptr (JsonNode) root = NULL;
@@ -332,9 +335,9 @@ inspect (const gchar *path, const gchar *key_path, gboolean json)
 	}
 	{
 		g_autofree gchar *summary = mu_key_trials_summarize (check.trials, 1024);
-		g_autoptr (GError) no_key = g_error_new (MU_ERROR, MU_ERROR_NO_KEY,
-							 "this key opens no keyslot of '%s' (tried %s)",
-							 path, summary);
+		g_autoptr (GError) no_key =
+			g_error_new (MU_ERROR, MU_ERROR_NO_KEY,
+				     "this key opens no keyslot of '%s' (tried %s)", path, summary);
 
 		return mu_tool_fail ("", no_key);
 	}

@@ -79,8 +79,9 @@ keygen_luks (const gchar *path, gint size)
 	gboolean ok;
 
 	if (size < MU_LUKS_KEY_MIN_LEN || size > MU_LUKS_KEY_MAX_LEN)
-		return mu_tool_usage_error ("--size %d is out of range; a LUKS key is %d to %d bytes",
-					    size, MU_LUKS_KEY_MIN_LEN, MU_LUKS_KEY_MAX_LEN);
+		return mu_tool_usage_error (
+			"--size %d is out of range; a LUKS key is %d to %d bytes", size,
+			MU_LUKS_KEY_MIN_LEN, MU_LUKS_KEY_MAX_LEN);
 	if (mu_tool_path_exists (path)) {
 		g_printerr ("%s: '%s' already exists; refusing to overwrite a key (remove it or "
 			    "choose another name)\n",
@@ -115,11 +116,12 @@ mu_tool_cmd_keygen (int argc, char **argv)
 		  "Make an ed25519 key pair PREFIX.secret and PREFIX.pub", "PREFIX" },
 		{ "luks", 0, 0, G_OPTION_ARG_FILENAME, &luks, "Make a random LUKS key in FILE",
 		  "FILE" },
-		{ "size", 0, 0, G_OPTION_ARG_INT, &size, "Length of the LUKS key in bytes (default 64)",
-		  "N" },
+		{ "size", 0, 0, G_OPTION_ARG_INT, &size,
+		  "Length of the LUKS key in bytes (default 64)", "N" },
 		{ NULL },
 	};
-	g_autoptr (GOptionContext) context = g_option_context_new ("(--signing PREFIX | --luks FILE)");
+	g_autoptr (GOptionContext) context = g_option_context_new (
+		"(--signing PREFIX | --luks FILE)");
 
 	g_option_context_set_summary (context, "Make a signing key pair or a LUKS key.");
 	g_option_context_set_description (context, keygen_description);

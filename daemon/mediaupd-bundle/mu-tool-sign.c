@@ -7,6 +7,7 @@
 
 #include "mu-ed25519.h"
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-signed-delta.h"
 #include "mu-tool.h"
 
@@ -35,8 +36,8 @@ static int
 sign_files (gchar **key_paths, const gchar *input, const gchar *output, gboolean force)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GPtrArray) keys =
-		g_ptr_array_new_with_free_func ((GDestroyNotify) mu_ed25519_secret_key_free);
+	g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (
+		(GDestroyNotify) mu_ed25519_secret_key_free);
 	g_autoptr (GBytes) superblock = NULL;
 	g_autoptr (GBytes) signed_delta = NULL;
 
@@ -54,7 +55,8 @@ sign_files (gchar **key_paths, const gchar *input, const gchar *output, gboolean
 		warn_if_readable (key_paths[i]);
 		g_ptr_array_add (keys, key);
 	}
-	superblock = mu_tool_read_file (input, &error);
+	superblock = mu_file_read_regular (input, MU_SIGNED_DELTA_MAX_SIZE, MU_FILE_NONE,
+					   MU_ERROR_INVALID_ARGUMENT, &error);
 	if (superblock == NULL)
 		return mu_tool_fail ("superblock: ", error);
 	signed_delta = mu_signed_delta_sign (superblock, (MuEd25519SecretKey **) keys->pdata,
@@ -72,7 +74,8 @@ sign_files (gchar **key_paths, const gchar *input, const gchar *output, gboolean
 	for (guint i = 0; i < keys->len; i++) {
 		MuEd25519Key *pub = mu_ed25519_secret_key_get_public (keys->pdata[i]);
 
-		g_print ("  %s (%s)\n", mu_ed25519_key_get_id (pub), mu_ed25519_key_get_origin (pub));
+		g_print ("  %s (%s)\n", mu_ed25519_key_get_id (pub),
+			 mu_ed25519_key_get_origin (pub));
 	}
 	return MU_TOOL_EXIT_OK;
 }
@@ -88,8 +91,8 @@ mu_tool_cmd_sign (int argc, char **argv)
 		{ "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace an existing OUTPUT", NULL },
 		{ NULL },
 	};
-	g_autoptr (GOptionContext) context =
-		g_option_context_new ("--key SECRET [--key SECRET ...] SUPERBLOCK OUTPUT");
+	g_autoptr (GOptionContext) context = g_option_context_new (
+		"--key SECRET [--key SECRET ...] SUPERBLOCK OUTPUT");
 
 	g_option_context_set_summary (context, "Sign a static-delta superblock.");
 	g_option_context_set_description (context, sign_description);

@@ -3,6 +3,7 @@
 
 #include "mu-ed25519.h"
 #include "mu-error.h"
+#include "mu-file.h"
 #include "mu-keyring.h"
 #include "mu-signed-delta.h"
 #include "mu-tool.h"
@@ -55,7 +56,8 @@ verify_file (gchar **trusted, gchar **revoked, const gchar *path)
 	keyring = load_keyring (trusted, revoked, &error);
 	if (keyring == NULL)
 		return refuse (path, error);
-	data = mu_tool_read_file (path, &error);
+	data = mu_file_read_regular (path, MU_SIGNED_DELTA_MAX_SIZE, MU_FILE_NONE,
+				     MU_ERROR_INVALID_ARGUMENT, &error);
 	if (data == NULL)
 		return refuse (path, error);
 	delta = mu_signed_delta_parse (data, &error);

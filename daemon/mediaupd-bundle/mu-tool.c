@@ -44,8 +44,7 @@ mu_tool_fail (const gchar *prefix, const GError *error)
 	/* Messages may quote a label or file name from a bundle. */
 	g_autofree gchar *message = mu_escape_untrusted (error->message);
 
-	g_printerr ("%s: %s%s [%s]\n", g_get_prgname (), prefix != NULL ? prefix : "",
-		    message,
+	g_printerr ("%s: %s%s [%s]\n", g_get_prgname (), prefix != NULL ? prefix : "", message,
 		    error->domain == MU_ERROR ? mu_error_code_to_name (error->code) : "Failed");
 	return MU_TOOL_EXIT_FAILURE;
 }
@@ -56,41 +55,6 @@ mu_tool_path_exists (const gchar *path)
 	GStatBuf st;
 
 	return g_lstat (path, &st) == 0 || errno != ENOENT;
-}
-
-GBytes *
-mu_tool_read_file (const gchar *path, GError **error)
-{
-	g_autoptr (GError) local_error = NULL;
-	g_autoptr (GMappedFile) mapped = NULL;
-	struct stat st;
-	int fd;
-
-	g_return_val_if_fail (path != NULL, NULL);
-	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-	fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		int errsv = errno;
-
-		g_set_error (error, MU_ERROR, errsv == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot open '%s': %s", path, g_strerror (errsv));
-		return NULL;
-	}
-	if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
-		close (fd);
-		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
-			     "'%s' is not a regular file", path);
-		return NULL;
-	}
-	mapped = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
-	close (fd);
-	if (mapped == NULL) {
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot read '%s': %s", path,
-			     local_error->message);
-		return NULL;
-	}
-	return g_mapped_file_get_bytes (mapped);
 }
 
 static gboolean
@@ -145,11 +109,10 @@ mu_tool_write_file_atomic (const gchar *path, const void *data, gsize len, mode_
 	tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
 	fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		errsv = errno;
-		g_set_error (error, MU_ERROR, errsv == ENOENT ? MU_ERROR_NOT_FOUND : MU_ERROR_IO,
-			     "cannot create '%s': %s (the directory '%s' must exist and be "
-			     "writable)",
-			     path, g_strerror (errsv), dir);
+		mu_error_set_errno (error, errno,
+				    "cannot create '%s' (the directory '%s' must exist and be "
+				    "writable)",
+				    path, dir);
 		return FALSE;
 	}
 	if (fchmod (fd, mode) != 0 || !write_all (fd, data, len) || fsync (fd) != 0) {

@@ -49,12 +49,6 @@ int mu_tool_usage_error (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
  */
 int mu_tool_fail (const gchar *prefix, const GError *error);
 
-/*
- * Reads a whole regular file (mapped, not copied). MU_ERROR_NOT_FOUND if it does not
- * exist, MU_ERROR_INVALID_ARGUMENT if it is not a regular file, MU_ERROR_IO otherwise.
- */
-GBytes *mu_tool_read_file (const gchar *path, GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
 /* TRUE if something (even a dangling symlink) exists at @path. */
 gboolean mu_tool_path_exists (const gchar *path);
 

@@ -333,8 +333,11 @@ report_skipped (Job *job, const gchar *name, const GError *error)
 	MuManager *m = job->manager;
 	g_autofree gchar *name_e = mu_escape_untrusted (name);
 	g_autofree gchar *message_e = mu_escape_untrusted (error->message);
-	g_autofree gchar *error_name = g_strconcat (MU_ERROR_DBUS_PREFIX,
-						    mu_error_code_to_name (error->code), NULL);
+	g_autofree gchar *error_name =
+		g_strconcat (MU_ERROR_DBUS_PREFIX,
+			     mu_error_code_to_name (error->domain == MU_ERROR ? error->code
+									      : MU_ERROR_FAILED),
+			     NULL);
 
 	mu_event_bundle_skipped (job->medium->id, name, error);
 	mu_dbus_manager1_emit_bundle_skipped (m->skeleton, job->medium->id, name_e, error_name,
@@ -357,9 +360,11 @@ choose_and_install (Job *job)
 		if (c == reported)
 			continue;
 		if (c->error == NULL)
-			c->error = g_error_new (MU_ERROR, MU_ERROR_SUPERSEDED,
-						"'%s' is older than '%s' on the same medium",
-						c->name, chosen->name);
+			c->error =
+				g_error_new (MU_ERROR, MU_ERROR_SUPERSEDED,
+					     "'%s' on the same medium is newer or as new, and is "
+					     "installed instead",
+					     chosen->name);
 		report_skipped (job, c->name, c->error);
 	}
 	g_free (job->name);
@@ -403,6 +408,8 @@ on_check_done (MuWorker *worker, const GError *error, GVariant *details, gboolea
 		job_finish (job, stopped, NULL);
 		return;
 	}
+	if (g_error_matches (error, MU_ERROR, MU_ERROR_WORKER_FAILED))
+		mu_event_worker_failed (c->name, error);
 	mu_queue_candidate_set_result (c, error, details);
 	job->checking++;
 	check_next (job);
@@ -491,7 +498,8 @@ final_error (Job *job, const GError *error)
 {
 	if (error == NULL)
 		return NULL;
-	if (job->removed)
+	/* The engine saw it itself (and logged it): its message says more. */
+	if (job->removed && !g_error_matches (error, MU_ERROR, MU_ERROR_MEDIA_REMOVED))
 		return g_error_new (MU_ERROR, MU_ERROR_MEDIA_REMOVED,
 				    "%s: the medium was removed during the update; nothing was "
 				    "installed",
@@ -543,8 +551,9 @@ job_finish (Job *job, const GError *worker_error, GVariant *details)
 	g_clear_pointer (&job->worker, mu_worker_free);
 	if (job->kind == JOB_MEDIUM)
 		medium_release (job);
-	/* The worker logged its own outcome; these are the daemon's. */
-	if (error != NULL && error->code == MU_ERROR_MEDIA_REMOVED)
+	/* The worker logged its own outcome; these are the daemon's, once per install. */
+	if (error != NULL && error->code == MU_ERROR_MEDIA_REMOVED &&
+	    !g_error_matches (worker_error, MU_ERROR, MU_ERROR_MEDIA_REMOVED))
 		mu_event_install_ended (job->phase, job->name, error);
 	else if (error != NULL && error->code == MU_ERROR_WORKER_FAILED)
 		mu_event_worker_failed (job->name, error);
@@ -605,6 +614,12 @@ job_next (MuManager *m)
 
 /* ---- media ---- */
 
+static gint
+same_medium (gconstpointer a, gconstpointer b)
+{
+	return g_strcmp0 (((const MuMedium *) a)->id, ((const MuMedium *) b)->id);
+}
+
 static void
 on_medium_added (MuMediaSource *source, MuMedium *medium, gpointer user_data)
 {
@@ -617,16 +632,15 @@ on_medium_added (MuMediaSource *source, MuMedium *medium, gpointer user_data)
 			   medium->id);
 		return;
 	}
+	/* Announced again while known (a source that reports a change as an addition). */
+	if (g_queue_find_custom (&m->queue, medium, same_medium) != NULL ||
+	    (m->job != NULL && m->job->kind == JOB_MEDIUM &&
+	     g_strcmp0 (m->job->medium->id, medium->id) == 0))
+		return;
 	g_info ("medium %s (%s) added", medium->device, medium->bus);
 	g_queue_push_tail (&m->queue, mu_medium_ref (medium));
 	publish_queue (m);
 	job_next (m);
-}
-
-static gint
-same_medium (gconstpointer a, gconstpointer b)
-{
-	return g_strcmp0 (((const MuMedium *) a)->id, ((const MuMedium *) b)->id);
 }
 
 static void

@@ -22,12 +22,12 @@
 
 typedef struct {
 	gchar *tmpdir;
-	MuKey *main_key;      /* "main-2026", in keyslot 0 of good */
+	MuKey *main_key; /* "main-2026", in keyslot 0 of good */
 	gchar *main_key_path;
 	gchar *other_key_path; /* "fallback-1", in keyslot 1 of good */
-	gchar *good;          /* 2 keys, tokens, as make-luks-fixture.sh builds them */
-	gchar *volume_key;    /* good's volume key, raw */
-	gchar *many;          /* 32 keyslots, tokens all naming "main-2026", none opens */
+	gchar *good;           /* 2 keys, tokens, as make-luks-fixture.sh builds them */
+	gchar *volume_key;     /* good's volume key, raw */
+	gchar *many;           /* 32 keyslots, tokens all naming "main-2026", none opens */
 } Fixtures;
 
 static Fixtures *fx;
@@ -71,8 +71,8 @@ write_key (const gchar *name, MuKey **out_key)
 
 	for (gsize i = 0; i < sizeof data; i++)
 		data[i] = (guint8) g_random_int_range (0, 256);
-	g_file_set_contents_full (path, (const gchar *) data, sizeof data,
-				  G_FILE_SET_CONTENTS_NONE, 0600, &error);
+	g_file_set_contents_full (path, (const gchar *) data, sizeof data, G_FILE_SET_CONTENTS_NONE,
+				  0600, &error);
 	g_assert_no_error (error);
 	if (out_key != NULL) {
 		*out_key = mu_key_load_file (path, MU_KEY_LOAD_NONE, &error);
@@ -148,7 +148,8 @@ fixtures_setup (void)
 	/* The volume key, to plant in a keyslot area without encryption. */
 	g_assert_cmpint (crypt_init (&cd, fx->good), ==, 0);
 	g_assert_cmpint (crypt_load (cd, CRYPT_LUKS2, NULL), ==, 0);
-	g_assert_cmpint (crypt_volume_key_get (cd, 0, vk, &vk_len, (const char *) fx->main_key->data,
+	g_assert_cmpint (crypt_volume_key_get (cd, 0, vk, &vk_len,
+					       (const char *) fx->main_key->data,
 					       fx->main_key->len),
 			 ==, 0);
 	g_assert_cmpuint (vk_len, ==, 64);
@@ -273,9 +274,11 @@ test_format_accepted (void)
 static void
 test_cipher_null_keyslot (void)
 {
+	/* clang-format off */
 	static const gchar *const spellings[] = {
 		"cipher_null-ecb", "cipher_null", "capi:ecb(cipher_null)-plain64", "Cipher_Null-ecb",
 	};
+	/* clang-format on */
 
 	for (guint i = 0; i < G_N_ELEMENTS (spellings); i++) {
 		g_autofree gchar *set = g_strdup_printf ("keyslots.0.area.encryption=\"%s\"",
@@ -349,10 +352,11 @@ test_segment_cipher (void)
 static void
 test_integrity (void)
 {
-	g_autofree gchar *path = craft (fx->good, "integrity", "--set",
-					"segments.0.integrity={\"type\":\"hmac(sha256)\","
-					"\"journal_encryption\":\"none\",\"journal_integrity\":\"none\"}",
-					NULL);
+	g_autofree gchar *path =
+		craft (fx->good, "integrity", "--set",
+		       "segments.0.integrity={\"type\":\"hmac(sha256)\","
+		       "\"journal_encryption\":\"none\",\"journal_integrity\":\"none\"}",
+		       NULL);
 	g_autoptr (MuCryptDevice) cd = NULL;
 	struct crypt_params_integrity ip = { 0 };
 
@@ -387,14 +391,16 @@ test_argon2_not_tried (void)
 		g_autoptr (GPtrArray) keys = g_ptr_array_new ();
 		g_autoptr (GPtrArray) trials = new_trials ();
 		g_autoptr (GError) error = NULL;
-		const MuBundleKeyslot *ks = g_ptr_array_index (mu_bundle_get_info (bundle)->keyslots, 0);
+		const MuBundleKeyslot *ks =
+			g_ptr_array_index (mu_bundle_get_info (bundle)->keyslots, 0);
 		const MuKeyTrial *trial;
 		gint64 start = g_get_monotonic_time ();
 		gint slot = -1;
 
 		g_assert_cmpstr (ks->pbkdf_type, ==, "argon2id");
 		g_ptr_array_add (keys, fx->main_key);
-		g_assert_false (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, NULL, &error));
+		g_assert_false (
+			mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, NULL, &error));
 		g_assert_error (error, MU_ERROR, MU_ERROR_NO_KEY);
 		g_test_message ("%s", error->message);
 		trial = g_ptr_array_index (trials, 0);
@@ -455,7 +461,8 @@ test_trial_budget (void)
 	bundle = open_ok (path);
 	g_assert_cmpuint (mu_bundle_get_info (bundle)->keyslots->len, ==, 32);
 	for (guint i = 0; i < 32; i++) {
-		const MuBundleKeyslot *ks = g_ptr_array_index (mu_bundle_get_info (bundle)->keyslots, i);
+		const MuBundleKeyslot *ks =
+			g_ptr_array_index (mu_bundle_get_info (bundle)->keyslots, i);
 
 		g_assert_cmpstr (ks->key_id, ==, "main-2026");
 		g_assert_cmpuint (ks->pbkdf_iterations, ==, MU_PBKDF2_MAX_ITERATIONS_DEFAULT);
@@ -521,8 +528,8 @@ test_cancel_within_trial (void)
 	g_ptr_array_add (keys, fx->main_key);
 	canceller = g_thread_new ("canceller", cancel_later, cancellable);
 	start = g_get_monotonic_time ();
-	g_assert_false (mu_bundle_try_keys (bundle, keys, trials, cancellable, &slot, NULL,
-					    &error));
+	g_assert_false (
+		mu_bundle_try_keys (bundle, keys, trials, cancellable, &slot, NULL, &error));
 	elapsed = g_get_monotonic_time () - start;
 	g_thread_join (canceller);
 	g_assert_error (error, MU_ERROR, MU_ERROR_CANCELLED);
@@ -568,6 +575,7 @@ test_check_encryption_json (void)
 		guint key_size;
 		MuErrorCode code; /* MU_ERROR_LAST: accepted */
 	} cases[] = {
+	/* clang-format off */
 #define SLOT(enc, ks) "{\"type\":\"luks2\",\"key_size\":64,\"area\":{\"encryption\":\"" enc "\",\"key_size\":" ks "}}"
 #define SEG(enc, sector) "{\"0\":{\"type\":\"crypt\",\"encryption\":\"" enc "\",\"sector_size\":" sector "}}"
 		{ "{\"keyslots\":{\"0\":" SLOT ("aes-xts-plain64", "64") "},\"segments\":" SEG ("aes-xts-plain64", "4096") "}", 64, MU_ERROR_LAST },
@@ -585,14 +593,17 @@ test_check_encryption_json (void)
 		{ "{", 64, MU_ERROR_CORRUPT_BUNDLE },
 #undef SLOT
 #undef SEG
+		/* clang-format on */
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-		g_autoptr (GBytes) json = g_bytes_new_static (cases[i].json, strlen (cases[i].json));
+		g_autoptr (GBytes) json = g_bytes_new_static (cases[i].json,
+							      strlen (cases[i].json));
 		g_autoptr (GError) error = NULL;
 		gboolean ok = mu_bundle_check_encryption (json, cases[i].key_size, NULL, &error);
 
-		g_test_message ("%s: %s", cases[i].json, error != NULL ? error->message : "accepted");
+		g_test_message ("%s: %s", cases[i].json,
+				error != NULL ? error->message : "accepted");
 		if (cases[i].code == MU_ERROR_LAST) {
 			g_assert_no_error (error);
 			g_assert_true (ok);

@@ -105,8 +105,8 @@ test_check_label (void)
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_autoptr (GError) error = NULL;
 		guint version = 0;
-		gboolean ok = mu_bundle_check_label (cases[i].label, cases[i].subsystem,
-						     &version, &error);
+		gboolean ok = mu_bundle_check_label (cases[i].label, cases[i].subsystem, &version,
+						     &error);
 
 		if (cases[i].code == MU_ERROR_LAST) {
 			g_assert_no_error (error);
@@ -194,13 +194,13 @@ test_sniff (void)
 		{ primary, 0, 2, 4096, MU_LUKS_MAGIC_LUKS2 },
 		{ primary, 0, 1, 4096, MU_LUKS_MAGIC_LUKS1 },
 		{ primary, 0, 3, 4096, MU_LUKS_MAGIC_NONE },
-		{ primary, 0, 2, 7, MU_LUKS_MAGIC_NONE },   /* cut inside the version */
+		{ primary, 0, 2, 7, MU_LUKS_MAGIC_NONE }, /* cut inside the version */
 		{ primary, 0, 2, 8, MU_LUKS_MAGIC_LUKS2 },
 		{ secondary, 0x4000, 2, 0x8000, MU_LUKS_MAGIC_LUKS2 },
 		{ secondary, 0x400000, 2, 0x400008, MU_LUKS_MAGIC_LUKS2 },
 		{ secondary, 0x4001, 2, 0x8000, MU_LUKS_MAGIC_NONE }, /* not a header offset */
-		{ secondary, 0, 2, 4096, MU_LUKS_MAGIC_NONE },      /* secondary magic at 0 */
-		{ primary, 0x4000, 2, 0x8000, MU_LUKS_MAGIC_NONE }, /* primary magic at 16 KiB */
+		{ secondary, 0, 2, 4096, MU_LUKS_MAGIC_NONE },        /* secondary magic at 0 */
+		{ primary, 0x4000, 2, 0x8000, MU_LUKS_MAGIC_NONE },   /* primary magic at 16 KiB */
 		{ NULL, 0, 0, 4096, MU_LUKS_MAGIC_NONE },
 		{ NULL, 0, 0, 0, MU_LUKS_MAGIC_NONE },
 	};
@@ -224,21 +224,27 @@ test_parse_segment (void)
 		guint64 size;
 	} cases[] = {
 		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"2097152\","
-		  "\"size\":\"dynamic\"}}}", TRUE, 2097152, 0 },
+		  "\"size\":\"dynamic\"}}}",
+		  TRUE, 2097152, 0 },
 		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"16777216\","
-		  "\"size\":\"1048576\"}}}", TRUE, 16777216, 1048576 },
+		  "\"size\":\"1048576\"}}}",
+		  TRUE, 16777216, 1048576 },
 		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"0\",\"size\":\"0\"}}}",
 		  FALSE, 0, 0 },
 		{ "{\"segments\":{\"0\":{\"type\":\"linear\",\"offset\":\"0\","
-		  "\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		  "\"size\":\"dynamic\"}}}",
+		  FALSE, 0, 0 },
 		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":2097152,"
-		  "\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		  "\"size\":\"dynamic\"}}}",
+		  FALSE, 0, 0 },
 		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"-1\","
-		  "\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		  "\"size\":\"dynamic\"}}}",
+		  FALSE, 0, 0 },
 		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"1\",\"size\":\"x\"}}}",
 		  FALSE, 0, 0 },
 		{ "{\"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"1\",\"size\":\"dynamic\"},"
-		  "\"1\":{\"type\":\"crypt\",\"offset\":\"1\",\"size\":\"dynamic\"}}}", FALSE, 0, 0 },
+		  "\"1\":{\"type\":\"crypt\",\"offset\":\"1\",\"size\":\"dynamic\"}}}",
+		  FALSE, 0, 0 },
 		{ "{\"segments\":{}}", FALSE, 0, 0 },
 		{ "{\"segments\":[]}", FALSE, 0, 0 },
 		{ "{}", FALSE, 0, 0 },

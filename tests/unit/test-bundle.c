@@ -17,16 +17,16 @@
 static GPtrArray *luks_log;
 
 static GLogWriterOutput
-record_luks_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
-		 gpointer user_data)
+record_luks_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
 	for (gsize i = 0; i < n_fields; i++) {
 		const gchar *value = fields[i].value;
 
 		if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
 		    g_str_has_prefix (value, "libcryptsetup: "))
-			g_ptr_array_add (luks_log, g_strdup_printf ("%d %s", level & G_LOG_LEVEL_MASK,
-								    value));
+			g_ptr_array_add (luks_log,
+					 g_strdup_printf ("%d %s", level & G_LOG_LEVEL_MASK,
+							  value));
 	}
 	return g_log_writer_default (level, fields, n_fields, user_data);
 }
@@ -224,8 +224,8 @@ test_each_key_opens_its_slot (gconstpointer data)
 		const MuKey *opened = NULL;
 		gint slot = -1;
 
-		g_assert_true (mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, &opened,
-						   &error));
+		g_assert_true (
+			mu_bundle_try_keys (bundle, keys, trials, NULL, &slot, &opened, &error));
 		g_assert_no_error (error);
 		g_assert_cmpint (slot, ==, i);
 		g_assert_true (opened == fx->keys[i]);
@@ -357,7 +357,8 @@ test_pbkdf_limits (gconstpointer data)
 	assert_trial (trials, 1, "main-2026", 1, FALSE, -E2BIG);
 	assert_trial (trials, 2, "main-2026", 2, FALSE, -E2BIG);
 	for (guint i = 0; i < 3; i++)
-		g_assert_cmpint (((MuKeyTrial *) g_ptr_array_index (trials, i))->duration_us, ==, 0);
+		g_assert_cmpint (((MuKeyTrial *) g_ptr_array_index (trials, i))->duration_us, ==,
+				 0);
 
 	/* Exactly at the limit is allowed. */
 	g_clear_error (&error);
@@ -393,8 +394,8 @@ test_cancelled (gconstpointer data)
 	gint slot = -1;
 
 	g_cancellable_cancel (cancellable);
-	g_assert_false (mu_bundle_try_keys (bundle, keys, trials, cancellable, &slot, NULL,
-					    &error));
+	g_assert_false (
+		mu_bundle_try_keys (bundle, keys, trials, cancellable, &slot, NULL, &error));
 	g_assert_error (error, MU_ERROR, MU_ERROR_CANCELLED);
 	g_assert_cmpuint (trials->len, ==, 0);
 }
@@ -536,8 +537,9 @@ test_header_mutations (gconstpointer data)
 		} else {
 			g_test_message ("byte %" G_GSIZE_FORMAT "%s: %s", offset,
 					both ? " (both copies)" : "", open_error->message);
-			g_assert_true (g_error_matches (open_error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE) ||
-				       g_error_matches (open_error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE));
+			g_assert_true (
+				g_error_matches (open_error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE) ||
+				g_error_matches (open_error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE));
 		}
 		contents[offset] = saved;
 		if (both)
@@ -616,8 +618,7 @@ main (int argc, char **argv)
 	g_test_add_data_func ("/bundle/damaged-headers", fx, test_damaged_headers);
 	g_test_add_data_func ("/bundle/damaged-primary", fx, test_damaged_primary);
 	g_test_add_data_func ("/bundle/header-mutations", fx, test_header_mutations);
-	g_test_add_data_func ("/bundle/unfinished-reencryption", fx,
-			      test_unfinished_reencryption);
+	g_test_add_data_func ("/bundle/unfinished-reencryption", fx, test_unfinished_reencryption);
 	g_test_add_data_func ("/bundle/log-routing", fx, test_log_routing);
 
 	ret = g_test_run ();

@@ -116,7 +116,8 @@ test_config_unlock (void)
 		const gchar *text;
 		const gchar *in_message;
 	} bad[] = {
-		{ "[Unlock]\nCiphers=cipher_null-ecb\n", "'cipher_null-ecb' is not a LUKS2 cipher" },
+		{ "[Unlock]\nCiphers=cipher_null-ecb\n",
+		  "'cipher_null-ecb' is not a LUKS2 cipher" },
 		{ "[Unlock]\nCiphers=capi:ecb(cipher_null)\n", "is not a LUKS2 cipher" },
 		{ "[Unlock]\nCiphers=AES XTS\n", "is not a LUKS2 cipher" },
 		{ "[Unlock]\nFilesystems=vfat\n", "'vfat' is not erofs, squashfs or ext4" },
@@ -124,7 +125,8 @@ test_config_unlock (void)
 		{ "[Unlock]\nMaxPbkdf2Iterations=999\n", "MaxPbkdf2Iterations" },
 		{ "[Unlock]\nMaxArgon2Time=0\n", "MaxArgon2Time" },
 		{ "[Unlock]\nMaxArgon2MemoryKiB=4194305\n", "MaxArgon2MemoryKiB" },
-		{ "[Unlock]\nMaxArgon2Threads=65535\n", "MaxArgon2Threads: expected a whole number from 1 to 16" },
+		{ "[Unlock]\nMaxArgon2Threads=65535\n",
+		  "MaxArgon2Threads: expected a whole number from 1 to 16" },
 		{ "[Unlock]\nMaxTrialSeconds=0\n", "MaxTrialSeconds" },
 		{ "[Unlock]\nMaxTrials=3\n", "unknown key 'MaxTrials' in [Unlock]" },
 	};

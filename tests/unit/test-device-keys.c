@@ -38,10 +38,10 @@ test_device_keys (void)
 	g_assert_cmpint (g_mkdir (etc, 0700), ==, 0);
 	write_key (usr, "main-2026.key", 0x11, 32, 0600);
 	write_key (usr, "fallback-1.key", 0x22, 64, 0400);
-	write_key (etc, "main-2026.key", 0x33, 48, 0600);  /* overrides usr's */
-	write_key (etc, "leaky.key", 0x44, 32, 0644);      /* readable by others */
-	write_key (etc, "short.key", 0x55, 16, 0600);      /* too short */
-	write_key (etc, "notes.txt", 0x66, 32, 0600);      /* not a key file */
+	write_key (etc, "main-2026.key", 0x33, 48, 0600); /* overrides usr's */
+	write_key (etc, "leaky.key", 0x44, 32, 0644);     /* readable by others */
+	write_key (etc, "short.key", 0x55, 16, 0600);     /* too short */
+	write_key (etc, "notes.txt", 0x66, 32, 0600);     /* not a key file */
 
 	/* Refused key files are logged as warnings, which this test provokes on purpose;
 	 * the refusals themselves are checked through @refused. */

@@ -12,8 +12,8 @@
 /* RFC 8032 section 7.1, TEST 2 (one-byte message 0x72). */
 #define RFC_SEED "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"
 #define RFC_PUBLIC "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
-#define RFC_SIGNATURE                                                                  \
-	"92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"             \
+#define RFC_SIGNATURE                                                                              \
+	"92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"                         \
 	"085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
 
 static MuEd25519SecretKey *
@@ -46,8 +46,8 @@ generate (void)
 static gchar *
 public_line (MuEd25519SecretKey *secret)
 {
-	g_autoptr (GBytes) contents =
-		mu_ed25519_key_to_file_contents (mu_ed25519_secret_key_get_public (secret));
+	g_autoptr (GBytes) contents = mu_ed25519_key_to_file_contents (
+		mu_ed25519_secret_key_get_public (secret));
 
 	return g_strndup (g_bytes_get_data (contents, NULL), g_bytes_get_size (contents));
 }
@@ -110,7 +110,8 @@ test_ed25519_generate_roundtrip (void)
 					     mu_ed25519_secret_key_get_public (reparsed)));
 	g_assert_false (mu_ed25519_key_equal (mu_ed25519_secret_key_get_public (secret),
 					      mu_ed25519_secret_key_get_public (other)));
-	g_assert_cmpuint (strlen (mu_ed25519_key_get_id (mu_ed25519_secret_key_get_public (secret))),
+	g_assert_cmpuint (strlen (mu_ed25519_key_get_id (
+				  mu_ed25519_secret_key_get_public (secret))),
 			  ==, 44);
 
 	sig = mu_ed25519_secret_key_sign (reparsed, msg, &error);
@@ -154,7 +155,8 @@ test_ed25519_public_bad_base64 (void)
 	g_autoptr (GError) error = NULL;
 	g_autoptr (MuEd25519SecretKey) a = generate ();
 	g_autofree gchar *la = public_line (a);
-	g_autofree gchar *text = g_strconcat (la, "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlr*IaaPcHURo=\n", NULL);
+	g_autofree gchar *text = g_strconcat (la, "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlr*IaaPcHURo=\n",
+					      NULL);
 	g_autoptr (GPtrArray) keys = parse_public (text, &error);
 
 	g_assert_error (error, MU_ERROR, MU_ERROR_INVALID_KEY);
@@ -204,8 +206,8 @@ test_ed25519_public_non_canonical (void)
 {
 	g_autoptr (GError) error = NULL;
 	/* "...8=" decodes to the same bytes as "...A=" but with stray low bits. */
-	g_autoptr (GPtrArray) keys =
-		parse_public ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n", &error);
+	g_autoptr (GPtrArray) keys = parse_public ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n",
+						   &error);
 
 	g_assert_error (error, MU_ERROR, MU_ERROR_INVALID_KEY);
 	g_assert_null (keys);
@@ -358,7 +360,8 @@ static gboolean
 keys_contain (GPtrArray *keys, MuEd25519SecretKey *secret)
 {
 	for (guint i = 0; i < keys->len; i++) {
-		if (mu_ed25519_key_equal (keys->pdata[i], mu_ed25519_secret_key_get_public (secret)))
+		if (mu_ed25519_key_equal (keys->pdata[i],
+					  mu_ed25519_secret_key_get_public (secret)))
 			return TRUE;
 	}
 	return FALSE;
@@ -396,8 +399,7 @@ test_keyring_ostree_dir (void)
 	g_assert_true (keys_contain (effective, k1));
 	g_assert_false (keys_contain (effective, k2));
 	g_assert_true (keys_contain (effective, k3));
-	g_assert_true (mu_keyring_is_revoked (keyring,
-					      mu_ed25519_secret_key_get_public (k2)));
+	g_assert_true (mu_keyring_is_revoked (keyring, mu_ed25519_secret_key_get_public (k2)));
 	g_assert_cmpuint (mu_keyring_get_n_trusted (keyring), ==, 2);
 	sign_test_rm_rf (dir);
 }
@@ -523,7 +525,8 @@ main (int argc, char **argv)
 	g_test_add_func ("/ed25519/secret/missing-file", test_ed25519_secret_missing_file);
 	g_test_add_func ("/ed25519/secret/load-file", test_ed25519_secret_load_file);
 	g_test_add_func ("/keyring/ostree-dir", test_keyring_ostree_dir);
-	g_test_add_func ("/keyring/trusted-and-revoked-dirs", test_keyring_trusted_and_revoked_dirs);
+	g_test_add_func ("/keyring/trusted-and-revoked-dirs",
+			 test_keyring_trusted_and_revoked_dirs);
 	g_test_add_func ("/keyring/missing-path", test_keyring_missing_path);
 	g_test_add_func ("/keyring/malformed-file-in-dir", test_keyring_malformed_file_in_dir);
 	g_test_add_func ("/keyring/empty-ostree-dir", test_keyring_empty_ostree_dir);

@@ -31,6 +31,7 @@ test_escape_table (void)
 		const gchar *in;
 		const gchar *out;
 	} cases[] = {
+		/* clang-format off */
 		{ "mediaupd-bundle", "mediaupd-bundle" },
 		{ "", "" },
 		{ "main-2026 \\x1b", "main-2026 \\x1b" }, /* already escaped: unchanged */
@@ -46,6 +47,7 @@ test_escape_table (void)
 		{ "cut \xe2\x82", "cut \\xe2\\x82" },                        /* truncated sequence */
 		{ "overlong \xc0\xaf", "overlong \\xc0\\xaf" },
 		{ "surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80" },
+		/* clang-format on */
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

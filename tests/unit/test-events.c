@@ -59,6 +59,9 @@ test_events_refused_vs_failed (void)
 	g_assert_cmpstr (field ("MEDIAUPD_PHASE"), ==, "verify");
 	g_assert_nonnull (strstr (field ("MESSAGE"), "no signature verifies"));
 	g_assert_nonnull (strstr (field ("MESSAGE"), "not an official update"));
+	/* The reason's name in the text too: `journalctl -u mediaupd` shows only that. */
+	g_assert_true (g_str_has_prefix (field ("MESSAGE"),
+					 "Update refused (SignatureInvalid) in phase verify: "));
 
 	mu_event_install_ended (MU_PHASE_APPLY, "/m/b.enc", failure);
 	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_FAILED_ID);
@@ -155,6 +158,7 @@ test_events_daemon (void)
 	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "WorkerFailed");
 	g_assert_cmpstr (field ("PRIORITY"), ==, "4");
 	g_assert_nonnull (strstr (field ("MESSAGE"), "signal 9"));
+	g_assert_true (g_str_has_prefix (field ("MESSAGE"), "Update failed (WorkerFailed): "));
 
 	mu_event_reboot_pending ("/org/x/sdb1", "abcd", "2.\n0");
 	assert_fields_harmless ();
@@ -174,6 +178,7 @@ test_events_daemon (void)
 static void
 test_events_removal_rule (void)
 {
+	/* clang-format off */
 	static const MuErrorCode from_reads[] = {
 		MU_ERROR_FAILED, MU_ERROR_IO, MU_ERROR_NOT_FOUND, MU_ERROR_NOT_A_BUNDLE,
 		MU_ERROR_CORRUPT_BUNDLE, MU_ERROR_CORRUPT_DELTA, MU_ERROR_NO_KEY,
@@ -187,6 +192,7 @@ test_events_removal_rule (void)
 		MU_ERROR_INVALID_ARGUMENT, MU_ERROR_NOT_RUNNING, MU_ERROR_WORKER_FAILED,
 		MU_ERROR_SUPERSEDED,
 	};
+	/* clang-format on */
 	g_autoptr (GError) ostree_read = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "read");
 	g_autoptr (GError) cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
 

@@ -67,24 +67,12 @@ test_key_id_valid (void)
 		const gchar *id;
 		gboolean valid;
 	} cases[] = {
-		{ "main-2026", TRUE },
-		{ "fallback_1", TRUE },
-		{ "old.v2", TRUE },
-		{ "A", TRUE },
-		{ "a..b", TRUE },
-		{ "x-", TRUE },
-		{ "", FALSE },
-		{ ".hidden", FALSE },
-		{ ".", FALSE },
-		{ "..", FALSE },
-		{ "a/b", FALSE },
-		{ "../etc", FALSE },
-		{ "with space", FALSE },
-		{ "tab\tid", FALSE },
-		{ "quote'", FALSE },
-		{ "semi;colon", FALSE },
-		{ "caf\xc3\xa9", FALSE },
-		{ "new\nline", FALSE },
+		{ "main-2026", TRUE },   { "fallback_1", TRUE },   { "old.v2", TRUE },
+		{ "A", TRUE },           { "a..b", TRUE },         { "x-", TRUE },
+		{ "", FALSE },           { ".hidden", FALSE },     { ".", FALSE },
+		{ "..", FALSE },         { "a/b", FALSE },         { "../etc", FALSE },
+		{ "with space", FALSE }, { "tab\tid", FALSE },     { "quote'", FALSE },
+		{ "semi;colon", FALSE }, { "caf\xc3\xa9", FALSE }, { "new\nline", FALSE },
 	};
 	g_autofree gchar *max = g_strnfill (MU_KEY_ID_MAX_LEN, 'k');
 	g_autofree gchar *too_long = g_strnfill (MU_KEY_ID_MAX_LEN + 1, 'k');
@@ -265,7 +253,8 @@ vm_flags_of (const void *addr)
 		guint64 start, end;
 
 		if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x ", &start,
-			    &end) == 2 && strchr (lines[i], '-') < strchr (lines[i], ' ')) {
+			    &end) == 2 &&
+		    strchr (lines[i], '-') < strchr (lines[i], ' ')) {
 			inside = (guintptr) addr >= start && (guintptr) addr < end;
 			continue;
 		}
@@ -320,8 +309,7 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/key/id-valid", test_key_id_valid);
 	g_test_add_func ("/key/new", test_key_new);
-#define ADD(name, func) \
-	g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+#define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
 	ADD ("/key/load", test_key_load);
 	ADD ("/key/load-plain-name", test_key_load_plain_name);
 	ADD ("/key/short", test_key_short);

@@ -50,13 +50,13 @@ make_fixture (MuLuksFixtures *fx, const gchar *name, gboolean all_keys, ...)
 	va_list ap;
 
 	g_assert_nonnull (root);
-	g_ptr_array_add (argv, g_build_filename (root, "tests", "unit", "make-luks-fixture.sh",
-						 NULL));
+	g_ptr_array_add (argv,
+			 g_build_filename (root, "tests", "unit", "make-luks-fixture.sh", NULL));
 	g_ptr_array_add (argv, g_strdup (output));
 	for (guint i = 0; i < (all_keys ? 3 : 1); i++) {
 		g_ptr_array_add (argv, g_strdup ("--key"));
-		g_ptr_array_add (argv, g_strdup_printf ("%s=%s", fx->keys[i]->id,
-							fx->key_paths[i]));
+		g_ptr_array_add (argv,
+				 g_strdup_printf ("%s=%s", fx->keys[i]->id, fx->key_paths[i]));
 	}
 	va_start (ap, all_keys);
 	while ((arg = va_arg (ap, const gchar *)) != NULL)
@@ -171,8 +171,8 @@ mu_luks_fixtures_new (void)
 	fx->cut_at_data = derive_file (fx, fx->three, "cut-at-data.bundle", FIXTURE_DATA_OFFSET,
 				       NULL, 0);
 	fx->cut_mid_sector = derive_file (fx, fx->three, "cut-mid-sector.bundle", -100, NULL, 0);
-	fx->damaged_primary = derive_file (fx, fx->three, "damaged-primary.bundle", 0,
-					   header_flip, G_N_ELEMENTS (header_flip));
+	fx->damaged_primary = derive_file (fx, fx->three, "damaged-primary.bundle", 0, header_flip,
+					   G_N_ELEMENTS (header_flip));
 	fx->damaged_both = derive_file (fx, fx->three, "damaged-both.bundle", 0, both_flips,
 					G_N_ELEMENTS (both_flips));
 	return fx;

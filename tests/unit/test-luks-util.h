@@ -15,7 +15,7 @@
 typedef struct {
 	gchar *tmpdir;
 	MuKey *keys[3];
-	gchar *key_paths[3];   /* DIR/keys/ID.key */
+	gchar *key_paths[3]; /* DIR/keys/ID.key */
 	MuKey *spare_a;
 	MuKey *spare_b;
 	gchar *spare_a_path;
@@ -33,8 +33,8 @@ typedef struct {
 	gchar *other_subsystem; /* our label, subsystem "apertis-v2" */
 	gchar *v2;              /* our label, subsystem "mediaupd-v2" */
 	gchar *luks1;
-	gchar *random;          /* 64 KiB of random bytes */
-	gchar *empty;           /* 0 bytes */
+	gchar *random; /* 64 KiB of random bytes */
+	gchar *empty;  /* 0 bytes */
 	gchar *directory;
 	gchar *cut_in_header;   /* first 300000 bytes of three */
 	gchar *cut_at_data;     /* three up to its data offset */

@@ -511,6 +511,9 @@ test_queue_and_removal (Fixture *f, gconstpointer data)
 	g_setenv ("MEDIAUPD_TEST_PAUSE_AT", "discover", TRUE);
 	plug (f, a);
 	plug (f, b);
+	/* Announced twice: still one job each. */
+	plug (f, a);
+	plug (f, b);
 	WAIT_FOR ((worker = stopped_worker ()) != 0);
 	queued = get_printed (f, "QueuedMedia");
 	g_assert_cmpstr (queued, ==, "['/org/x/block/sde1']");

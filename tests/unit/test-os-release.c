@@ -36,7 +36,8 @@ test_os_release_good (void)
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
-		g_autoptr (GBytes) bytes = g_bytes_new_static (cases[i].text, strlen (cases[i].text));
+		g_autoptr (GBytes) bytes = g_bytes_new_static (cases[i].text,
+							       strlen (cases[i].text));
 		g_autoptr (GError) error = NULL;
 		g_autoptr (MuOsRelease) os = mu_os_release_parse (bytes, &error);
 
@@ -63,7 +64,8 @@ test_os_release_malformed (void)
 		{ "blank before =", "ID =testos\n", 0, "line 1: not a KEY=VALUE" },
 		{ "key starts with a digit", "1D=testos\n", 0, "not a KEY=VALUE" },
 		{ "export", "export ID=testos\n", 0, "not a KEY=VALUE" },
-		{ "unquoted blank", "NAME=Test OS\nID=testos\n", 0, "line 1: text after the value" },
+		{ "unquoted blank", "NAME=Test OS\nID=testos\n", 0,
+		  "line 1: text after the value" },
 		{ "unquoted shell syntax", "ID=testos;reboot\n", 0, "must be quoted" },
 		{ "unquoted expansion", "ID=$OTHER\n", 0, "must be quoted" },
 		{ "unterminated double quote", "NAME=\"Test\nID=otheros\"\n", 0,
@@ -77,8 +79,10 @@ test_os_release_malformed (void)
 		{ "duplicate other key", "NAME=a\nNAME=b\n", 0, "given twice" },
 		{ "upper-case ID", "ID=TestOS\n", 0, "ID and VARIANT_ID take only" },
 		{ "empty ID", "ID=\n", 0, "ID and VARIANT_ID take only" },
-		{ "ID with a blank in quotes", "ID=\"test os\"\n", 0, "ID and VARIANT_ID take only" },
-		{ "bad VARIANT_ID", "ID=testos\nVARIANT_ID=Kiosk/1\n", 0, "line 2: ID and VARIANT_ID" },
+		{ "ID with a blank in quotes", "ID=\"test os\"\n", 0,
+		  "ID and VARIANT_ID take only" },
+		{ "bad VARIANT_ID", "ID=testos\nVARIANT_ID=Kiosk/1\n", 0,
+		  "line 2: ID and VARIANT_ID" },
 		{ "carriage return", "ID=testos\r\n", 0, "line 1" },
 		{ "NUL byte", "ID=testos\0ID=otheros\n", 20, "not UTF-8 text" },
 		{ "invalid UTF-8", "NAME=\"\xff\"\nID=testos\n", 0, "not UTF-8 text" },

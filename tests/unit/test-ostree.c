@@ -124,7 +124,8 @@ system_state (Fixture *f)
 	g_autoptr (GPtrArray) deployments = NULL;
 	g_autoptr (GString) s = g_string_new (NULL);
 	g_autofree gchar *ref = NULL;
-	g_autofree gchar *entries = g_build_filename (f->sysroot, "boot", "loader", "entries", NULL);
+	g_autofree gchar *entries = g_build_filename (f->sysroot, "boot", "loader", "entries",
+						      NULL);
 	g_autoptr (GDir) dir = NULL;
 	const gchar *name;
 
@@ -148,7 +149,6 @@ system_state (Fixture *f)
 	}
 	return g_string_free (g_steal_pointer (&s), FALSE);
 }
-
 
 typedef enum {
 	OS_RELEASE_TEXT,    /* usr/lib/os-release holds the given text */
@@ -186,9 +186,11 @@ make_commit_and_delta (Fixture *f, const gchar *name, OsReleaseKind kind, const 
 		g_assert_cmpint (symlink (text, os_release), ==, 0);
 	{
 		g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-		const gchar *fixed[] = { "ostree", repo_arg, "commit", branch, tree_arg,
-					 "--timestamp=2026-07-01T00:00:00Z", "--no-bindings", "-s",
-					 name };
+		const gchar *fixed[] = {
+			"ostree",        repo_arg, "commit",
+			branch,          tree_arg, "--timestamp=2026-07-01T00:00:00Z",
+			"--no-bindings", "-s",     name
+		};
 
 		for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
 			g_ptr_array_add (argv, (gpointer) fixed[i]);
@@ -541,8 +543,8 @@ test_apply_bad_part (Fixture *f, gconstpointer data)
 	case BAD_PART_XZ_BOMB:
 		/* libostree's part format: a 'x' byte, then the xz stream; 256 MiB of zeros
 		 * compress to a few KiB, padded to the signed size of part 0. */
-		cmd = g_strdup_printf ("{ printf x; head -c 268435456 /dev/zero | xz -0 -T1; } >'%s'",
-				       bomb);
+		cmd = g_strdup_printf (
+			"{ printf x; head -c 268435456 /dev/zero | xz -0 -T1; } >'%s'", bomb);
 		run_or_die ((const gchar *[]){ "sh", "-c", cmd, NULL });
 		replace_part (part0, bomb, info->part_compressed[0]);
 		break;
@@ -698,16 +700,17 @@ delta_with_signed_commit (Fixture *f, MuEd25519SecretKey *secret)
 	MuDeltaInfo *info;
 
 	g_assert_true (ostree_repo_open (repo, NULL, &error));
-	g_assert_true (ostree_repo_load_variant (repo, OSTREE_OBJECT_TYPE_COMMIT, f->v2, &commit,
-						 &error));
+	g_assert_true (
+		ostree_repo_load_variant (repo, OSTREE_OBJECT_TYPE_COMMIT, f->v2, &commit, &error));
 	commit_bytes = g_variant_get_data_as_bytes (commit);
 	sig = mu_ed25519_secret_key_sign (secret, commit_bytes, &error);
 	g_assert_no_error (error);
 	g_variant_builder_add_value (&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
 								      sig, TRUE));
 	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
-	g_assert_true (ostree_repo_write_commit_detached_metadata (
-		repo, f->v2, g_variant_builder_end (&meta), NULL, &error));
+	g_assert_true (ostree_repo_write_commit_detached_metadata (repo, f->v2,
+								   g_variant_builder_end (&meta),
+								   NULL, &error));
 	g_assert_no_error (error);
 
 	g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
@@ -873,14 +876,18 @@ test_binding_wrong_type (Fixture *f, gconstpointer data)
 		const gchar *args[3];
 		const gchar *in_message;
 	} cases[] = {
-		{ "ref-binding-string", { "--add-metadata=ostree.ref-binding='" REF "'" },
+		{ "ref-binding-string",
+		  { "--add-metadata=ostree.ref-binding='" REF "'" },
 		  "'ostree.ref-binding' of type 's', not 'as'" },
-		{ "ref-binding-bytes", { "--add-metadata=ostree.ref-binding=b'" REF "'" },
+		{ "ref-binding-bytes",
+		  { "--add-metadata=ostree.ref-binding=b'" REF "'" },
 		  "'ostree.ref-binding' of type 'ay', not 'as'" },
 		{ "collection-binding-list",
 		  { "--add-metadata=ostree.collection-binding=['org.x']" },
 		  "'ostree.collection-binding' of type 'as', not 's'" },
-		{ "version-number", { "--add-metadata=version=5" }, "'version' of type 'i', not 's'" },
+		{ "version-number",
+		  { "--add-metadata=version=5" },
+		  "'version' of type 'i', not 's'" },
 		/* GVariant keeps both; a reader taking the second would see another OS. */
 		{ "ref-binding-twice",
 		  { "--add-metadata=ostree.ref-binding=['" REF "']",
@@ -889,8 +896,8 @@ test_binding_wrong_type (Fixture *f, gconstpointer data)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-		g_autofree gchar *commit = make_commit_and_delta (
-			f, cases[i].name, OS_RELEASE_TEXT, "ID=testos\n", cases[i].args);
+		g_autofree gchar *commit = make_commit_and_delta (f, cases[i].name, OS_RELEASE_TEXT,
+								  "ID=testos\n", cases[i].args);
 		g_autofree gchar *delta = g_strconcat ("delta-", cases[i].name, NULL);
 		g_autoptr (GBytes) sb = read_superblock (f, delta);
 		g_autoptr (GError) error = NULL;
@@ -912,7 +919,7 @@ main (int argc, char **argv)
 		/* Deploying sets the immutable flag on deployments, which needs root. */
 		g_test_skip ("needs root to build a sysroot");
 	}
-#define ADD(path, func, data) \
+#define ADD(path, func, data)                                                                      \
 	g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
 	ADD ("/ostree/delta-info", test_delta_info, NULL);
 	ADD ("/ostree/delta-info-corrupt", test_delta_info_corrupt, NULL);

@@ -21,10 +21,10 @@ static const gchar *const no_refs[] = { NULL };
 static const gchar *const other_twice[] = { "otheros/x86_64/main", "otheros/x86_64/main", NULL };
 
 typedef enum {
-	SYSTEM_PLAIN,     /* booted 2.0, no pending deployment */
-	SYSTEM_PENDING,   /* booted 2.0, 2.5 installed for the next boot */
-	SYSTEM_NO_OS_ID,  /* booted 2.0, its os-release has no ID */
-	SYSTEM_STRICT,    /* booted 2.0, [Update] RequireBindings=true */
+	SYSTEM_PLAIN,    /* booted 2.0, no pending deployment */
+	SYSTEM_PENDING,  /* booted 2.0, 2.5 installed for the next boot */
+	SYSTEM_NO_OS_ID, /* booted 2.0, its os-release has no ID */
+	SYSTEM_STRICT,   /* booted 2.0, [Update] RequireBindings=true */
 } SystemKind;
 
 typedef struct {
@@ -55,6 +55,7 @@ test_policy_table (void)
 	pending.pending_version = "2.5";
 	no_os_id.os_id = NULL;
 	/* A good update; each case changes one thing. */
+	/* clang-format off */
 #define GOOD .to_commit = NEWER, .from_commit = BOOTED, .from_present = TRUE, \
 	     .timestamp = 2000000, .version = "2.1", .needed_bytes = 100 * MIB
 	const PolicyCase cases[] = {
@@ -128,6 +129,7 @@ test_policy_table (void)
 		  FALSE, 1024 * MIB, MU_ERROR_DOWNGRADE, SYSTEM_PENDING },
 	};
 #undef GOOD
+	/* clang-format on */
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
 		const MuPolicyLimits limits = {
@@ -249,16 +251,20 @@ test_version_compare (void)
 		const gchar *a, *b;
 		gint expected;
 	} cases[] = {
+		/* clang-format off */
 		{ "1.0", "1.0", 0 },       { "1.10", "1.9", 1 },   { "1.9", "1.10", -1 },
 		{ "v2026.2", "v2026.1", 1 }, { "2", "10", -1 },   { "1.0", "1.0.1", -1 },
 		{ "01", "1", 0 },          { "1.0a", "1.0b", -1 }, { "", "", 0 },
 		{ "", "1", -1 },           { "2026.11.3", "2026.2.14", 1 },
+		/* clang-format on */
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
 		g_test_message ("%s vs %s", cases[i].a, cases[i].b);
-		g_assert_cmpint (mu_version_compare (cases[i].a, cases[i].b), ==, cases[i].expected);
-		g_assert_cmpint (mu_version_compare (cases[i].b, cases[i].a), ==, -cases[i].expected);
+		g_assert_cmpint (mu_version_compare (cases[i].a, cases[i].b), ==,
+				 cases[i].expected);
+		g_assert_cmpint (mu_version_compare (cases[i].b, cases[i].a), ==,
+				 -cases[i].expected);
 	}
 }
 

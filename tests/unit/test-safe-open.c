@@ -117,8 +117,8 @@ test_regular_file (Fixture *f, gconstpointer data)
 	close (fd);
 	bytes = mu_safe_read_file (f->delta_fd, "superblock", 17, &error);
 	g_assert_no_error (error);
-	g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), "signed superblock",
-			 17);
+	g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+			 "signed superblock", 17);
 }
 
 /* A file longer than the bound is refused after reading at most bound + 1 bytes, quickly,
@@ -148,7 +148,8 @@ test_read_bound (Fixture *f, gconstpointer data)
 	read_bytes = bytes_read_so_far () - before;
 	g_assert_null (bytes);
 	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_DELTA);
-	g_test_message ("40 MiB file refused after reading %" G_GUINT64_FORMAT " bytes in %.3f s: %s",
+	g_test_message ("40 MiB file refused after reading %" G_GUINT64_FORMAT
+			" bytes in %.3f s: %s",
 			read_bytes, seconds, error->message);
 	/* The /proc/self/io reads themselves count too: a page of slack. */
 	g_assert_cmpuint (read_bytes, <=, bound + 1 + 4096);

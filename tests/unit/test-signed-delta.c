@@ -172,9 +172,11 @@ test_unsigned_superblock (Fixture *fx, gconstpointer data)
 static GBytes *
 make_envelope (GBytes *superblock, GVariant *meta)
 {
-	g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new (
-		"(t@ay@a{sv})", GUINT64_TO_BE (MU_SIGNED_DELTA_MAGIC),
-		g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, superblock, TRUE), meta));
+	g_autoptr (GVariant) v = g_variant_ref_sink (
+		g_variant_new ("(t@ay@a{sv})", GUINT64_TO_BE (MU_SIGNED_DELTA_MAGIC),
+			       g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, superblock,
+							 TRUE),
+			       meta));
 
 	return g_variant_get_data_as_bytes (v);
 }
@@ -183,9 +185,11 @@ static void
 test_envelope_without_signatures (Fixture *fx, gconstpointer data)
 {
 	g_autoptr (MuKeyring) keyring = keyring_trusting (&fx->key, 1);
-	g_autoptr (GBytes) no_key = make_envelope (fx->superblock, g_variant_new_parsed ("@a{sv} {}"));
-	g_autoptr (GBytes) empty_list = make_envelope (
-		fx->superblock, g_variant_new_parsed ("{'ostree.sign.ed25519': <@aay []>}"));
+	g_autoptr (GBytes) no_key = make_envelope (fx->superblock,
+						   g_variant_new_parsed ("@a{sv} {}"));
+	g_autoptr (GBytes) empty_list =
+		make_envelope (fx->superblock,
+			       g_variant_new_parsed ("{'ostree.sign.ed25519': <@aay []>}"));
 
 	assert_refused (no_key, keyring, MU_ERROR_UNSIGNED);
 	assert_refused (empty_list, keyring, MU_ERROR_UNSIGNED);
@@ -195,8 +199,9 @@ static void
 test_wrong_signature_type (Fixture *fx, gconstpointer data)
 {
 	g_autoptr (MuKeyring) keyring = keyring_trusting (&fx->key, 1);
-	g_autoptr (GBytes) as = make_envelope (
-		fx->superblock, g_variant_new_parsed ("{'ostree.sign.ed25519': <['abc']>}"));
+	g_autoptr (GBytes) as = make_envelope (fx->superblock,
+					       g_variant_new_parsed (
+						       "{'ostree.sign.ed25519': <['abc']>}"));
 
 	assert_refused (as, keyring, MU_ERROR_CORRUPT_DELTA);
 }
@@ -213,8 +218,8 @@ test_short_signature (Fixture *fx, gconstpointer data)
 	g_autoptr (GBytes) envelope = NULL;
 
 	g_variant_builder_init (&sigs, G_VARIANT_TYPE ("aay"));
-	g_variant_builder_add_value (
-		&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, short_sig, TRUE));
+	g_variant_builder_add_value (&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+								      short_sig, TRUE));
 	g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
 	envelope = make_envelope (fx->superblock, g_variant_builder_end (&meta));
@@ -234,8 +239,9 @@ test_too_many_signatures (Fixture *fx, gconstpointer data)
 
 	g_variant_builder_init (&sigs, G_VARIANT_TYPE ("aay"));
 	for (guint i = 0; i < MU_SIGNED_DELTA_MAX_SIGNATURES + 1; i++)
-		g_variant_builder_add_value (
-			&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, sig, TRUE));
+		g_variant_builder_add_value (&sigs,
+					     g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+								       sig, TRUE));
 	g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
 	envelope = make_envelope (fx->superblock, g_variant_builder_end (&meta));
@@ -261,7 +267,8 @@ test_truncated_envelope (Fixture *fx, gconstpointer data)
 	gsize cuts[] = { size - 1, size - 40, size / 2, 9, 8 };
 
 	for (guint i = 0; i < G_N_ELEMENTS (cuts); i++) {
-		g_autoptr (GBytes) truncated = g_bytes_new_from_bytes (fx->signed_delta, 0, cuts[i]);
+		g_autoptr (GBytes) truncated = g_bytes_new_from_bytes (fx->signed_delta, 0,
+								       cuts[i]);
 
 		assert_refused (truncated, keyring, MU_ERROR_CORRUPT_DELTA);
 	}
@@ -312,7 +319,8 @@ test_every_byte_flip (Fixture *fx, gconstpointer data)
 		g_autoptr (GError) error = NULL;
 		g_autoptr (GBytes) tampered = flip_byte (fx->signed_delta, offset);
 
-		g_assert_false (mu_signed_delta_verify_bytes (tampered, keyring, NULL, NULL, &error));
+		g_assert_false (
+			mu_signed_delta_verify_bytes (tampered, keyring, NULL, NULL, &error));
 		g_assert_nonnull (error);
 		g_assert_true (error->domain == MU_ERROR);
 		g_assert_true (error->code == MU_ERROR_CORRUPT_DELTA ||
@@ -325,7 +333,9 @@ static void
 test_revoked_key (Fixture *fx, gconstpointer data)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (MuKeyring) keyring = keyring_trusting ((MuEd25519SecretKey *[]){ fx->other, fx->key }, 2);
+	g_autoptr (MuKeyring) keyring = keyring_trusting ((MuEd25519SecretKey *[]){ fx->other,
+										    fx->key },
+							  2);
 	g_autoptr (MuKeyring) revoked_only = keyring_trusting (&fx->other, 1);
 	g_autoptr (MuKeyring) all_revoked = keyring_trusting (&fx->key, 1);
 
@@ -339,11 +349,12 @@ test_revoked_key (Fixture *fx, gconstpointer data)
 
 	/* The only trusted key is revoked and signed: the revocation is what to report. */
 	mu_keyring_add_revoked_key (all_revoked, mu_ed25519_secret_key_get_public (fx->key));
-	g_assert_false (mu_signed_delta_verify_bytes (fx->signed_delta, all_revoked, NULL, NULL,
-						      &error));
+	g_assert_false (
+		mu_signed_delta_verify_bytes (fx->signed_delta, all_revoked, NULL, NULL, &error));
 	g_assert_error (error, MU_ERROR, MU_ERROR_KEY_REVOKED);
-	g_assert_nonnull (strstr (error->message,
-				  mu_ed25519_key_get_id (mu_ed25519_secret_key_get_public (fx->key))));
+	g_assert_nonnull (
+		strstr (error->message,
+			mu_ed25519_key_get_id (mu_ed25519_secret_key_get_public (fx->key))));
 }
 
 static void
@@ -376,7 +387,8 @@ test_two_signatures_one_valid (Fixture *fx, gconstpointer data)
 		g_assert_cmpuint (mu_signed_delta_get_n_signatures (delta), ==, 2);
 		g_assert_true (mu_signed_delta_verify (delta, keyring, &key, &error));
 		g_assert_no_error (error);
-		g_assert_true (mu_ed25519_key_equal (key, mu_ed25519_secret_key_get_public (fx->key)));
+		g_assert_true (
+			mu_ed25519_key_equal (key, mu_ed25519_secret_key_get_public (fx->key)));
 		assert_refused (two, wrong, MU_ERROR_SIGNATURE_INVALID);
 
 		/* A signature by a revoked key is skipped when another one verifies. */
@@ -384,7 +396,8 @@ test_two_signatures_one_valid (Fixture *fx, gconstpointer data)
 		g_clear_pointer (&key, mu_ed25519_key_unref);
 		g_assert_true (mu_signed_delta_verify (delta, revoked, &key, &error));
 		g_assert_no_error (error);
-		g_assert_true (mu_ed25519_key_equal (key, mu_ed25519_secret_key_get_public (fx->key)));
+		g_assert_true (
+			mu_ed25519_key_equal (key, mu_ed25519_secret_key_get_public (fx->key)));
 	}
 }
 
@@ -437,7 +450,8 @@ make_big_superblock (GBytes *small, gsize pad_size)
 static GPtrArray *
 make_keys (guint n)
 {
-	GPtrArray *keys = g_ptr_array_new_with_free_func ((GDestroyNotify) mu_ed25519_secret_key_free);
+	GPtrArray *keys = g_ptr_array_new_with_free_func (
+		(GDestroyNotify) mu_ed25519_secret_key_free);
 
 	for (guint i = 0; i < n; i++) {
 		g_autoptr (GError) error = NULL;
@@ -452,7 +466,8 @@ make_keys (guint n)
 static MuKeyring *
 keyring_with (GPtrArray *trusted, GPtrArray *revoked)
 {
-	MuKeyring *keyring = keyring_trusting ((MuEd25519SecretKey **) trusted->pdata, trusted->len);
+	MuKeyring *keyring = keyring_trusting ((MuEd25519SecretKey **) trusted->pdata,
+					       trusted->len);
 
 	for (guint i = 0; i < revoked->len; i++) {
 		MuEd25519Key *pub = mu_ed25519_secret_key_get_public (revoked->pdata[i]);
@@ -488,8 +503,9 @@ test_huge_envelope (Fixture *fx, gconstpointer data)
 		g_autoptr (GBytes) sig = mu_ed25519_secret_key_sign (signers->pdata[i], sb, &error);
 
 		g_assert_no_error (error);
-		g_variant_builder_add_value (
-			&sigs, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, sig, TRUE));
+		g_variant_builder_add_value (&sigs,
+					     g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+								       sig, TRUE));
 	}
 	g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add (&meta, "{sv}", MU_SIGN_ED25519_KEY, g_variant_builder_end (&sigs));
@@ -542,7 +558,7 @@ test_envelope_at_bound (Fixture *fx, gconstpointer data)
 	g_assert_error (sign_error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT);
 }
 
-#define ADD(path, func)                                                                   \
+#define ADD(path, func)                                                                            \
 	g_test_add ("/signed-delta/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int

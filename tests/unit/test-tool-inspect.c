@@ -36,7 +36,8 @@ run_inspect (Run *run, ...)
 	va_list ap;
 
 	g_assert_nonnull (root);
-	g_ptr_array_add (argv, g_build_filename (root, "daemon", "mediaupd-bundle", "mediaupd-bundle", NULL));
+	g_ptr_array_add (argv, g_build_filename (root, "daemon", "mediaupd-bundle",
+						 "mediaupd-bundle", NULL));
 	g_ptr_array_add (argv, g_strdup ("inspect"));
 	va_start (ap, run);
 	while ((arg = va_arg (ap, const gchar *)) != NULL)
@@ -207,8 +208,8 @@ test_json_key (gconstpointer data)
 	g_assert_cmpstr (json_object_get_string_member (key, "id"), ==, "spare-a");
 	g_assert_false (json_object_get_boolean_member (key, "opened"));
 	g_assert_true (json_object_get_null_member (key, "slot"));
-	g_assert_cmpuint (json_array_get_length (json_object_get_array_member (key, "trials")),
-			  ==, 3);
+	g_assert_cmpuint (json_array_get_length (json_object_get_array_member (key, "trials")), ==,
+			  3);
 	g_assert_nonnull (strstr (wrong.err, "[NoKey]"));
 }
 
@@ -293,8 +294,9 @@ relabel (const gchar *path, const gchar *suffix, const gchar *label, const gchar
 	g_autofree gchar *copy = g_strconcat (path, suffix, NULL);
 	gsize len = 0;
 	gint status = -1;
-	const gchar *argv[] = { "cryptsetup", "config", copy, "--label", label, "--subsystem",
-				subsystem, "--disable-locks", "--batch-mode", NULL };
+	const gchar *argv[] = { "cryptsetup",   "config",      copy,      "--label",
+				label,          "--subsystem", subsystem, "--disable-locks",
+				"--batch-mode", NULL };
 
 	g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
 	g_assert_true (g_file_set_contents (copy, contents, (gssize) len, NULL));
@@ -320,7 +322,7 @@ test_escapes (gconstpointer data)
 	const MuLuksFixtures *fx = data;
 	g_autofree gchar *bad_label = relabel (fx->three, ".label", "\033[2Jevil", "mediaupd-v1");
 	g_autofree gchar *bad_subsystem = relabel (fx->three, ".subsystem", "mediaupd-bundle",
-						  "mediaupd-v9\033]0;x\a");
+						   "mediaupd-v9\033]0;x\a");
 	g_auto (Run) label_run = { 0 };
 	g_auto (Run) label_json = { 0 };
 	g_auto (Run) subsystem_run = { 0 };
