@@ -47,8 +47,8 @@
 #include "mu-config.h"
 #include "mu-engine.h"
 #include "mu-error.h"
-#include "mu-escape.h"
 #include "mu-lock.h"
+#include "mu-log.h"
 #include "mu-manager.h"
 #include "mu-media-udisks.h"
 #include "mu-worker-main.h"
@@ -73,34 +73,17 @@ static gboolean stderr_is_journal;
 static GLogWriterOutput
 log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
-	g_autofree GLogField *with_id = g_new (GLogField, n_fields + 1);
-	g_autofree gchar *message = NULL;
-	const gchar *domain = NULL;
+	g_auto (MuLogRecord) record = { 0 };
 	GLogWriterOutput r;
 
-	for (gsize i = 0; i < n_fields; i++) {
-		with_id[i] = fields[i];
-		if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
-			domain = fields[i].value;
-		if (g_str_equal (fields[i].key, "MESSAGE") && message == NULL) {
-			g_autofree gchar *raw = fields[i].length < 0
-							? g_strdup (fields[i].value)
-							: g_strndup (fields[i].value,
-								     (gsize) fields[i].length);
-
-			message = mu_escape_untrusted (raw);
-			with_id[i].value = message;
-			with_id[i].length = -1;
-		}
-	}
-	if (g_log_writer_default_would_drop (level, domain))
+	if (!mu_log_record_init (&record, level, fields, n_fields))
 		return G_LOG_WRITER_HANDLED;
-	with_id[n_fields] = (GLogField){ "SYSLOG_IDENTIFIER", "mediaupd", -1 };
-	r = g_log_writer_journald (level, with_id, n_fields + 1, user_data);
+	r = g_log_writer_journald (level, record.fields, record.n_fields, user_data);
 	if (r != G_LOG_WRITER_HANDLED ||
 	    (!stderr_is_journal &&
 	     (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))))
-		return g_log_writer_standard_streams (level, with_id, n_fields, user_data);
+		return g_log_writer_standard_streams (level, record.fields, record.n_fields,
+						      user_data);
 	return G_LOG_WRITER_HANDLED;
 }
 
