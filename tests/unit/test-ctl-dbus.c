@@ -392,24 +392,6 @@ fixture_set_up_policy (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree (const gchar *path)
-{
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree (child);
-		else
-			g_unlink (child);
-	}
-	g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
 	stop_daemon (f);
@@ -421,7 +403,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 		g_clear_object (&f->bus);
 	}
 	g_free (f->address);
-	remove_tree (f->tmpdir);
+	mu_test_remove_tree (f->tmpdir);
 	g_free (f->tmpdir);
 	g_free (f->config_path);
 }

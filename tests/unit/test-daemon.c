@@ -182,24 +182,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree (const gchar *path)
-{
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree (child);
-		else
-			g_unlink (child);
-	}
-	g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
 	if (f->daemon != NULL)
@@ -208,7 +190,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 	g_clear_pointer (&f->completed, g_ptr_array_unref);
 	g_dbus_connection_close_sync (f->conn, NULL, NULL);
 	g_clear_object (&f->conn);
-	remove_tree (f->tmpdir);
+	mu_test_remove_tree (f->tmpdir);
 	g_free (f->tmpdir);
 	g_free (f->config_path);
 	g_free (f->state_dir);

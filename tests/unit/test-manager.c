@@ -233,24 +233,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	}
 }
 
-static void
-remove_tree (const gchar *path)
-{
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree (child);
-		else
-			g_unlink (child);
-	}
-	g_rmdir (path);
-}
-
 static gboolean
 set_flag (gpointer data)
 {
@@ -275,7 +257,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 	g_clear_object (&f->server);
 	g_clear_object (&f->source);
 	g_clear_pointer (&f->config, mu_config_free);
-	remove_tree (f->tmpdir);
+	mu_test_remove_tree (f->tmpdir);
 	g_free (f->tmpdir);
 	g_free (f->config_path);
 	g_unsetenv ("MEDIAUPD_TEST_PAUSE_AT");
