@@ -16,6 +16,7 @@
 
 #include "mu-dbus-manager.h"
 #include "mu-error.h"
+#include "test-daemon-util.h"
 #include "test-luks-util.h"
 
 #define NAME "org.mediaupd.Manager1"
@@ -24,21 +25,6 @@
 #define TIMEOUT_US (30 * G_USEC_PER_SEC)
 
 static MuLuksFixtures *luks;
-
-/*
- * A worker stopped by the test hook outlives a failed assertion (a stopped process cannot
- * act on its parent's death) and would hold the test's output open: killed on abort.
- */
-static volatile GPid paused_worker;
-
-static void
-kill_paused_worker (int sig)
-{
-	if (paused_worker > 0)
-		kill (paused_worker, SIGKILL);
-	signal (sig, SIG_DFL);
-	raise (sig);
-}
 static GTestDBus *test_bus;
 
 typedef struct {
@@ -64,82 +50,33 @@ on_completed (GDBusConnection *conn, const gchar *sender, const gchar *path, con
 static GDBusConnection *
 new_connection (void)
 {
-	g_autoptr (GError) error = NULL;
-	GDBusConnection *conn = g_dbus_connection_new_for_address_sync (
-		g_test_dbus_get_bus_address (test_bus),
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, &error);
-
-	g_assert_no_error (error);
-	return conn;
+	return mu_test_bus_connect (g_test_dbus_get_bus_address (test_bus));
 }
 
 static gboolean
 name_has_owner (GDBusConnection *conn)
 {
-	g_autoptr (GVariant) reply =
-		g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-					     "org.freedesktop.DBus", "NameHasOwner",
-					     g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
-					     G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-	gboolean owned = FALSE;
-
-	if (reply != NULL)
-		g_variant_get (reply, "(b)", &owned);
-	return owned;
+	return mu_test_name_has_owner (conn, NAME);
 }
 
 /* Runs the main context until @cond holds, failing the test after TIMEOUT_US. */
-#define WAIT_FOR(cond)                                                                             \
-	G_STMT_START                                                                               \
-	{                                                                                          \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
-		while (!(cond)) {                                                                  \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
-			if (!g_main_context_iteration (NULL, FALSE))                               \
-				g_usleep (10 * 1000);                                              \
-		}                                                                                  \
-	}                                                                                          \
-	G_STMT_END
+#define WAIT_FOR(cond) MU_TEST_WAIT_FOR (cond, TIMEOUT_US)
 
 static void
 write_config (Fixture *f, const gchar *extra)
 {
-	g_autoptr (GError) error = NULL;
 	g_autofree gchar *keys = g_build_filename (luks->tmpdir, "keys", NULL);
-	g_autofree gchar *text = g_strdup_printf ("[Media]\nSource=none\n"
-						  "[Paths]\nStateDirectory=%s\n"
-						  "RuntimeDirectory=%s/run\n"
-						  "[Keys]\nDirectories=%s\n"
-						  "%s",
-						  f->state_dir, f->tmpdir, keys,
-						  extra != NULL ? extra : "");
 
-	g_file_set_contents (f->config_path, text, -1, &error);
-	g_assert_no_error (error);
+	mu_test_write_config (f->config_path, "[Media]\nSource=none\n", f->tmpdir, keys, extra);
 }
 
 static void
 start_daemon (Fixture *f, const gchar *pause_at)
 {
-	g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-		G_SUBPROCESS_FLAGS_NONE);
 	g_autoptr (GError) error = NULL;
-	const gchar *daemon = g_getenv ("MEDIAUPD_DAEMON");
 
-	g_assert_nonnull (daemon);
-	g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS",
-				      g_test_dbus_get_bus_address (test_bus), TRUE);
-	g_subprocess_launcher_unsetenv (launcher, "NOTIFY_SOCKET");
-	if (pause_at != NULL)
-		g_subprocess_launcher_setenv (launcher, "MEDIAUPD_TEST_PAUSE_AT", pause_at, TRUE);
-	else
-		g_subprocess_launcher_unsetenv (launcher, "MEDIAUPD_TEST_PAUSE_AT");
-	f->daemon = g_subprocess_launcher_spawn (launcher, &error, daemon, "--config",
-						 f->config_path, NULL);
-	g_assert_no_error (error);
-	WAIT_FOR (name_has_owner (f->conn));
+	f->daemon = mu_test_daemon_start (g_test_dbus_get_bus_address (test_bus), f->config_path,
+					  pause_at, f->conn, TIMEOUT_US);
 	f->proxy = mu_dbus_manager1_proxy_new_sync (f->conn, G_DBUS_PROXY_FLAGS_NONE, NAME, PATH,
 						    NULL, &error);
 	g_assert_no_error (error);
@@ -149,19 +86,8 @@ start_daemon (Fixture *f, const gchar *pause_at)
 static gint
 stop_daemon (Fixture *f)
 {
-	g_autoptr (GError) error = NULL;
-	gint status;
-
 	g_clear_object (&f->proxy);
-	if (f->daemon == NULL)
-		return 0;
-	g_subprocess_send_signal (f->daemon, SIGTERM);
-	g_subprocess_wait (f->daemon, NULL, &error);
-	g_assert_no_error (error);
-	status = g_subprocess_get_status (f->daemon);
-	g_clear_object (&f->daemon);
-	WAIT_FOR (!name_has_owner (f->conn));
-	return status;
+	return mu_test_daemon_stop (&f->daemon, f->conn, TIMEOUT_US);
 }
 
 static void
@@ -260,24 +186,7 @@ remote_name (const GError *error)
 static void
 assert_nothing_left (void)
 {
-	g_autofree gchar *mounts = NULL;
-	g_autoptr (GDir) mapper = g_dir_open ("/dev/mapper", 0, NULL);
-	g_autoptr (GDir) block = g_dir_open ("/sys/block", 0, NULL);
-	const gchar *name;
-
-	g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts, NULL, NULL));
-	g_assert_null (strstr (mounts, "mediaupd-"));
-
-	while (mapper != NULL && (name = g_dir_read_name (mapper)) != NULL)
-		g_assert_false (g_str_has_prefix (name, "mediaupd-"));
-	/* No loop device over a fixture of this program. */
-	while (block != NULL && (name = g_dir_read_name (block)) != NULL) {
-		g_autofree gchar *path = g_strdup_printf ("/sys/block/%s/loop/backing_file", name);
-		g_autofree gchar *backing = NULL;
-
-		if (g_file_get_contents (path, &backing, NULL, NULL))
-			g_assert_null (strstr (backing, luks->tmpdir));
-	}
+	mu_test_assert_nothing_left (luks->tmpdir);
 }
 
 static gchar *
@@ -293,30 +202,11 @@ read_state_file (Fixture *f)
 
 /* ---- worker processes ---- */
 
-/* The daemon's one child, once it has stopped itself (the test hook), else 0. */
+/* The daemon's child, once it has stopped itself (the test hook), else 0. */
 static GPid
 stopped_worker (Fixture *f)
 {
-	const gchar *id = g_subprocess_get_identifier (f->daemon);
-	g_autofree gchar *children_path = g_strdup_printf ("/proc/%s/task/%s/children", id, id);
-	g_autofree gchar *children = NULL;
-	g_autofree gchar *stat_path = NULL;
-	g_autofree gchar *stat = NULL;
-	const gchar *state;
-	gint64 pid;
-
-	if (!g_file_get_contents (children_path, &children, NULL, NULL) || *children == '\0')
-		return 0;
-	pid = g_ascii_strtoll (children, NULL, 10);
-	stat_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", pid);
-	if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
-		return 0;
-	/* "PID (comm) S ...": the state follows the last ')'. */
-	state = strrchr (stat, ')');
-	if (state == NULL || state[1] != ' ' || state[2] != 'T')
-		return 0;
-	paused_worker = (GPid) pid;
-	return paused_worker;
+	return mu_test_stopped_child (g_subprocess_get_identifier (f->daemon), NULL);
 }
 
 /* Alive: not gone, not a zombie waiting to be reaped. */
@@ -801,11 +691,9 @@ main (int argc, char **argv)
 	}
 	/* As every client: org.mediaupd.Error.* come back as MU_ERROR codes. */
 	mu_error_register_dbus ();
-	signal (SIGABRT, kill_paused_worker);
-	signal (SIGTRAP, kill_paused_worker);
+	mu_test_kill_stopped_child_on_abort ();
 	luks = mu_luks_fixtures_new ();
-	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-	g_test_dbus_up (test_bus);
+	test_bus = mu_test_bus_up ();
 
 #define ADD(path, func, config)                                                                    \
 	g_test_add ("/daemon/" path, Fixture, config, fixture_set_up, func, fixture_tear_down)
@@ -823,8 +711,7 @@ main (int argc, char **argv)
 	ADD ("sigterm-running", test_sigterm_running, NULL);
 #undef ADD
 	ret = g_test_run ();
-	g_test_dbus_down (test_bus);
-	g_clear_object (&test_bus);
+	g_clear_pointer (&test_bus, mu_test_bus_down);
 	g_clear_pointer (&luks, mu_luks_fixtures_free);
 	return ret;
 }
