@@ -856,14 +856,9 @@ main (int argc, char **argv)
 {
 	int ret;
 
-	g_test_init (&argc, &argv, NULL);
-	if (getuid () != 0) {
-		/* The daemon's workers make a mount namespace of their own, which takes root. */
-		g_test_skip ("the daemon's workers need root");
+	if (!mu_test_init_as_root (&argc, &argv, "the daemon's workers need root"))
 		return g_test_run ();
-	}
 	luks = mu_luks_fixtures_new ();
-	test_bus = mu_test_bus_up ();
 
 #define ADD(path, func)                                                                            \
 	g_test_add ("/ctl-dbus/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -880,8 +875,7 @@ main (int argc, char **argv)
 		    fixture_tear_down);
 	ADD ("no-bus", test_no_bus);
 	ADD ("usage", test_usage);
-	ret = g_test_run ();
-	g_clear_pointer (&test_bus, mu_test_bus_down);
+	ret = mu_test_run_on_bus (&test_bus);
 	mu_luks_fixtures_free (luks);
 	return ret;
 }

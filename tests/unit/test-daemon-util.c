@@ -5,28 +5,34 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MANAGER_NAME "org.mediaupd.Manager1"
 
 /* The last stopped child found, for the abort handler. */
 static volatile GPid stopped_child;
 
-GTestDBus *
-mu_test_bus_up (void)
+gboolean
+mu_test_init_as_root (int *argc, char ***argv, const gchar *why)
 {
-	GTestDBus *bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-
-	g_test_dbus_up (bus);
-	return bus;
+	g_test_init (argc, argv, NULL);
+	if (getuid () == 0)
+		return TRUE;
+	g_test_skip (why);
+	return FALSE;
 }
 
-void
-mu_test_bus_down (GTestDBus *bus)
+int
+mu_test_run_on_bus (GTestDBus **bus)
 {
-	if (bus == NULL)
-		return;
-	g_test_dbus_down (bus);
-	g_object_unref (bus);
+	int ret;
+
+	*bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_test_dbus_up (*bus);
+	ret = g_test_run ();
+	g_test_dbus_down (*bus);
+	g_clear_object (bus);
+	return ret;
 }
 
 GDBusConnection *

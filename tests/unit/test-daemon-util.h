@@ -24,9 +24,14 @@
 	}                                                                                          \
 	G_STMT_END
 
-/* A private bus, up; mu_test_bus_down takes it down and frees it. */
-GTestDBus *mu_test_bus_up (void);
-void mu_test_bus_down (GTestDBus *bus);
+/*
+ * g_test_init, and TRUE if this runs as root; else the program's one case is
+ * skipped for @why (the daemon's workers make a mount namespace of their own,
+ * which takes root) and the caller returns g_test_run ().
+ */
+gboolean mu_test_init_as_root (int *argc, char ***argv, const gchar *why);
+/* The cases added, run with *@bus a private bus that is up meanwhile; their result. */
+int mu_test_run_on_bus (GTestDBus **bus);
 
 /* A client connection to the bus at @address. */
 GDBusConnection *mu_test_bus_connect (const gchar *address);

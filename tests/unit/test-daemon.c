@@ -683,17 +683,12 @@ main (int argc, char **argv)
 {
 	int ret;
 
-	g_test_init (&argc, &argv, NULL);
-	if (getuid () != 0) {
-		/* Workers make a mount namespace of their own, which takes root. */
-		g_test_skip ("the daemon's workers need root");
+	if (!mu_test_init_as_root (&argc, &argv, "the daemon's workers need root"))
 		return g_test_run ();
-	}
 	/* As every client: org.mediaupd.Error.* come back as MU_ERROR codes. */
 	mu_error_register_dbus ();
 	mu_test_kill_stopped_child_on_abort ();
 	luks = mu_luks_fixtures_new ();
-	test_bus = mu_test_bus_up ();
 
 #define ADD(path, func, config)                                                                    \
 	g_test_add ("/daemon/" path, Fixture, config, fixture_set_up, func, fixture_tear_down)
@@ -710,8 +705,7 @@ main (int argc, char **argv)
 	ADD ("worker-killed", test_worker_killed, NULL);
 	ADD ("sigterm-running", test_sigterm_running, NULL);
 #undef ADD
-	ret = g_test_run ();
-	g_clear_pointer (&test_bus, mu_test_bus_down);
+	ret = mu_test_run_on_bus (&test_bus);
 	g_clear_pointer (&luks, mu_luks_fixtures_free);
 	return ret;
 }

@@ -478,25 +478,20 @@ main (int argc, char **argv)
 		if (g_str_has_prefix (argv[i], "--worker"))
 			return mu_worker_main (argc, argv);
 	}
-	g_test_init (&argc, &argv, NULL);
+	if (!mu_test_init_as_root (&argc, &argv, "the manager's workers need root"))
+		return g_test_run ();
 	/* The manager logs refusals and failures as warnings, in this process. */
 	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-	if (getuid () != 0) {
-		g_test_skip ("the manager's workers need root");
-		return g_test_run ();
-	}
 	mu_error_register_dbus ();
 	mu_test_kill_stopped_child_on_abort ();
 	luks = mu_luks_fixtures_new ();
-	test_bus = mu_test_bus_up ();
 #define ADD(path, func)                                                                            \
 	g_test_add ("/manager/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 	ADD ("no-bundle", test_no_bundle);
 	ADD ("two-candidates", test_two_candidates);
 	ADD ("queue-and-removal", test_queue_and_removal);
 #undef ADD
-	ret = g_test_run ();
-	g_clear_pointer (&test_bus, mu_test_bus_down);
+	ret = mu_test_run_on_bus (&test_bus);
 	g_clear_pointer (&luks, mu_luks_fixtures_free);
 	return ret;
 }
