@@ -96,21 +96,10 @@ parse_lines (Run *r)
 	}
 }
 
-typedef struct {
-	gboolean done;
-	gchar *out;
-	gchar *err;
-	GError *error;
-} Communication;
-
 static void
 on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	Communication *c = user_data;
-
-	(void) g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &c->out,
-						     &c->err, &c->error);
-	c->done = TRUE;
+	*(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 /* Collects what @proc printed and its exit status; a run that hangs (a FIFO opened
@@ -118,11 +107,12 @@ on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 finish_run (GSubprocess *proc, Run *r)
 {
-	Communication c = { 0 };
+	g_autoptr (GAsyncResult) result = NULL;
+	g_autoptr (GError) error = NULL;
 	gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
 
-	g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_communicated, &c);
-	while (!c.done) {
+	g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_communicated, &result);
+	while (result == NULL) {
 		if (g_get_monotonic_time () > deadline) {
 			g_autofree gchar *pid = g_strdup (g_subprocess_get_identifier (proc));
 
@@ -133,9 +123,8 @@ finish_run (GSubprocess *proc, Run *r)
 		if (!g_main_context_iteration (NULL, FALSE))
 			g_usleep (10 * 1000);
 	}
-	g_assert_no_error (c.error);
-	r->out = c.out;
-	r->err = c.err;
+	(void) g_subprocess_communicate_utf8_finish (proc, result, &r->out, &r->err, &error);
+	g_assert_no_error (error);
 	g_assert_true (g_subprocess_get_if_exited (proc));
 	r->exit_status = g_subprocess_get_exit_status (proc);
 	parse_lines (r);
@@ -247,11 +236,7 @@ connect_fixture (Fixture *f)
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-	g_autoptr (GError) error = NULL;
-
-	f->tmpdir = g_dir_make_tmp ("mu-test-ctl-XXXXXX", &error);
-	g_assert_no_error (error);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-ctl-XXXXXX", &f->config_path);
 	f->address = g_strdup (g_test_dbus_get_bus_address (test_bus));
 	connect_fixture (f);
 }
@@ -270,10 +255,8 @@ fixture_set_up_policy (Fixture *f, gconstpointer data)
 	g_autofree gchar *policy = NULL;
 	g_autofree gchar *text = NULL;
 
-	f->tmpdir = g_dir_make_tmp ("mu-test-ctl-XXXXXX", &error);
-	g_assert_no_error (error);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-ctl-XXXXXX", &f->config_path);
 	g_assert_cmpint (chmod (f->tmpdir, 0755), ==, 0);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
 	bus_conf = g_build_filename (f->tmpdir, "bus.conf", NULL);
 	socket = g_build_filename (f->tmpdir, "system_bus_socket", NULL);
 	policy = g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "systemd",
@@ -322,9 +305,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 		g_clear_object (&f->bus);
 	}
 	g_free (f->address);
-	mu_test_remove_tree (f->tmpdir);
-	g_free (f->tmpdir);
-	g_free (f->config_path);
+	mu_test_case_dir_free (f->tmpdir, f->config_path);
 }
 
 /* ---- tests ---- */
@@ -856,9 +837,9 @@ main (int argc, char **argv)
 {
 	int ret;
 
-	if (!mu_test_init_as_root (&argc, &argv, "the daemon's workers need root"))
+	luks = mu_test_init_as_root (&argc, &argv, "the daemon's workers need root");
+	if (luks == NULL)
 		return g_test_run ();
-	luks = mu_luks_fixtures_new ();
 
 #define ADD(path, func)                                                                            \
 	g_test_add ("/ctl-dbus/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)

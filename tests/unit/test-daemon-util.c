@@ -12,14 +12,15 @@
 /* The last stopped child found, for the abort handler. */
 static volatile GPid stopped_child;
 
-gboolean
+MuLuksFixtures *
 mu_test_init_as_root (int *argc, char ***argv, const gchar *why)
 {
 	g_test_init (argc, argv, NULL);
-	if (getuid () == 0)
-		return TRUE;
-	g_test_skip (why);
-	return FALSE;
+	if (getuid () != 0) {
+		g_test_skip (why);
+		return NULL;
+	}
+	return mu_luks_fixtures_new ();
 }
 
 int
@@ -62,6 +63,25 @@ mu_test_name_has_owner (GDBusConnection *conn, const gchar *name)
 	if (reply != NULL)
 		g_variant_get (reply, "(b)", &owned);
 	return owned;
+}
+
+gchar *
+mu_test_case_dir_new (const gchar *tmpl, gchar **ret_config_path)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *dir = g_dir_make_tmp (tmpl, &error);
+
+	g_assert_no_error (error);
+	*ret_config_path = g_build_filename (dir, "mediaupd.conf", NULL);
+	return g_steal_pointer (&dir);
+}
+
+void
+mu_test_case_dir_free (gchar *dir, gchar *config_path)
+{
+	mu_test_remove_tree (dir);
+	g_free (dir);
+	g_free (config_path);
 }
 
 void

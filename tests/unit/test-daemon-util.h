@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "test-luks-util.h"
+
 /*
  * What the test programs of the daemon share: a private bus (GTestDBus) and
  * connections to it, the daemon's configuration in a temporary directory, the
@@ -25,17 +27,23 @@
 	G_STMT_END
 
 /*
- * g_test_init, and TRUE if this runs as root; else the program's one case is
- * skipped for @why (the daemon's workers make a mount namespace of their own,
- * which takes root) and the caller returns g_test_run ().
+ * g_test_init and, as root, the LUKS2 fixtures the cases share. Not as root, NULL:
+ * the program's one case is skipped for @why (the daemon's workers make a mount
+ * namespace of their own, which takes root) and the caller returns g_test_run ().
  */
-gboolean mu_test_init_as_root (int *argc, char ***argv, const gchar *why);
+MuLuksFixtures *mu_test_init_as_root (int *argc, char ***argv, const gchar *why);
 /* The cases added, run with *@bus a private bus that is up meanwhile; their result. */
 int mu_test_run_on_bus (GTestDBus **bus);
 
 /* A client connection to the bus at @address. */
 GDBusConnection *mu_test_bus_connect (const gchar *address);
 gboolean mu_test_name_has_owner (GDBusConnection *conn, const gchar *name);
+
+/* A case's temporary directory (@tmpl as g_dir_make_tmp takes it), and in
+ * *@ret_config_path the path of its configuration, DIR/mediaupd.conf. */
+gchar *mu_test_case_dir_new (const gchar *tmpl, gchar **ret_config_path);
+/* Removes @dir and all below it; frees both. */
+void mu_test_case_dir_free (gchar *dir, gchar *config_path);
 
 /*
  * Writes the configuration @path: @head (whole groups, or ""), then state and

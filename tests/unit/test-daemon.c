@@ -93,11 +93,7 @@ stop_daemon (Fixture *f)
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-	g_autoptr (GError) error = NULL;
-
-	f->tmpdir = g_dir_make_tmp ("mu-test-daemon-XXXXXX", &error);
-	g_assert_no_error (error);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-daemon-XXXXXX", &f->config_path);
 	f->state_dir = g_build_filename (f->tmpdir, "state", NULL);
 	write_config (f, data);
 	f->conn = new_connection ();
@@ -116,9 +112,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 	g_clear_pointer (&f->completed, g_ptr_array_unref);
 	g_dbus_connection_close_sync (f->conn, NULL, NULL);
 	g_clear_object (&f->conn);
-	mu_test_remove_tree (f->tmpdir);
-	g_free (f->tmpdir);
-	g_free (f->config_path);
+	mu_test_case_dir_free (f->tmpdir, f->config_path);
 	g_free (f->state_dir);
 }
 
@@ -683,12 +677,12 @@ main (int argc, char **argv)
 {
 	int ret;
 
-	if (!mu_test_init_as_root (&argc, &argv, "the daemon's workers need root"))
-		return g_test_run ();
 	/* As every client: org.mediaupd.Error.* come back as MU_ERROR codes. */
 	mu_error_register_dbus ();
+	luks = mu_test_init_as_root (&argc, &argv, "the daemon's workers need root");
+	if (luks == NULL)
+		return g_test_run ();
 	mu_test_kill_stopped_child_on_abort ();
-	luks = mu_luks_fixtures_new ();
 
 #define ADD(path, func, config)                                                                    \
 	g_test_add ("/daemon/" path, Fixture, config, fixture_set_up, func, fixture_tear_down)

@@ -160,9 +160,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	g_autoptr (GError) error = NULL;
 	g_autofree gchar *keys = g_build_filename (luks->tmpdir, "keys", NULL);
 
-	f->tmpdir = g_dir_make_tmp ("mu-test-manager-XXXXXX", &error);
-	g_assert_no_error (error);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-manager-XXXXXX", &f->config_path);
 	mu_test_write_config (f->config_path,
 			      "[Bundle]\nNames=static-update.bundle.enc;second.bundle.enc\n",
 			      f->tmpdir, keys, NULL);
@@ -221,9 +219,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 	g_clear_object (&f->server);
 	g_clear_object (&f->source);
 	g_clear_pointer (&f->config, mu_config_free);
-	mu_test_remove_tree (f->tmpdir);
-	g_free (f->tmpdir);
-	g_free (f->config_path);
+	mu_test_case_dir_free (f->tmpdir, f->config_path);
 	g_unsetenv ("MEDIAUPD_TEST_PAUSE_AT");
 }
 
@@ -478,13 +474,13 @@ main (int argc, char **argv)
 		if (g_str_has_prefix (argv[i], "--worker"))
 			return mu_worker_main (argc, argv);
 	}
-	if (!mu_test_init_as_root (&argc, &argv, "the manager's workers need root"))
+	luks = mu_test_init_as_root (&argc, &argv, "the manager's workers need root");
+	if (luks == NULL)
 		return g_test_run ();
 	/* The manager logs refusals and failures as warnings, in this process. */
 	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 	mu_error_register_dbus ();
 	mu_test_kill_stopped_child_on_abort ();
-	luks = mu_luks_fixtures_new ();
 #define ADD(path, func)                                                                            \
 	g_test_add ("/manager/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 	ADD ("no-bundle", test_no_bundle);
