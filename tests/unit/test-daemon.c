@@ -547,6 +547,26 @@ test_sigterm_idle (Fixture *f, gconstpointer data)
 	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
 }
 
+/*
+ * The daemon started with its workers stopping at the "discover" pause point, and an
+ * ApplyBundle of @path under way in @r: its worker, once stopped there. 0, the case
+ * skipped, in a build without the test hooks.
+ */
+static GPid
+apply_paused (Fixture *f, const gchar *path, Reply *r)
+{
+	GPid worker;
+
+	if (!MEDIAUPD_TEST_HOOKS) {
+		g_test_skip ("needs a build with -Dtest_hooks=true");
+		return 0;
+	}
+	start_daemon (f, "discover");
+	call_with_file (f, "ApplyBundle", path, no_options (), r);
+	WAIT_FOR ((worker = stopped_worker (f)) != 0);
+	return worker;
+}
+
 static void
 test_worker_killed (Fixture *f, gconstpointer data)
 {
@@ -557,13 +577,9 @@ test_worker_killed (Fixture *f, gconstpointer data)
 	gboolean success = TRUE;
 	GPid worker;
 
-	if (!MEDIAUPD_TEST_HOOKS) {
-		g_test_skip ("needs a build with -Dtest_hooks=true");
+	worker = apply_paused (f, luks->random, &r);
+	if (worker == 0)
 		return;
-	}
-	start_daemon (f, "discover");
-	call_with_file (f, "ApplyBundle", luks->random, no_options (), &r);
-	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_state (f->proxy), "checking") == 0);
 	/* One install at a time. */
 	{
@@ -611,13 +627,9 @@ test_cancel_running (Fixture *f, gconstpointer data)
 	g_autofree gchar *name = NULL;
 	GPid worker;
 
-	if (!MEDIAUPD_TEST_HOOKS) {
-		g_test_skip ("needs a build with -Dtest_hooks=true");
+	worker = apply_paused (f, luks->three, &r);
+	if (worker == 0)
 		return;
-	}
-	start_daemon (f, "discover");
-	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
-	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	g_assert_true (mu_dbus_manager1_call_cancel_sync (f->proxy, NULL, &error));
 	g_assert_no_error (error);
 	/* The worker stops at its next safe point once it runs again. */
@@ -639,13 +651,9 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	GPid worker;
 	gint status;
 
-	if (!MEDIAUPD_TEST_HOOKS) {
-		g_test_skip ("needs a build with -Dtest_hooks=true");
+	worker = apply_paused (f, luks->three, &r);
+	if (worker == 0)
 		return;
-	}
-	start_daemon (f, "discover");
-	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
-	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	g_subprocess_send_signal (f->daemon, SIGTERM);
 	/* Deferred: the daemon waits for the worker, which is stopped, and leaves it be. */
 	g_usleep (G_USEC_PER_SEC / 2);
