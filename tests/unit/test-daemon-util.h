@@ -66,8 +66,8 @@ GSubprocess *mu_test_daemon_start (const gchar *bus_address, const gchar *config
 				   const gchar *pause_at, GDBusConnection *conn, gint64 timeout_us);
 /*
  * SIGTERM to *@daemon, if any; waits for its end and for its name to leave the bus,
- * clears *@daemon and returns its wait status (0 for none: the daemon must exit,
- * with status 0, not be killed).
+ * clears *@daemon and returns its wait status, for the caller to check that it
+ * exited with status 0 and was not killed (0 when there was no daemon).
  */
 gint mu_test_daemon_stop (GSubprocess **daemon, GDBusConnection *conn, gint64 timeout_us);
 
