@@ -19,6 +19,7 @@
 #include "mu-error.h"
 #include "mu-key.h"
 #include "mu-luks.h"
+#include "test-luks-util.h"
 
 typedef struct {
 	gchar *tmpdir;
@@ -60,25 +61,6 @@ source_path (const gchar *name)
 
 	g_assert_nonnull (root);
 	return g_build_filename (root, "tests", "unit", name, NULL);
-}
-
-static gchar *
-write_key (const gchar *name, MuKey **out_key)
-{
-	g_autofree gchar *path = g_build_filename (fx->tmpdir, name, NULL);
-	guint8 data[64];
-	g_autoptr (GError) error = NULL;
-
-	for (gsize i = 0; i < sizeof data; i++)
-		data[i] = (guint8) g_random_int_range (0, 256);
-	g_file_set_contents_full (path, (const gchar *) data, sizeof data, G_FILE_SET_CONTENTS_NONE,
-				  0600, &error);
-	g_assert_no_error (error);
-	if (out_key != NULL) {
-		*out_key = mu_key_load_file (path, MU_KEY_LOAD_NONE, &error);
-		g_assert_no_error (error);
-	}
-	return g_steal_pointer (&path);
 }
 
 /* A copy of @src named @name with @edits applied by luks2-edit.py (NULL-terminated
@@ -138,8 +120,8 @@ fixtures_setup (void)
 	fx = g_new0 (Fixtures, 1);
 	fx->tmpdir = g_dir_make_tmp ("mu-bundle-guard-XXXXXX", &error);
 	g_assert_no_error (error);
-	fx->main_key_path = write_key ("main-2026.key", &fx->main_key);
-	fx->other_key_path = write_key ("fallback-1.key", NULL);
+	fx->main_key_path = mu_test_write_random_key (fx->tmpdir, "main-2026", 64, &fx->main_key);
+	fx->other_key_path = mu_test_write_random_key (fx->tmpdir, "fallback-1", 64, NULL);
 	fx->good = g_build_filename (fx->tmpdir, "good", NULL);
 	main_arg = g_strconcat ("main-2026=", fx->main_key_path, NULL);
 	other_arg = g_strconcat ("fallback-1=", fx->other_key_path, NULL);
@@ -165,15 +147,16 @@ fixtures_setup (void)
 	g_file_set_contents (fx->many, "", 0, &error);
 	g_assert_no_error (error);
 	g_assert_cmpint (truncate (fx->many, 8 * 1024 * 1024 + 64 * 1024), ==, 0);
-	first_key = write_key ("slot-0.key", NULL);
+	first_key = mu_test_write_random_key (fx->tmpdir, "slot-0", 64, NULL);
 	run (cryptsetup, "luksFormat", "--type", "luks2", "--batch-mode", "--disable-locks",
 	     "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--sector-size", "4096",
 	     "--luks2-metadata-size", "64k", "--luks2-keyslots-size", "8257536", "--label",
 	     "mediaupd-bundle", "--subsystem", "mediaupd-v1", "--key-file", first_key, fx->many,
 	     NULL);
 	for (guint i = 0; i < 32; i++) {
-		g_autofree gchar *name = g_strdup_printf ("slot-%u.key", i);
-		g_autofree gchar *key = i > 0 ? write_key (name, NULL) : g_strdup (first_key);
+		g_autofree gchar *id = g_strdup_printf ("slot-%u", i);
+		g_autofree gchar *key = i > 0 ? mu_test_write_random_key (fx->tmpdir, id, 64, NULL)
+					      : g_strdup (first_key);
 		g_autofree gchar *slot = g_strdup_printf ("%u", i);
 		g_autofree gchar *token = g_build_filename (fx->tmpdir, "token.json", NULL);
 		g_autofree gchar *json = g_strdup_printf (

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test-daemon-util.h"
 #include "test-luks-util.h"
 
 #define NAME "org.mediaupd.Manager1"
@@ -54,80 +55,29 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 static gboolean
 name_has_owner (GDBusConnection *conn)
 {
-	g_autoptr (GVariant) reply =
-		g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-					     "org.freedesktop.DBus", "NameHasOwner",
-					     g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
-					     G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-	gboolean owned = FALSE;
-
-	if (reply != NULL)
-		g_variant_get (reply, "(b)", &owned);
-	return owned;
+	return mu_test_name_has_owner (conn, NAME);
 }
 
-#define WAIT_FOR(cond)                                                                             \
-	G_STMT_START                                                                               \
-	{                                                                                          \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
-		while (!(cond)) {                                                                  \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
-			g_usleep (20 * 1000);                                                      \
-		}                                                                                  \
-	}                                                                                          \
-	G_STMT_END
-
-static GSubprocessLauncher *
-launcher_for (const gchar *bus_address, GSubprocessFlags flags)
-{
-	GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
-
-	g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", bus_address, TRUE);
-	g_subprocess_launcher_unsetenv (launcher, "NOTIFY_SOCKET");
-	g_subprocess_launcher_unsetenv (launcher, "MEDIAUPD_TEST_PAUSE_AT");
-	return launcher;
-}
+#define WAIT_FOR(cond) MU_TEST_WAIT_FOR (cond, TIMEOUT_US)
 
 static void
 start_daemon (Fixture *f, const gchar *extra_config, const gchar *pause_at)
 {
-	g_autoptr (GSubprocessLauncher) launcher = NULL;
-	g_autoptr (GError) error = NULL;
 	g_autofree gchar *keys = g_build_filename (luks->tmpdir, "keys", NULL);
-	g_autofree gchar *text = NULL;
-	const gchar *daemon = g_getenv ("MEDIAUPD_DAEMON");
 
-	g_assert_nonnull (daemon);
-	text = g_strdup_printf ("[Media]\nSource=none\n"
-				"[Paths]\nStateDirectory=%s/state\nRuntimeDirectory=%s/run\n"
-				"[Keys]\nDirectories=%s\n%s",
-				f->tmpdir, f->tmpdir, keys,
-				extra_config != NULL ? extra_config : "");
-	g_file_set_contents (f->config_path, text, -1, &error);
-	g_assert_no_error (error);
-	launcher = launcher_for (f->address, G_SUBPROCESS_FLAGS_NONE);
-	if (pause_at != NULL)
-		g_subprocess_launcher_setenv (launcher, "MEDIAUPD_TEST_PAUSE_AT", pause_at, TRUE);
-	f->daemon = g_subprocess_launcher_spawn (launcher, &error, daemon, "--config",
-						 f->config_path, NULL);
-	g_assert_no_error (error);
-	WAIT_FOR (name_has_owner (f->conn));
+	mu_test_write_config (f->config_path, "[Media]\nSource=none\n", f->tmpdir, keys,
+			      extra_config);
+	f->daemon = mu_test_daemon_start (f->address, f->config_path, pause_at, f->conn,
+					  TIMEOUT_US);
 }
 
 static void
 stop_daemon (Fixture *f)
 {
-	g_autoptr (GError) error = NULL;
+	gint status = mu_test_daemon_stop (&f->daemon, f->conn, TIMEOUT_US);
 
-	if (f->daemon == NULL)
-		return;
-	g_subprocess_send_signal (f->daemon, SIGTERM);
-	g_subprocess_wait (f->daemon, NULL, &error);
-	g_assert_no_error (error);
-	g_assert_true (g_subprocess_get_if_exited (f->daemon));
-	g_assert_cmpint (g_subprocess_get_exit_status (f->daemon), ==, 0);
-	g_clear_object (&f->daemon);
-	WAIT_FOR (!name_has_owner (f->conn));
+	g_assert_true (WIFEXITED (status));
+	g_assert_cmpint (WEXITSTATUS (status), ==, 0);
 }
 
 static void
@@ -146,21 +96,10 @@ parse_lines (Run *r)
 	}
 }
 
-typedef struct {
-	gboolean done;
-	gchar *out;
-	gchar *err;
-	GError *error;
-} Communication;
-
 static void
 on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	Communication *c = user_data;
-
-	(void) g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &c->out,
-						     &c->err, &c->error);
-	c->done = TRUE;
+	*(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 /* Collects what @proc printed and its exit status; a run that hangs (a FIFO opened
@@ -168,11 +107,12 @@ on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 finish_run (GSubprocess *proc, Run *r)
 {
-	Communication c = { 0 };
+	g_autoptr (GAsyncResult) result = NULL;
+	g_autoptr (GError) error = NULL;
 	gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
 
-	g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_communicated, &c);
-	while (!c.done) {
+	g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_communicated, &result);
+	while (result == NULL) {
 		if (g_get_monotonic_time () > deadline) {
 			g_autofree gchar *pid = g_strdup (g_subprocess_get_identifier (proc));
 
@@ -183,9 +123,8 @@ finish_run (GSubprocess *proc, Run *r)
 		if (!g_main_context_iteration (NULL, FALSE))
 			g_usleep (10 * 1000);
 	}
-	g_assert_no_error (c.error);
-	r->out = c.out;
-	r->err = c.err;
+	(void) g_subprocess_communicate_utf8_finish (proc, result, &r->out, &r->err, &error);
+	g_assert_no_error (error);
 	g_assert_true (g_subprocess_get_if_exited (proc));
 	r->exit_status = g_subprocess_get_exit_status (proc);
 	parse_lines (r);
@@ -204,8 +143,8 @@ static GSubprocess *
 spawn_ctl_as (const gchar *bus_address, gboolean nobody, const gchar *const *args)
 {
 	g_autoptr (GSubprocessLauncher) launcher =
-		launcher_for (bus_address,
-			      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+		mu_test_launcher_new (bus_address, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+							   G_SUBPROCESS_FLAGS_STDERR_PIPE);
 	g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 	g_autoptr (GError) error = NULL;
 	GSubprocess *proc;
@@ -278,61 +217,26 @@ status_json (Run *r)
 static void
 assert_nothing_left (void)
 {
-	g_autofree gchar *mounts = NULL;
-	g_autoptr (GDir) mapper = g_dir_open ("/dev/mapper", 0, NULL);
-	const gchar *name;
-
-	g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts, NULL, NULL));
-	g_assert_null (strstr (mounts, "mediaupd-"));
-	while (mapper != NULL && (name = g_dir_read_name (mapper)) != NULL)
-		g_assert_false (g_str_has_prefix (name, "mediaupd-"));
+	mu_test_assert_nothing_left (NULL);
 }
 
-/* The daemon's one child, once it has stopped itself at the test hook, else 0. */
+/* The daemon's child, once it has stopped itself at the test hook, else 0. */
 static GPid
 stopped_worker (Fixture *f)
 {
-	const gchar *id = g_subprocess_get_identifier (f->daemon);
-	g_autofree gchar *children_path = g_strdup_printf ("/proc/%s/task/%s/children", id, id);
-	g_autofree gchar *children = NULL;
-	g_autofree gchar *stat_path = NULL;
-	g_autofree gchar *stat = NULL;
-	const gchar *state;
-	gint64 pid;
-
-	if (!g_file_get_contents (children_path, &children, NULL, NULL) || *children == '\0')
-		return 0;
-	pid = g_ascii_strtoll (children, NULL, 10);
-	stat_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", pid);
-	if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
-		return 0;
-	state = strrchr (stat, ')');
-	if (state == NULL || state[1] != ' ' || state[2] != 'T')
-		return 0;
-	return (GPid) pid;
+	return mu_test_stopped_child (g_subprocess_get_identifier (f->daemon), NULL);
 }
 
 static void
 connect_fixture (Fixture *f)
 {
-	g_autoptr (GError) error = NULL;
-
-	f->conn = g_dbus_connection_new_for_address_sync (
-		f->address,
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, &error);
-	g_assert_no_error (error);
+	f->conn = mu_test_bus_connect (f->address);
 }
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-	g_autoptr (GError) error = NULL;
-
-	f->tmpdir = g_dir_make_tmp ("mu-test-ctl-XXXXXX", &error);
-	g_assert_no_error (error);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-ctl-XXXXXX", &f->config_path);
 	f->address = g_strdup (g_test_dbus_get_bus_address (test_bus));
 	connect_fixture (f);
 }
@@ -351,10 +255,8 @@ fixture_set_up_policy (Fixture *f, gconstpointer data)
 	g_autofree gchar *policy = NULL;
 	g_autofree gchar *text = NULL;
 
-	f->tmpdir = g_dir_make_tmp ("mu-test-ctl-XXXXXX", &error);
-	g_assert_no_error (error);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-ctl-XXXXXX", &f->config_path);
 	g_assert_cmpint (chmod (f->tmpdir, 0755), ==, 0);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
 	bus_conf = g_build_filename (f->tmpdir, "bus.conf", NULL);
 	socket = g_build_filename (f->tmpdir, "system_bus_socket", NULL);
 	policy = g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "systemd",
@@ -392,24 +294,6 @@ fixture_set_up_policy (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree (const gchar *path)
-{
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree (child);
-		else
-			g_unlink (child);
-	}
-	g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
 	stop_daemon (f);
@@ -421,9 +305,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 		g_clear_object (&f->bus);
 	}
 	g_free (f->address);
-	remove_tree (f->tmpdir);
-	g_free (f->tmpdir);
-	g_free (f->config_path);
+	mu_test_case_dir_free (f->tmpdir, f->config_path);
 }
 
 /* ---- tests ---- */
@@ -955,15 +837,9 @@ main (int argc, char **argv)
 {
 	int ret;
 
-	g_test_init (&argc, &argv, NULL);
-	if (getuid () != 0) {
-		/* The daemon's workers make a mount namespace of their own, which takes root. */
-		g_test_skip ("the daemon's workers need root");
+	luks = mu_test_init_as_root (&argc, &argv, "the daemon's workers need root");
+	if (luks == NULL)
 		return g_test_run ();
-	}
-	luks = mu_luks_fixtures_new ();
-	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-	g_test_dbus_up (test_bus);
 
 #define ADD(path, func)                                                                            \
 	g_test_add ("/ctl-dbus/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -980,9 +856,7 @@ main (int argc, char **argv)
 		    fixture_tear_down);
 	ADD ("no-bus", test_no_bus);
 	ADD ("usage", test_usage);
-	ret = g_test_run ();
-	g_test_dbus_down (test_bus);
-	g_clear_object (&test_bus);
+	ret = mu_test_run_on_bus (&test_bus);
 	mu_luks_fixtures_free (luks);
 	return ret;
 }

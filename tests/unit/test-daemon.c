@@ -16,6 +16,7 @@
 
 #include "mu-dbus-manager.h"
 #include "mu-error.h"
+#include "test-daemon-util.h"
 #include "test-luks-util.h"
 
 #define NAME "org.mediaupd.Manager1"
@@ -24,21 +25,6 @@
 #define TIMEOUT_US (30 * G_USEC_PER_SEC)
 
 static MuLuksFixtures *luks;
-
-/*
- * A worker stopped by the test hook outlives a failed assertion (a stopped process cannot
- * act on its parent's death) and would hold the test's output open: killed on abort.
- */
-static volatile GPid paused_worker;
-
-static void
-kill_paused_worker (int sig)
-{
-	if (paused_worker > 0)
-		kill (paused_worker, SIGKILL);
-	signal (sig, SIG_DFL);
-	raise (sig);
-}
 static GTestDBus *test_bus;
 
 typedef struct {
@@ -64,82 +50,33 @@ on_completed (GDBusConnection *conn, const gchar *sender, const gchar *path, con
 static GDBusConnection *
 new_connection (void)
 {
-	g_autoptr (GError) error = NULL;
-	GDBusConnection *conn = g_dbus_connection_new_for_address_sync (
-		g_test_dbus_get_bus_address (test_bus),
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, &error);
-
-	g_assert_no_error (error);
-	return conn;
+	return mu_test_bus_connect (g_test_dbus_get_bus_address (test_bus));
 }
 
 static gboolean
 name_has_owner (GDBusConnection *conn)
 {
-	g_autoptr (GVariant) reply =
-		g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-					     "org.freedesktop.DBus", "NameHasOwner",
-					     g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"),
-					     G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-	gboolean owned = FALSE;
-
-	if (reply != NULL)
-		g_variant_get (reply, "(b)", &owned);
-	return owned;
+	return mu_test_name_has_owner (conn, NAME);
 }
 
 /* Runs the main context until @cond holds, failing the test after TIMEOUT_US. */
-#define WAIT_FOR(cond)                                                                             \
-	G_STMT_START                                                                               \
-	{                                                                                          \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
-		while (!(cond)) {                                                                  \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
-			if (!g_main_context_iteration (NULL, FALSE))                               \
-				g_usleep (10 * 1000);                                              \
-		}                                                                                  \
-	}                                                                                          \
-	G_STMT_END
+#define WAIT_FOR(cond) MU_TEST_WAIT_FOR (cond, TIMEOUT_US)
 
 static void
 write_config (Fixture *f, const gchar *extra)
 {
-	g_autoptr (GError) error = NULL;
 	g_autofree gchar *keys = g_build_filename (luks->tmpdir, "keys", NULL);
-	g_autofree gchar *text = g_strdup_printf ("[Media]\nSource=none\n"
-						  "[Paths]\nStateDirectory=%s\n"
-						  "RuntimeDirectory=%s/run\n"
-						  "[Keys]\nDirectories=%s\n"
-						  "%s",
-						  f->state_dir, f->tmpdir, keys,
-						  extra != NULL ? extra : "");
 
-	g_file_set_contents (f->config_path, text, -1, &error);
-	g_assert_no_error (error);
+	mu_test_write_config (f->config_path, "[Media]\nSource=none\n", f->tmpdir, keys, extra);
 }
 
 static void
 start_daemon (Fixture *f, const gchar *pause_at)
 {
-	g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-		G_SUBPROCESS_FLAGS_NONE);
 	g_autoptr (GError) error = NULL;
-	const gchar *daemon = g_getenv ("MEDIAUPD_DAEMON");
 
-	g_assert_nonnull (daemon);
-	g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS",
-				      g_test_dbus_get_bus_address (test_bus), TRUE);
-	g_subprocess_launcher_unsetenv (launcher, "NOTIFY_SOCKET");
-	if (pause_at != NULL)
-		g_subprocess_launcher_setenv (launcher, "MEDIAUPD_TEST_PAUSE_AT", pause_at, TRUE);
-	else
-		g_subprocess_launcher_unsetenv (launcher, "MEDIAUPD_TEST_PAUSE_AT");
-	f->daemon = g_subprocess_launcher_spawn (launcher, &error, daemon, "--config",
-						 f->config_path, NULL);
-	g_assert_no_error (error);
-	WAIT_FOR (name_has_owner (f->conn));
+	f->daemon = mu_test_daemon_start (g_test_dbus_get_bus_address (test_bus), f->config_path,
+					  pause_at, f->conn, TIMEOUT_US);
 	f->proxy = mu_dbus_manager1_proxy_new_sync (f->conn, G_DBUS_PROXY_FLAGS_NONE, NAME, PATH,
 						    NULL, &error);
 	g_assert_no_error (error);
@@ -149,29 +86,14 @@ start_daemon (Fixture *f, const gchar *pause_at)
 static gint
 stop_daemon (Fixture *f)
 {
-	g_autoptr (GError) error = NULL;
-	gint status;
-
 	g_clear_object (&f->proxy);
-	if (f->daemon == NULL)
-		return 0;
-	g_subprocess_send_signal (f->daemon, SIGTERM);
-	g_subprocess_wait (f->daemon, NULL, &error);
-	g_assert_no_error (error);
-	status = g_subprocess_get_status (f->daemon);
-	g_clear_object (&f->daemon);
-	WAIT_FOR (!name_has_owner (f->conn));
-	return status;
+	return mu_test_daemon_stop (&f->daemon, f->conn, TIMEOUT_US);
 }
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-	g_autoptr (GError) error = NULL;
-
-	f->tmpdir = g_dir_make_tmp ("mu-test-daemon-XXXXXX", &error);
-	g_assert_no_error (error);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-daemon-XXXXXX", &f->config_path);
 	f->state_dir = g_build_filename (f->tmpdir, "state", NULL);
 	write_config (f, data);
 	f->conn = new_connection ();
@@ -179,24 +101,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	f->completed_sub = g_dbus_connection_signal_subscribe (f->conn, NAME, IFACE, "Completed",
 							       PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
 							       on_completed, f, NULL);
-}
-
-static void
-remove_tree (const gchar *path)
-{
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree (child);
-		else
-			g_unlink (child);
-	}
-	g_rmdir (path);
 }
 
 static void
@@ -208,9 +112,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 	g_clear_pointer (&f->completed, g_ptr_array_unref);
 	g_dbus_connection_close_sync (f->conn, NULL, NULL);
 	g_clear_object (&f->conn);
-	remove_tree (f->tmpdir);
-	g_free (f->tmpdir);
-	g_free (f->config_path);
+	mu_test_case_dir_free (f->tmpdir, f->config_path);
 	g_free (f->state_dir);
 }
 
@@ -278,24 +180,7 @@ remote_name (const GError *error)
 static void
 assert_nothing_left (void)
 {
-	g_autofree gchar *mounts = NULL;
-	g_autoptr (GDir) mapper = g_dir_open ("/dev/mapper", 0, NULL);
-	g_autoptr (GDir) block = g_dir_open ("/sys/block", 0, NULL);
-	const gchar *name;
-
-	g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts, NULL, NULL));
-	g_assert_null (strstr (mounts, "mediaupd-"));
-
-	while (mapper != NULL && (name = g_dir_read_name (mapper)) != NULL)
-		g_assert_false (g_str_has_prefix (name, "mediaupd-"));
-	/* No loop device over a fixture of this program. */
-	while (block != NULL && (name = g_dir_read_name (block)) != NULL) {
-		g_autofree gchar *path = g_strdup_printf ("/sys/block/%s/loop/backing_file", name);
-		g_autofree gchar *backing = NULL;
-
-		if (g_file_get_contents (path, &backing, NULL, NULL))
-			g_assert_null (strstr (backing, luks->tmpdir));
-	}
+	mu_test_assert_nothing_left (luks->tmpdir);
 }
 
 static gchar *
@@ -311,30 +196,11 @@ read_state_file (Fixture *f)
 
 /* ---- worker processes ---- */
 
-/* The daemon's one child, once it has stopped itself (the test hook), else 0. */
+/* The daemon's child, once it has stopped itself (the test hook), else 0. */
 static GPid
 stopped_worker (Fixture *f)
 {
-	const gchar *id = g_subprocess_get_identifier (f->daemon);
-	g_autofree gchar *children_path = g_strdup_printf ("/proc/%s/task/%s/children", id, id);
-	g_autofree gchar *children = NULL;
-	g_autofree gchar *stat_path = NULL;
-	g_autofree gchar *stat = NULL;
-	const gchar *state;
-	gint64 pid;
-
-	if (!g_file_get_contents (children_path, &children, NULL, NULL) || *children == '\0')
-		return 0;
-	pid = g_ascii_strtoll (children, NULL, 10);
-	stat_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", pid);
-	if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
-		return 0;
-	/* "PID (comm) S ...": the state follows the last ')'. */
-	state = strrchr (stat, ')');
-	if (state == NULL || state[1] != ' ' || state[2] != 'T')
-		return 0;
-	paused_worker = (GPid) pid;
-	return paused_worker;
+	return mu_test_stopped_child (g_subprocess_get_identifier (f->daemon), NULL);
 }
 
 /* Alive: not gone, not a zombie waiting to be reaped. */
@@ -681,6 +547,26 @@ test_sigterm_idle (Fixture *f, gconstpointer data)
 	g_assert_cmpstr (mu_dbus_manager1_get_state (f->proxy), ==, "idle");
 }
 
+/*
+ * The daemon started with its workers stopping at the "discover" pause point, and an
+ * ApplyBundle of @path under way in @r: its worker, once stopped there. 0, the case
+ * skipped, in a build without the test hooks.
+ */
+static GPid
+apply_paused (Fixture *f, const gchar *path, Reply *r)
+{
+	GPid worker;
+
+	if (!MEDIAUPD_TEST_HOOKS) {
+		g_test_skip ("needs a build with -Dtest_hooks=true");
+		return 0;
+	}
+	start_daemon (f, "discover");
+	call_with_file (f, "ApplyBundle", path, no_options (), r);
+	WAIT_FOR ((worker = stopped_worker (f)) != 0);
+	return worker;
+}
+
 static void
 test_worker_killed (Fixture *f, gconstpointer data)
 {
@@ -691,13 +577,9 @@ test_worker_killed (Fixture *f, gconstpointer data)
 	gboolean success = TRUE;
 	GPid worker;
 
-	if (!MEDIAUPD_TEST_HOOKS) {
-		g_test_skip ("needs a build with -Dtest_hooks=true");
+	worker = apply_paused (f, luks->random, &r);
+	if (worker == 0)
 		return;
-	}
-	start_daemon (f, "discover");
-	call_with_file (f, "ApplyBundle", luks->random, no_options (), &r);
-	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	WAIT_FOR (g_strcmp0 (mu_dbus_manager1_get_state (f->proxy), "checking") == 0);
 	/* One install at a time. */
 	{
@@ -745,13 +627,9 @@ test_cancel_running (Fixture *f, gconstpointer data)
 	g_autofree gchar *name = NULL;
 	GPid worker;
 
-	if (!MEDIAUPD_TEST_HOOKS) {
-		g_test_skip ("needs a build with -Dtest_hooks=true");
+	worker = apply_paused (f, luks->three, &r);
+	if (worker == 0)
 		return;
-	}
-	start_daemon (f, "discover");
-	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
-	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	g_assert_true (mu_dbus_manager1_call_cancel_sync (f->proxy, NULL, &error));
 	g_assert_no_error (error);
 	/* The worker stops at its next safe point once it runs again. */
@@ -773,13 +651,9 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	GPid worker;
 	gint status;
 
-	if (!MEDIAUPD_TEST_HOOKS) {
-		g_test_skip ("needs a build with -Dtest_hooks=true");
+	worker = apply_paused (f, luks->three, &r);
+	if (worker == 0)
 		return;
-	}
-	start_daemon (f, "discover");
-	call_with_file (f, "ApplyBundle", luks->three, no_options (), &r);
-	WAIT_FOR ((worker = stopped_worker (f)) != 0);
 	g_subprocess_send_signal (f->daemon, SIGTERM);
 	/* Deferred: the daemon waits for the worker, which is stopped, and leaves it be. */
 	g_usleep (G_USEC_PER_SEC / 2);
@@ -811,19 +685,12 @@ main (int argc, char **argv)
 {
 	int ret;
 
-	g_test_init (&argc, &argv, NULL);
-	if (getuid () != 0) {
-		/* Workers make a mount namespace of their own, which takes root. */
-		g_test_skip ("the daemon's workers need root");
-		return g_test_run ();
-	}
 	/* As every client: org.mediaupd.Error.* come back as MU_ERROR codes. */
 	mu_error_register_dbus ();
-	signal (SIGABRT, kill_paused_worker);
-	signal (SIGTRAP, kill_paused_worker);
-	luks = mu_luks_fixtures_new ();
-	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-	g_test_dbus_up (test_bus);
+	luks = mu_test_init_as_root (&argc, &argv, "the daemon's workers need root");
+	if (luks == NULL)
+		return g_test_run ();
+	mu_test_kill_stopped_child_on_abort ();
 
 #define ADD(path, func, config)                                                                    \
 	g_test_add ("/daemon/" path, Fixture, config, fixture_set_up, func, fixture_tear_down)
@@ -840,9 +707,7 @@ main (int argc, char **argv)
 	ADD ("worker-killed", test_worker_killed, NULL);
 	ADD ("sigterm-running", test_sigterm_running, NULL);
 #undef ADD
-	ret = g_test_run ();
-	g_test_dbus_down (test_bus);
-	g_clear_object (&test_bus);
+	ret = mu_test_run_on_bus (&test_bus);
 	g_clear_pointer (&luks, mu_luks_fixtures_free);
 	return ret;
 }

@@ -16,8 +16,8 @@
 #define LUKS2_BIN_HEADER 4096
 #define LUKS2_HEADER_COPY 16384
 
-static gchar *
-write_random_key (const gchar *dir, const gchar *id, gsize len, MuKey **out_key)
+gchar *
+mu_test_write_random_key (const gchar *dir, const gchar *id, gsize len, MuKey **out_key)
 {
 	g_autofree gchar *name = g_strconcat (id, ".key", NULL);
 	g_autofree gchar *path = g_build_filename (dir, name, NULL);
@@ -124,11 +124,12 @@ make_keys (MuLuksFixtures *fx)
 	g_autofree gchar *wrong_dir = g_build_filename (fx->tmpdir, "wrong", NULL);
 
 	for (guint i = 0; i < 3; i++)
-		fx->key_paths[i] = write_random_key (keys_dir, ids[i], 32, &fx->keys[i]);
-	fx->spare_a_path = write_random_key (wrong_dir, "spare-a", 32, &fx->spare_a);
-	fx->spare_b_path = write_random_key (wrong_dir, "spare-b", 64, &fx->spare_b);
-	fx->wrong_main_path = write_random_key (wrong_dir, "main-2026", 32, &fx->wrong_main);
-	fx->short_key_path = write_random_key (wrong_dir, "short", 31, NULL);
+		fx->key_paths[i] = mu_test_write_random_key (keys_dir, ids[i], 32, &fx->keys[i]);
+	fx->spare_a_path = mu_test_write_random_key (wrong_dir, "spare-a", 32, &fx->spare_a);
+	fx->spare_b_path = mu_test_write_random_key (wrong_dir, "spare-b", 64, &fx->spare_b);
+	fx->wrong_main_path = mu_test_write_random_key (wrong_dir, "main-2026", 32,
+							&fx->wrong_main);
+	fx->short_key_path = mu_test_write_random_key (wrong_dir, "short", 31, NULL);
 }
 
 MuLuksFixtures *
@@ -178,8 +179,8 @@ mu_luks_fixtures_new (void)
 	return fx;
 }
 
-static void
-remove_tree (const gchar *path)
+void
+mu_test_remove_tree (const gchar *path)
 {
 	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
 	const gchar *name;
@@ -189,7 +190,7 @@ remove_tree (const gchar *path)
 
 		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
 		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree (child);
+			mu_test_remove_tree (child);
 		else
 			g_unlink (child);
 	}
@@ -202,7 +203,7 @@ mu_luks_fixtures_free (MuLuksFixtures *fx)
 	if (fx == NULL)
 		return;
 	if (fx->tmpdir != NULL && g_getenv ("MU_TEST_KEEP_FIXTURES") == NULL)
-		remove_tree (fx->tmpdir);
+		mu_test_remove_tree (fx->tmpdir);
 	for (guint i = 0; i < 3; i++) {
 		mu_key_free (fx->keys[i]);
 		g_free (fx->key_paths[i]);

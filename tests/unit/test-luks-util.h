@@ -44,6 +44,15 @@ typedef struct {
 	gchar *unfinished;      /* a reencryption started, not finished */
 } MuLuksFixtures;
 
+/*
+ * File helpers of the test programs. mu_test_write_random_key writes @len random
+ * bytes to DIR/ID.key (mode 0600, @dir made if missing), loads them into
+ * *@out_key unless it is NULL and returns the path. mu_test_remove_tree removes
+ * @path and everything below it, following no symbolic link.
+ */
+gchar *mu_test_write_random_key (const gchar *dir, const gchar *id, gsize len, MuKey **out_key);
+void mu_test_remove_tree (const gchar *path);
+
 MuLuksFixtures *mu_luks_fixtures_new (void);
 void mu_luks_fixtures_free (MuLuksFixtures *fx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuLuksFixtures, mu_luks_fixtures_free)

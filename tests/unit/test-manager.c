@@ -18,40 +18,16 @@
 #include "mu-manager.h"
 #include "mu-media-source.h"
 #include "mu-worker-main.h"
+#include "test-daemon-util.h"
 #include "test-luks-util.h"
 
 #define PATH "/org/mediaupd/Manager1"
 #define IFACE "org.mediaupd.Manager1"
 #define TIMEOUT_US (30 * G_USEC_PER_SEC)
 
-#define WAIT_FOR(cond)                                                                             \
-	G_STMT_START                                                                               \
-	{                                                                                          \
-		gint64 deadline_ = g_get_monotonic_time () + TIMEOUT_US;                           \
-		while (!(cond)) {                                                                  \
-			g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                   \
-			if (!g_main_context_iteration (NULL, FALSE))                               \
-				g_usleep (10 * 1000);                                              \
-		}                                                                                  \
-	}                                                                                          \
-	G_STMT_END
+#define WAIT_FOR(cond) MU_TEST_WAIT_FOR (cond, TIMEOUT_US)
 
 static MuLuksFixtures *luks;
-
-/*
- * A worker stopped by the test hook outlives a failed assertion (a stopped process cannot
- * act on its parent's death) and would hold the test's output open: killed on abort.
- */
-static volatile GPid paused_worker;
-
-static void
-kill_paused_worker (int sig)
-{
-	if (paused_worker > 0)
-		kill (paused_worker, SIGKILL);
-	signal (sig, SIG_DFL);
-	raise (sig);
-}
 static GTestDBus *test_bus;
 
 /* ---- a media source over directories ---- */
@@ -175,15 +151,7 @@ on_signal (GDBusConnection *conn, const gchar *sender, const gchar *path, const 
 static GDBusConnection *
 new_connection (void)
 {
-	g_autoptr (GError) error = NULL;
-	GDBusConnection *conn = g_dbus_connection_new_for_address_sync (
-		g_test_dbus_get_bus_address (test_bus),
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, &error);
-
-	g_assert_no_error (error);
-	return conn;
+	return mu_test_bus_connect (g_test_dbus_get_bus_address (test_bus));
 }
 
 static void
@@ -191,17 +159,11 @@ fixture_set_up (Fixture *f, gconstpointer data)
 {
 	g_autoptr (GError) error = NULL;
 	g_autofree gchar *keys = g_build_filename (luks->tmpdir, "keys", NULL);
-	g_autofree gchar *text = NULL;
 
-	f->tmpdir = g_dir_make_tmp ("mu-test-manager-XXXXXX", &error);
-	g_assert_no_error (error);
-	f->config_path = g_build_filename (f->tmpdir, "mediaupd.conf", NULL);
-	text = g_strdup_printf ("[Bundle]\nNames=static-update.bundle.enc;second.bundle.enc\n"
-				"[Paths]\nStateDirectory=%s/state\nRuntimeDirectory=%s/run\n"
-				"[Keys]\nDirectories=%s\n",
-				f->tmpdir, f->tmpdir, keys);
-	g_file_set_contents (f->config_path, text, -1, &error);
-	g_assert_no_error (error);
+	f->tmpdir = mu_test_case_dir_new ("mu-test-manager-XXXXXX", &f->config_path);
+	mu_test_write_config (f->config_path,
+			      "[Bundle]\nNames=static-update.bundle.enc;second.bundle.enc\n",
+			      f->tmpdir, keys, NULL);
 	f->config = mu_config_new_from_file (f->config_path, FALSE, &error);
 	g_assert_no_error (error);
 	f->source = g_object_new (FAKE_TYPE_SOURCE, NULL);
@@ -233,24 +195,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
 	}
 }
 
-static void
-remove_tree (const gchar *path)
-{
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree (child);
-		else
-			g_unlink (child);
-	}
-	g_rmdir (path);
-}
-
 static gboolean
 set_flag (gpointer data)
 {
@@ -275,9 +219,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 	g_clear_object (&f->server);
 	g_clear_object (&f->source);
 	g_clear_pointer (&f->config, mu_config_free);
-	remove_tree (f->tmpdir);
-	g_free (f->tmpdir);
-	g_free (f->config_path);
+	mu_test_case_dir_free (f->tmpdir, f->config_path);
 	g_unsetenv ("MEDIAUPD_TEST_PAUSE_AT");
 }
 
@@ -356,38 +298,11 @@ has_signal (Fixture *f, const gchar *prefix)
 	return count_signals (f, prefix) > 0;
 }
 
-/* This process's one stopped child (a worker at its pause point), else 0. Children are
- * listed by the thread that started them. */
+/* This process's one stopped child (a worker at its pause point), else 0. */
 static GPid
 stopped_worker (void)
 {
-	g_autoptr (GDir) tasks = g_dir_open ("/proc/self/task", 0, NULL);
-	const gchar *tid;
-
-	while (tasks != NULL && (tid = g_dir_read_name (tasks)) != NULL) {
-		g_autofree gchar *path = g_strdup_printf ("/proc/self/task/%s/children", tid);
-		g_autofree gchar *children = NULL;
-		g_auto (GStrv) pids = NULL;
-
-		if (!g_file_get_contents (path, &children, NULL, NULL))
-			continue;
-		pids = g_strsplit (g_strstrip (children), " ", -1);
-		for (guint i = 0; pids[i] != NULL; i++) {
-			g_autofree gchar *stat_path = g_strdup_printf ("/proc/%s/stat", pids[i]);
-			g_autofree gchar *stat = NULL;
-			const gchar *state;
-
-			if (*pids[i] == '\0' || !g_file_get_contents (stat_path, &stat, NULL, NULL))
-				continue;
-			state = strrchr (stat, ')');
-			if (state != NULL && state[1] == ' ' && state[2] == 'T' &&
-			    strstr (stat, "(exe)") != NULL) {
-				paused_worker = (GPid) g_ascii_strtoll (pids[i], NULL, 10);
-				return paused_worker;
-			}
-		}
-	}
-	return 0;
+	return mu_test_stopped_child ("self", "(exe)");
 }
 
 /*
@@ -559,28 +474,20 @@ main (int argc, char **argv)
 		if (g_str_has_prefix (argv[i], "--worker"))
 			return mu_worker_main (argc, argv);
 	}
-	g_test_init (&argc, &argv, NULL);
+	luks = mu_test_init_as_root (&argc, &argv, "the manager's workers need root");
+	if (luks == NULL)
+		return g_test_run ();
 	/* The manager logs refusals and failures as warnings, in this process. */
 	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-	if (getuid () != 0) {
-		g_test_skip ("the manager's workers need root");
-		return g_test_run ();
-	}
 	mu_error_register_dbus ();
-	signal (SIGABRT, kill_paused_worker);
-	signal (SIGTRAP, kill_paused_worker);
-	luks = mu_luks_fixtures_new ();
-	test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-	g_test_dbus_up (test_bus);
+	mu_test_kill_stopped_child_on_abort ();
 #define ADD(path, func)                                                                            \
 	g_test_add ("/manager/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 	ADD ("no-bundle", test_no_bundle);
 	ADD ("two-candidates", test_two_candidates);
 	ADD ("queue-and-removal", test_queue_and_removal);
 #undef ADD
-	ret = g_test_run ();
-	g_test_dbus_down (test_bus);
-	g_clear_object (&test_bus);
+	ret = mu_test_run_on_bus (&test_bus);
 	g_clear_pointer (&luks, mu_luks_fixtures_free);
 	return ret;
 }
