@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mu-candidates.h"
+#include "mu-file.h"
 #include "mu-error.h"
 #include "mu-escape.h"
 
@@ -51,24 +52,6 @@ add_rejected (GPtrArray *rejected, const gchar *mount_path, const gchar *name, g
 	r->candidate = candidate_new (mount_path, name, size);
 	r->error = error;
 	g_ptr_array_add (rejected, r);
-}
-
-static const gchar *
-describe_type (mode_t mode)
-{
-	if (S_ISLNK (mode))
-		return "a symlink";
-	if (S_ISFIFO (mode))
-		return "a FIFO";
-	if (S_ISCHR (mode))
-		return "a character device";
-	if (S_ISBLK (mode))
-		return "a block device";
-	if (S_ISSOCK (mode))
-		return "a socket";
-	if (S_ISDIR (mode))
-		return "a directory";
-	return "not a regular file";
 }
 
 /* A name from [Bundle] Names= that can only mean a file at the medium's root. */
@@ -115,7 +98,7 @@ check_one (int root_fd, const gchar *name, guint64 max_size, guint64 *ret_size, 
 		g_set_error (ret_error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
 			     "'%s' on the medium is %s, not a regular file; copy the bundle file "
 			     "itself to the medium",
-			     shown, describe_type (st.st_mode));
+			     shown, mu_file_describe_mode (st.st_mode));
 		return FALSE;
 	}
 	if ((guint64) st.st_size > max_size) {
