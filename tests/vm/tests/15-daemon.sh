@@ -21,47 +21,6 @@
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/daemon-lib.sh"
 
-# conf [LINE...]: the daemon's configuration: the guest's keys, then LINE...
-conf() {
-	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \"\$@\" >$DAEMON_CONF" sh "$@"
-}
-# restart: the daemon again, with the current configuration and drop-in
-restart() {
-	g systemctl restart mediaupd.service
-	daemon_wait_rest 60
-}
-# stick FILE BUNDLE: a vfat stick image holding BUNDLE as static-update.bundle.enc
-stick() {
-	cp "$2" "$T_WORK/static-update.bundle.enc"
-	"$SRC_ROOT/tests/vm/make-stick" "$1" --fs vfat "$T_WORK/static-update.bundle.enc" >/dev/null
-}
-# worker_pid: the daemon's worker process (its only child)
-worker_pid() {
-	local main
-	main=$(g systemctl show -p MainPID --value mediaupd.service)
-	g sh -c "pgrep -P $main | head -n 1"
-}
-# wait_worker_stopped: until the worker stopped itself at the pause point; prints its PID
-wait_worker_stopped() {
-	local pid
-	for _ in $(seq 1 600); do
-		pid=$(worker_pid || true)
-		if [ -n "$pid" ] && [ "$(g ps -o stat= -p "$pid" | cut -c1)" = T ]; then
-			echo "$pid"
-			return 0
-		fi
-		sleep 0.2
-	done
-	g journalctl --no-pager -u mediaupd.service | tail -n 30
-	fail "no worker of the daemon stopped at the pause point within 120 s"
-}
-last_error() { daemon_prop LastError; }
-# clean_after WHAT: nothing of the install left, and the daemon active
-clean_after() {
-	check_eq "leftovers after $1" "$(daemon_clean | tr '\n' ' ')" "dm: 0 loops: 0 mounts: 0 "
-	check_eq "mediaupd.service after $1" "$(g systemctl is-active mediaupd.service)" active
-}
-
 vm_up
 eng_repo
 guest_setup
@@ -70,10 +29,8 @@ score=$(g systemd-analyze security mediaupd.service --no-pager | sed -n 's/^→ 
 [ -n "$score" ] || fail "systemd-analyze security printed no exposure level"
 awk -v s="$score" 'BEGIN { exit !(s <= 5.0) }' || fail "mediaupd.service exposure $score is above 5.0"
 echo "ok: systemd-analyze security mediaupd.service: $score (at most 5.0)"
-DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
-g mkdir -p "${DAEMON_CONF%/*}"
 # No reboot until the last case.
-conf '[Reboot]' 'Policy=never'
+daemon_conf '[Reboot]' 'Policy=never'
 
 make_update "$T_WORK/b12.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 make_update "$T_WORK/b13.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
@@ -82,7 +39,7 @@ c4=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 4 "$(date -u -d '+1 minute' +%FT%TZ)")
 c5=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 5 "$(date -u -d '+2 minutes' +%FT%TZ)")
 make_update "$T_WORK/b14.enc" --from "$VM_COMMIT_1" --to "$c4"
 make_update "$T_WORK/b15.enc" --from "$VM_COMMIT_1" --to "$c5"
-stick "$T_WORK/stick12.img" "$T_WORK/b12.enc"
+daemon_stick "$T_WORK/stick12.img" "$T_WORK/b12.enc"
 cp "$T_WORK/b14.enc" "$T_WORK/static-update.bundle.enc"
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/card14.img" --fs ext4 "$T_WORK/static-update.bundle.enc" >/dev/null
 
@@ -98,14 +55,14 @@ say "USB stick plugged -> deployed in $((SECONDS - t0)) s"
 check_eq "PendingCommit" "$(daemon_string PendingCommit)" "$VM_COMMIT_2"
 check_eq "PendingVersion" "$(daemon_string PendingVersion)" 2
 check_eq "CurrentCommit" "$(daemon_string CurrentCommit)" "$VM_COMMIT_1"
-check_eq "LastError" "$(last_error)" '(ss) "" ""'
+check_eq "LastError" "$(daemon_last_error)" '(ss) "" ""'
 check_eq "deployment 0" "$(default_commit)" "$VM_COMMIT_2"
 check_eq "booted" "$(booted_commit)" "$VM_COMMIT_1"
 [ -n "$(daemon_events 0225d7dc771eb4c05bc9c16dd600d6d1)" ] || fail "no bundle-found event in the journal"
 daemon_events a4e6b84b811cddf92a52a9a044444c78 | grep -q "$VM_COMMIT_2" ||
 	fail "no deployed event naming $VM_COMMIT_2 in the journal: $(daemon_events a4e6b84b811cddf92a52a9a044444c78)"
 echo "ok: bundle-found and deployed events in the journal"
-clean_after "the install"
+daemon_clean_after "the install"
 "$VM" unplug stick
 sleep 2
 check_eq "State after the stick was pulled ([Reboot] Policy=never)" "$(daemon_string State)" pending-reboot
@@ -137,25 +94,25 @@ check_eq "State after the refused calls" "$(daemon_string State)" pending-reboot
 # --- stick pulled while stopped in unlock, then in apply; worker killed in apply -------------
 # With a 1→3 bundle: the pending version 2 again would be refused (AlreadyInstalled) before
 # apply.
-stick "$T_WORK/stick13.img" "$T_WORK/b13.enc"
-stick "$T_WORK/stick15.img" "$T_WORK/b15.enc"
+daemon_stick "$T_WORK/stick13.img" "$T_WORK/b13.enc"
+daemon_stick "$T_WORK/stick15.img" "$T_WORK/b15.enc"
 state >"$T_WORK/state.before"
 for phase in unlock apply; do
 	daemon_dropin "Environment=MEDIAUPD_TEST_PAUSE_AT=$phase"
-	restart
+	daemon_restart
 	"$VM" plug usb "$T_WORK/stick13.img" "stick-$phase"
-	pid=$(wait_worker_stopped)
+	pid=$(daemon_wait_worker_stopped)
 	"$VM" unplug "stick-$phase"
 	g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
 	g kill -CONT "$pid"
 	daemon_wait_rest 120
 	check_eq "LastError after the stick was pulled in $phase" \
-		"$(last_error | cut -d'"' -f2)" org.mediaupd.Error.MediaRemoved
+		"$(daemon_last_error | cut -d'"' -f2)" org.mediaupd.Error.MediaRemoved
 	state >"$T_WORK/state.after"
 	diff "$T_WORK/state.before" "$T_WORK/state.after" ||
 		fail "the system changed after the stick was pulled in $phase"
 	echo "ok: pulled in $phase: MediaRemoved, nothing deployed"
-	clean_after "the stick pulled in $phase"
+	daemon_clean_after "the stick pulled in $phase"
 done
 # at least one event for each of the two (a stopped check and the install may each say so)
 removed_events=$(g journalctl --no-pager -b -o cat MESSAGE_ID=6171ed3f47ee7550ef616de84e335ce1 \
@@ -165,22 +122,22 @@ removed_events=$(g journalctl --no-pager -b -o cat MESSAGE_ID=6171ed3f47ee7550ef
 echo "ok: $removed_events journal events say the medium was removed during the update"
 
 "$VM" plug usb "$T_WORK/stick13.img" stick-kill
-pid=$(wait_worker_stopped)
+pid=$(daemon_wait_worker_stopped)
 g kill -KILL "$pid"
 daemon_wait_rest 120
-check_eq "LastError after the worker was killed" "$(last_error | cut -d'"' -f2)" \
+check_eq "LastError after the worker was killed" "$(daemon_last_error | cut -d'"' -f2)" \
 	org.mediaupd.Error.WorkerFailed
 state >"$T_WORK/state.after"
 diff "$T_WORK/state.before" "$T_WORK/state.after" || fail "the system changed after the worker was killed"
-clean_after "the worker was killed"
+daemon_clean_after "the worker was killed"
 echo "ok: worker killed in apply: WorkerFailed, daemon up, nothing deployed, nothing left"
 "$VM" unplug stick-kill
 g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
 
 # --- three bundles on one stick: a foreign file, an older and a newer update -------------------
 daemon_dropin
-conf '[Reboot]' 'Policy=never' '[Bundle]' 'Names=foreign.enc;older.enc;newer.enc'
-restart
+daemon_conf '[Reboot]' 'Policy=never' '[Bundle]' 'Names=foreign.enc;older.enc;newer.enc'
+daemon_restart
 head -c 1M /dev/urandom >"$T_WORK/foreign.enc"
 cp "$T_WORK/b12.enc" "$T_WORK/older.enc"
 cp "$T_WORK/b13.enc" "$T_WORK/newer.enc"
@@ -191,7 +148,7 @@ since=$(g date '+%Y-%m-%d %H:%M:%S')
 g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$VM_COMMIT_3\"' ]; do sleep 0.5; done" ||
 	fail "the newer bundle was not deployed: PendingCommit $(daemon_prop PendingCommit)"
 daemon_wait_rest 60
-check_eq "LastError after three bundles" "$(last_error)" '(ss) "" ""'
+check_eq "LastError after three bundles" "$(daemon_last_error)" '(ss) "" ""'
 check_eq "deployment 0 after three bundles" "$(default_commit)" "$VM_COMMIT_3"
 skipped=$(g journalctl --no-pager -o cat --since "$since" MESSAGE_ID=7b5fd067f90341a99e30cc75616f0d8f)
 printf '%s\n' "$skipped" | grep -q foreign.enc || fail "foreign.enc was not reported skipped: '$skipped'"
@@ -199,29 +156,29 @@ printf '%s\n' "$skipped" | grep -q older.enc || fail "older.enc was not reported
 printf '%s\n' "$skipped" | grep -q newer.enc && fail "newer.enc was reported skipped: '$skipped'"
 echo "ok: newer.enc deployed, foreign.enc and older.enc reported skipped:"
 printf '  %s\n' "$skipped"
-clean_after "the stick with three bundles"
+daemon_clean_after "the stick with three bundles"
 "$VM" unplug stick3
 
 # --- SD card, another version ------------------------------------------------------------------
-conf '[Reboot]' 'Policy=never'
-restart
+daemon_conf '[Reboot]' 'Policy=never'
+daemon_restart
 "$VM" plug sd "$T_WORK/card14.img" card
 g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$c4\"' ]; do sleep 0.5; done" ||
-	fail "the SD card's bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(last_error)"
+	fail "the SD card's bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(daemon_last_error)"
 daemon_wait_state pending-reboot 60
 check_eq "PendingVersion from the SD card" "$(daemon_string PendingVersion)" 4
-check_eq "LastError" "$(last_error)" '(ss) "" ""'
+check_eq "LastError" "$(daemon_last_error)" '(ss) "" ""'
 check_eq "deployment 0" "$(default_commit)" "$c4"
-clean_after "the install from the SD card"
+daemon_clean_after "the install from the SD card"
 "$VM" unplug card
 
 # --- the default reboot policy: reboot once the stick is pulled --------------------------------
-conf
-restart
+daemon_conf
+daemon_restart
 check_eq "RebootPolicy" "$(daemon_string RebootPolicy)" after-removal
 "$VM" plug usb "$T_WORK/stick15.img" stick-reboot
 g timeout 600 sh -c "until [ \"\$(busctl get-property ${DAEMON_BUS[*]} PendingCommit)\" = 's \"$c5\"' ]; do sleep 0.5; done" ||
-	fail "the bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(last_error)"
+	fail "the bundle was not deployed: PendingCommit $(daemon_prop PendingCommit), LastError $(daemon_last_error)"
 daemon_wait_state pending-reboot 60
 boot0=$(sed -n 's/^ready //p' "$MEDIAUPD_VM_RUN/state")
 sleep 3

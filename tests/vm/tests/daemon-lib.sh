@@ -9,7 +9,8 @@ DAEMON_DROPIN=/etc/systemd/system/mediaupd.service.d/50-test.conf
 
 # daemon_install: `meson install` of $MEDIAUPD_BUILD_ROOT into a staging directory, copied
 # into the guest and put in place there by guest/install-daemon.sh. The guest image stays as
-# it is (it is cached; /usr is read-only under OSTree).
+# it is (it is cached; /usr is read-only under OSTree). Sets DAEMON_CONF, the daemon's
+# default configuration file under the build's prefix (its directory made).
 daemon_install() {
 	local stage=$T_WORK/install prefix
 	[ -n "${MEDIAUPD_BUILD_ROOT:-}" ] ||
@@ -27,6 +28,8 @@ daemon_install() {
 	"$VM" copy-in "$stage" /var/tmp/mediaupd-install
 	g "$GUEST_SRC/tests/vm/tests/guest/install-daemon.sh" /var/tmp/mediaupd-install
 	g rm -rf /var/tmp/mediaupd-install
+	DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
+	g mkdir -p "${DAEMON_CONF%/*}"
 	say "installed the build (prefix $prefix) into the guest"
 }
 
@@ -79,4 +82,57 @@ daemon_clean() {
 	g sh -c "echo dm: \$(dmsetup ls | grep -c mediaupd || true);
 		echo loops: \$(losetup -n -O NAME | wc -l);
 		echo mounts: \$(findmnt -rn -o TARGET | grep -c -e ^/run/mediaupd/ -e ^/media/ -e ^/run/media/ || true)"
+}
+
+# daemon_conf [LINE...]: the daemon's configuration ($DAEMON_CONF, set by daemon_install): the
+# guest's keys, then LINE...; takes effect at the next start
+daemon_conf() {
+	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \"\$@\" >$DAEMON_CONF" sh "$@"
+}
+
+# daemon_restart: the daemon again, with the current configuration and drop-in
+daemon_restart() {
+	g systemctl restart mediaupd.service
+	daemon_wait_rest 60
+}
+
+# daemon_stick IMAGE BUNDLE: a vfat stick image holding BUNDLE as static-update.bundle.enc
+daemon_stick() {
+	cp "$2" "$T_WORK/static-update.bundle.enc"
+	"$SRC_ROOT/tests/vm/make-stick" "$1" --fs vfat "$T_WORK/static-update.bundle.enc" >/dev/null
+}
+
+# daemon_worker_pid: the daemon's worker process (its only child)
+daemon_worker_pid() {
+	local main
+	main=$(g systemctl show -p MainPID --value mediaupd.service)
+	g sh -c "pgrep -P $main | head -n 1"
+}
+
+# daemon_wait_worker_stopped: until the worker stopped itself at the pause point
+# (MEDIAUPD_TEST_PAUSE_AT in a drop-in); prints its PID
+daemon_wait_worker_stopped() {
+	local pid
+	for _ in $(seq 1 600); do
+		pid=$(daemon_worker_pid || true)
+		if [ -n "$pid" ] && [ "$(g ps -o stat= -p "$pid" | cut -c1)" = T ]; then
+			echo "$pid"
+			return 0
+		fi
+		sleep 0.2
+	done
+	# (to stderr: callers take stdout as the PID)
+	{
+		g journalctl --no-pager -u mediaupd.service | tail -n 30
+		fail "no worker of the daemon stopped at the pause point within 120 s"
+	} >&2
+}
+
+# daemon_last_error: LastError as busctl prints it ('(ss) "NAME" "MESSAGE"')
+daemon_last_error() { daemon_prop LastError; }
+
+# daemon_clean_after WHAT: nothing of the install left, and the daemon active
+daemon_clean_after() {
+	check_eq "leftovers after $1" "$(daemon_clean | tr '\n' ' ')" "dm: 0 loops: 0 mounts: 0 "
+	check_eq "mediaupd.service after $1" "$(g systemctl is-active mediaupd.service)" active
 }
