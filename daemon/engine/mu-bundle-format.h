@@ -38,3 +38,33 @@
 #define MU_ED25519_PUBLIC_KEY_LEN 32
 #define MU_ED25519_SECRET_KEY_LEN 64
 #define MU_ED25519_SIGNATURE_LEN 64
+
+/*
+ * Format v2 (docs/bundle-format.md, "Format v2"): the signed header comes first.
+ *
+ *   [LUKS2 header: 2 x 64 KiB metadata, keyslots area][data segment: ciphertext, fixed size]
+ *   [dm-verity hash tree over the ciphertext, format 1, no superblock]
+ */
+#define MU_BUNDLE_LUKS_SUBSYSTEM_V2 "mediaupd-v2"
+#define MU_BUNDLE_FORMAT_V2 2
+
+/* The LUKS2 token holding the signed header and its signatures, assigned to no keyslot:
+ * {"type":"mediaupd-signed","keyslots":[],"header":"BASE64","signatures":["BASE64",...]} */
+#define MU_BUNDLE_SIGNED_TOKEN_TYPE "mediaupd-signed"
+#define MU_BUNDLE_SIGNED_TOKEN_HEADER "header"
+#define MU_BUNDLE_SIGNED_TOKEN_SIGNATURES "signatures"
+
+/* v2 LUKS2 geometry: one JSON metadata area of 64 KiB (two copies), then a keyslots area with
+ * room for MU_BUNDLE_V2_KEYSLOT_ROOM_DEFAULT keyslots unless the maker asks for more, so that
+ * rekeying can add keys later. A keyslot of a 512-bit volume key with 4000 AF stripes: 258048
+ * bytes. */
+#define MU_BUNDLE_V2_METADATA_SIZE (64 * 1024)
+#define MU_BUNDLE_KEYSLOT_AREA_SIZE 258048
+#define MU_BUNDLE_V2_KEYSLOT_ROOM_DEFAULT 8
+#define MU_BUNDLE_MAX_KEYSLOTS 32
+
+/* dm-verity over the ciphertext: format 1, sha256, 4 KiB data and hash blocks, 32-byte salt. */
+#define MU_BUNDLE_VERITY_HASH "sha256"
+#define MU_BUNDLE_VERITY_BLOCK_SIZE 4096
+#define MU_BUNDLE_VERITY_SALT_LEN 32
+#define MU_BUNDLE_VERITY_ROOT_LEN 32
