@@ -1012,7 +1012,7 @@ mu_manager_stop (MuManager *m, GSourceFunc done, gpointer user_data)
 		job_next (m);
 		return;
 	}
-	g_info ("stopping: the running update stops at its next safe point");
+	g_message ("stopping: the running update stops at its next safe point");
 	m->job->cancelled = TRUE;
 	if (m->job->worker != NULL)
 		mu_worker_cancel (m->job->worker);

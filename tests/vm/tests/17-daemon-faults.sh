@@ -149,8 +149,12 @@ daemon_restart
 "$VM" plug usb "$T_WORK/stick14.img" stick-stop
 pid=$(daemon_wait_worker_stopped)
 main=$(g systemctl show -p MainPID --value mediaupd.service)
+since3=$(since)
 g systemctl stop --no-block mediaupd.service
 sleep 3
+g journalctl --no-pager -o cat -u mediaupd.service --since "$since3" |
+	grep -q 'stopping: the running update stops at its next safe point' ||
+	fail "the journal does not say that the stop waits for the install's next safe point"
 check_eq "mediaupd.service stopped while the worker is held" \
 	"$(g systemctl is-active mediaupd.service || true)" deactivating
 g kill -0 "$main" || fail "the daemon ($main) did not wait for its install's safe point"
