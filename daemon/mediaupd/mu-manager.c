@@ -28,7 +28,17 @@ typedef enum {
 	JOB_MEDIUM, /* a medium from the media source */
 } JobKind;
 
+typedef struct _Job Job;
+
+/* A mount under way. The daemon keeps serving D-Bus meanwhile, and the job may end first
+ * (the daemon stops): then a medium udisks2 did mount is unmounted again. */
 typedef struct {
+	Job *job; /* NULL once the job is gone */
+	MuMediaSource *source;
+	MuMedium *medium;
+} PendingMount;
+
+struct _Job {
 	MuManager *manager;
 	JobKind kind;
 	GDBusMethodInvocation *invocation; /* JOB_APPLY: answered at the end (owned until) */
@@ -36,14 +46,15 @@ typedef struct {
 	gchar *name;                       /* the bundle, for messages (escaped) */
 	MuMedium *medium;                  /* JOB_MEDIUM */
 	gchar *mount_path;
-	GPtrArray *candidates; /* MuQueueCandidate*, JOB_MEDIUM */
-	guint checking;        /* index of the candidate being checked */
+	PendingMount *pending_mount; /* while udisks2 mounts the medium */
+	GPtrArray *candidates;       /* MuQueueCandidate*, JOB_MEDIUM */
+	guint checking;              /* index of the candidate being checked */
 	MuQueueCandidate *chosen;
 	MuWorker *worker;
 	MuPhase phase;
 	gboolean cancelled;
 	gboolean removed;
-} Job;
+};
 
 struct _MuManager {
 	const MuConfig *config;
@@ -262,6 +273,8 @@ job_free (Job *job)
 	g_free (job->name);
 	g_clear_pointer (&job->medium, mu_medium_unref);
 	g_free (job->mount_path);
+	if (job->pending_mount != NULL)
+		job->pending_mount->job = NULL;
 	g_clear_pointer (&job->candidates, g_ptr_array_unref);
 	g_clear_pointer (&job->worker, mu_worker_free);
 	g_free (job);
@@ -415,17 +428,15 @@ on_check_done (MuWorker *worker, const GError *error, GVariant *details, gboolea
 	check_next (job);
 }
 
-/* Mount, find the candidates, announce them; FALSE with @error when nothing can be tried. */
+/* Find the candidates on the mounted medium and announce them; FALSE with @error when
+ * nothing can be tried. */
 static gboolean
-medium_prepare (Job *job, GError **error)
+medium_find (Job *job, GError **error)
 {
 	MuManager *m = job->manager;
 	g_autoptr (GPtrArray) found = NULL;
 	g_autoptr (GPtrArray) rejected = NULL;
 
-	job->mount_path = mu_media_source_mount (m->source, job->medium, NULL, error);
-	if (job->mount_path == NULL)
-		return FALSE;
 	found = mu_candidates_find (m->config, job->mount_path, &rejected, error);
 	if (found == NULL)
 		return FALSE;
@@ -463,11 +474,42 @@ medium_release (Job *job)
 }
 
 static void
-medium_start (Job *job)
+pending_mount_free (PendingMount *pm)
 {
-	g_autoptr (GError) error = NULL;
+	g_object_unref (pm->source);
+	mu_medium_unref (pm->medium);
+	g_free (pm);
+}
 
-	if (!medium_prepare (job, &error)) {
+static void
+on_medium_mounted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	PendingMount *pm = user_data;
+	Job *job = pm->job;
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *path = mu_media_source_mount_finish (pm->source, result, &error);
+
+	if (job == NULL) {
+		if (path != NULL && !mu_media_source_unmount (pm->source, pm->medium, &error))
+			g_warning ("cannot unmount %s: %s", pm->medium->device, error->message);
+		pending_mount_free (pm);
+		return;
+	}
+	job->pending_mount = NULL;
+	pending_mount_free (pm);
+	if (path == NULL) {
+		g_prefix_error (&error, "detect: ");
+		job_finish (job, error, NULL);
+		return;
+	}
+	job->mount_path = g_steal_pointer (&path);
+	if (job->cancelled || job->removed) {
+		g_autoptr (GError) stopped = g_error_new_literal (MU_ERROR, MU_ERROR_CANCELLED,
+								  "detect: the update was stopped");
+		job_finish (job, stopped, NULL);
+		return;
+	}
+	if (!medium_find (job, &error)) {
 		g_prefix_error (&error, "detect: ");
 		job_finish (job, error, NULL);
 		return;
@@ -609,7 +651,12 @@ job_next (MuManager *m)
 	publish_queue (m);
 	m->job = job;
 	set_state (m, "checking");
-	medium_start (job);
+	job->pending_mount = g_new0 (PendingMount, 1);
+	job->pending_mount->job = job;
+	job->pending_mount->source = g_object_ref (m->source);
+	job->pending_mount->medium = mu_medium_ref (job->medium);
+	mu_media_source_mount_async (m->source, job->medium, NULL, on_medium_mounted,
+				     job->pending_mount);
 }
 
 /* ---- media ---- */

@@ -66,14 +66,46 @@ mu_media_source_start (MuMediaSource *self, GError **error)
 	return MU_MEDIA_SOURCE_GET_IFACE (self)->start (self, error);
 }
 
+void
+mu_media_source_mount_async (MuMediaSource *self, MuMedium *medium, GCancellable *cancellable,
+			     GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail (MU_IS_MEDIA_SOURCE (self));
+	g_return_if_fail (medium != NULL);
+	MU_MEDIA_SOURCE_GET_IFACE (self)->mount_async (self, medium, cancellable, callback,
+						       user_data);
+}
+
+gchar *
+mu_media_source_mount_finish (MuMediaSource *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail (MU_IS_MEDIA_SOURCE (self), NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+	return MU_MEDIA_SOURCE_GET_IFACE (self)->mount_finish (self, result, error);
+}
+
+static void
+on_mounted_sync (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	*(GAsyncResult **) user_data = g_object_ref (result);
+}
+
 gchar *
 mu_media_source_mount (MuMediaSource *self, MuMedium *medium, GCancellable *cancellable,
 		       GError **error)
 {
+	g_autoptr (GMainContext) context = g_main_context_new ();
+	g_autoptr (GAsyncResult) result = NULL;
+
 	g_return_val_if_fail (MU_IS_MEDIA_SOURCE (self), NULL);
 	g_return_val_if_fail (medium != NULL, NULL);
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-	return MU_MEDIA_SOURCE_GET_IFACE (self)->mount (self, medium, cancellable, error);
+	g_main_context_push_thread_default (context);
+	mu_media_source_mount_async (self, medium, cancellable, on_mounted_sync, &result);
+	while (result == NULL)
+		g_main_context_iteration (context, TRUE);
+	g_main_context_pop_thread_default (context);
+	return mu_media_source_mount_finish (self, result, error);
 }
 
 gboolean

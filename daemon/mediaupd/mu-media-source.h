@@ -40,14 +40,23 @@ struct _MuMediaSourceInterface {
 	GTypeInterface parent_iface;
 
 	gboolean (*start) (MuMediaSource *self, GError **error);
-	/* Mounts read-only, nosuid, nodev, noexec; returns the mount point (owned by caller). */
-	gchar *(*mount) (MuMediaSource *self, MuMedium *medium, GCancellable *cancellable,
-			 GError **error);
+	/* Mounts read-only, nosuid, nodev, noexec, without blocking the caller's main context;
+	 * mount_finish() returns the mount point (owned by the caller). The outcome is the
+	 * real one even when @cancellable was cancelled meanwhile (a medium the source did
+	 * mount is reported mounted, so that the caller can unmount it). */
+	void (*mount_async) (MuMediaSource *self, MuMedium *medium, GCancellable *cancellable,
+			     GAsyncReadyCallback callback, gpointer user_data);
+	gchar *(*mount_finish) (MuMediaSource *self, GAsyncResult *result, GError **error);
 	gboolean (*unmount) (MuMediaSource *self, MuMedium *medium, GError **error);
 };
 
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_media_source_start (MuMediaSource *self, GError **error);
+void mu_media_source_mount_async (MuMediaSource *self, MuMedium *medium, GCancellable *cancellable,
+				  GAsyncReadyCallback callback, gpointer user_data);
+G_GNUC_WARN_UNUSED_RESULT
+gchar *mu_media_source_mount_finish (MuMediaSource *self, GAsyncResult *result, GError **error);
+/* The same, waiting for the outcome on a main context of its own (for tools, not the daemon). */
 G_GNUC_WARN_UNUSED_RESULT
 gchar *mu_media_source_mount (MuMediaSource *self, MuMedium *medium, GCancellable *cancellable,
 			      GError **error);

@@ -333,6 +333,17 @@ call_filesystem (MuMediaUdisks *self, MuMedium *medium, const gchar *method, GVa
 					    cancellable, error);
 }
 
+/* The same without waiting, and without a cancellable: the reply says what udisks2 did. */
+static void
+call_filesystem_async (MuMediaUdisks *self, MuMedium *medium, const gchar *method, GVariant *args,
+		       const GVariantType *reply_type, gint timeout_ms,
+		       GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_dbus_connection_call (self->bus, UDISKS_NAME, medium->id, UDISKS_IFACE_FILESYSTEM, method,
+				args, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START, timeout_ms, NULL,
+				callback, user_data);
+}
+
 static GVariant *
 options_new (const gchar *mount_options)
 {
@@ -363,46 +374,113 @@ set_call_error (MuMediaUdisks *self, MuMedium *medium, const gchar *what, GError
 		     medium->device, call_error->message);
 }
 
-static gchar *
-mu_media_udisks_mount (MuMediaSource *source, MuMedium *medium, GCancellable *cancellable,
-		       GError **error)
+/* One Mount call and, if someone else mounted the medium first, Unmount and Mount again. */
+typedef struct {
+	MuMediaUdisks *self;
+	MuMedium *medium;
+	gboolean remounting;
+} MountData;
+
+static void
+mount_data_free (MountData *d)
 {
-	MuMediaUdisks *self = MU_MEDIA_UDISKS (source);
+	g_object_unref (d->self);
+	mu_medium_unref (d->medium);
+	g_free (d);
+}
+
+static void on_mount_reply (GObject *bus, GAsyncResult *result, gpointer user_data);
+
+static void
+call_mount (GTask *task)
+{
+	MountData *d = g_task_get_task_data (task);
+
+	call_filesystem_async (d->self, d->medium, "Mount", options_new (MOUNT_OPTIONS),
+			       G_VARIANT_TYPE ("(s)"), MOUNT_TIMEOUT_MS, on_mount_reply, task);
+}
+
+static void
+on_remount_unmounted (GObject *bus, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr (GTask) task = user_data;
+	MountData *d = g_task_get_task_data (task);
+	g_autoptr (GError) call_error = NULL;
+	g_autoptr (GVariant) ret = NULL;
+	GError *error = NULL;
+
+	ret = g_dbus_connection_call_finish (G_DBUS_CONNECTION (bus), result, &call_error);
+	if (ret == NULL) {
+		set_call_error (d->self, d->medium, "mount", call_error, &error);
+		g_task_return_error (task, error);
+		return;
+	}
+	call_mount (g_steal_pointer (&task));
+}
+
+static void
+on_mount_reply (GObject *bus, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr (GTask) task = user_data;
+	MountData *d = g_task_get_task_data (task);
 	g_autoptr (GError) call_error = NULL;
 	g_autoptr (GVariant) ret = NULL;
 	gchar *mount_point = NULL;
+	GError *error = NULL;
 
-	if (!check_present (self, medium, "mount", error))
-		return NULL;
-	ret = call_filesystem (self, medium, "Mount", options_new (MOUNT_OPTIONS),
-			       G_VARIANT_TYPE ("(s)"), MOUNT_TIMEOUT_MS, cancellable, &call_error);
-	if (ret == NULL && g_dbus_error_is_remote_error (call_error)) {
+	ret = g_dbus_connection_call_finish (G_DBUS_CONNECTION (bus), result, &call_error);
+	if (ret == NULL && !d->remounting && g_dbus_error_is_remote_error (call_error)) {
 		g_autofree gchar *name = g_dbus_error_get_remote_error (call_error);
 
 		/* Mounted by someone else (or by a daemon that died), with options that are not
 		 * necessarily ours: unmount it and mount it as the bundle needs. */
 		if (g_strcmp0 (name, UDISKS_ERROR_ALREADY_MOUNTED) == 0) {
-			g_autoptr (GVariant) unmounted = NULL;
-
 			g_message ("mount: %s is already mounted; remounting it read-only",
-				   medium->device);
-			g_clear_error (&call_error);
-			unmounted = call_filesystem (self, medium, "Unmount", options_new (NULL),
-						     NULL, -1, cancellable, &call_error);
-			if (unmounted != NULL)
-				ret = call_filesystem (self, medium, "Mount",
-						       options_new (MOUNT_OPTIONS),
-						       G_VARIANT_TYPE ("(s)"), MOUNT_TIMEOUT_MS,
-						       cancellable, &call_error);
+				   d->medium->device);
+			d->remounting = TRUE;
+			call_filesystem_async (d->self, d->medium, "Unmount", options_new (NULL),
+					       NULL, -1, on_remount_unmounted,
+					       g_steal_pointer (&task));
+			return;
 		}
 	}
 	if (ret == NULL) {
-		set_call_error (self, medium, "mount", call_error, error);
-		return NULL;
+		set_call_error (d->self, d->medium, "mount", call_error, &error);
+		g_task_return_error (task, error);
+		return;
 	}
 	g_variant_get (ret, "(s)", &mount_point);
-	g_info ("mount: %s at %s (" MOUNT_OPTIONS ")", medium->device, mount_point);
-	return mount_point;
+	g_info ("mount: %s at %s (" MOUNT_OPTIONS ")", d->medium->device, mount_point);
+	g_task_return_pointer (task, mount_point, g_free);
+}
+
+static void
+mu_media_udisks_mount_async (MuMediaSource *source, MuMedium *medium, GCancellable *cancellable,
+			     GAsyncReadyCallback callback, gpointer user_data)
+{
+	MuMediaUdisks *self = MU_MEDIA_UDISKS (source);
+	g_autoptr (GTask) task = g_task_new (source, cancellable, callback, user_data);
+	MountData *d = g_new0 (MountData, 1);
+	GError *error = NULL;
+
+	g_task_set_source_tag (task, mu_media_udisks_mount_async);
+	/* The outcome is udisks2's, cancelled or not (see mu-media-source.h). */
+	g_task_set_check_cancellable (task, FALSE);
+	d->self = g_object_ref (self);
+	d->medium = mu_medium_ref (medium);
+	g_task_set_task_data (task, d, (GDestroyNotify) mount_data_free);
+	if (!check_present (self, medium, "mount", &error)) {
+		g_task_return_error (task, error);
+		return;
+	}
+	call_mount (g_steal_pointer (&task));
+}
+
+static gchar *
+mu_media_udisks_mount_finish (MuMediaSource *source, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (result, source), NULL);
+	return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static gboolean
@@ -458,7 +536,8 @@ static void
 mu_media_udisks_iface_init (MuMediaSourceInterface *iface)
 {
 	iface->start = mu_media_udisks_start;
-	iface->mount = mu_media_udisks_mount;
+	iface->mount_async = mu_media_udisks_mount_async;
+	iface->mount_finish = mu_media_udisks_mount_finish;
 	iface->unmount = mu_media_udisks_unmount;
 }
 

@@ -40,6 +40,8 @@ struct _FakeSource {
 	GHashTable *dirs;     /* medium id -> directory */
 	GHashTable *mounts;   /* medium id -> times mounted (GUINT_TO_POINTER) */
 	GHashTable *unmounts; /* medium id -> times unmounted */
+	gboolean hold;        /* mounts wait in @held until released */
+	GPtrArray *held;      /* GTask* of mounts not answered yet */
 };
 
 static void fake_source_iface_init (MuMediaSourceInterface *iface);
@@ -66,18 +68,45 @@ fake_start (MuMediaSource *source, GError **error)
 	return TRUE;
 }
 
-static gchar *
-fake_mount (MuMediaSource *source, MuMedium *medium, GCancellable *cancellable, GError **error)
+static void
+fake_mount_async (MuMediaSource *source, MuMedium *medium, GCancellable *cancellable,
+		  GAsyncReadyCallback callback, gpointer user_data)
 {
 	FakeSource *self = FAKE_SOURCE (source);
+	g_autoptr (GTask) task = g_task_new (source, cancellable, callback, user_data);
 	const gchar *dir = g_hash_table_lookup (self->dirs, medium->id);
 
 	if (dir == NULL) {
-		g_set_error (error, MU_ERROR, MU_ERROR_NOT_FOUND, "no medium %s", medium->id);
-		return NULL;
+		g_task_return_new_error (task, MU_ERROR, MU_ERROR_NOT_FOUND, "no medium %s",
+					 medium->id);
+		return;
 	}
 	count (self->mounts, medium->id);
-	return g_strdup (dir);
+	g_task_set_task_data (task, g_strdup (dir), g_free);
+	if (self->hold) {
+		g_ptr_array_add (self->held, g_steal_pointer (&task));
+		return;
+	}
+	g_task_return_pointer (task, g_strdup (dir), g_free);
+}
+
+static gchar *
+fake_mount_finish (MuMediaSource *source, GAsyncResult *result, GError **error)
+{
+	return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Answers the mounts held so far, and mounts at once from now on. */
+static void
+fake_release_mounts (FakeSource *self)
+{
+	self->hold = FALSE;
+	for (guint i = 0; i < self->held->len; i++) {
+		GTask *task = self->held->pdata[i];
+
+		g_task_return_pointer (task, g_strdup (g_task_get_task_data (task)), g_free);
+	}
+	g_ptr_array_set_size (self->held, 0);
 }
 
 static gboolean
@@ -91,7 +120,8 @@ static void
 fake_source_iface_init (MuMediaSourceInterface *iface)
 {
 	iface->start = fake_start;
-	iface->mount = fake_mount;
+	iface->mount_async = fake_mount_async;
+	iface->mount_finish = fake_mount_finish;
 	iface->unmount = fake_unmount;
 }
 
@@ -103,6 +133,7 @@ fake_source_finalize (GObject *object)
 	g_hash_table_unref (self->dirs);
 	g_hash_table_unref (self->mounts);
 	g_hash_table_unref (self->unmounts);
+	g_ptr_array_unref (self->held);
 	G_OBJECT_CLASS (fake_source_parent_class)->finalize (object);
 }
 
@@ -118,6 +149,7 @@ fake_source_init (FakeSource *self)
 	self->dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 	self->mounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 	self->unmounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+	self->held = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /* ---- fixture ---- */
@@ -403,6 +435,70 @@ test_two_candidates (Fixture *f, gconstpointer data)
 	g_assert_null (strstr (last, "NotABundle"));
 }
 
+/* While udisks2 mounts a medium the daemon keeps answering on D-Bus; the medium found once
+ * the mount completes is tried as usual. */
+static void
+test_mount_does_not_block (Fixture *f, gconstpointer data)
+{
+	MuMedium *m = add_medium (f, "/org/x/block/sdg1", "static-update.bundle.enc", luks->random,
+				  NULL);
+	g_autofree gchar *state = NULL;
+
+	f->source->hold = TRUE;
+	plug (f, m);
+	WAIT_FOR (f->source->held->len == 1);
+	/* Answered from the manager's main context while the mount is outstanding. */
+	state = get_string (f, "State");
+	g_assert_cmpstr (state, ==, "checking");
+	g_assert_false (has_signal (f, "BundleFound"));
+	fake_release_mounts (f->source);
+	WAIT_FOR (has_signal (f, "Completed (false, 'org.mediaupd.Error.NotABundle'"));
+	WAIT_FOR (counted (f->source->unmounts, m->id) == 1);
+	g_assert_cmpuint (count_signals (f, "BundleFound ('/org/x/block/sdg1', "
+					    "'static-update.bundle.enc'"),
+			  ==, 1);
+}
+
+/* A medium pulled while it is being mounted: nothing tried, MediaRemoved, unmounted. */
+static void
+test_removed_during_mount (Fixture *f, gconstpointer data)
+{
+	MuMedium *m = add_medium (f, "/org/x/block/sdh1", "static-update.bundle.enc", luks->three,
+				  NULL);
+	g_autofree gchar *state = NULL;
+
+	f->source->hold = TRUE;
+	plug (f, m);
+	WAIT_FOR (f->source->held->len == 1);
+	pull (f, m);
+	fake_release_mounts (f->source);
+	WAIT_FOR (has_signal (f, "Completed (false, 'org.mediaupd.Error.MediaRemoved'"));
+	WAIT_FOR (counted (f->source->unmounts, m->id) == 1);
+	g_assert_false (has_signal (f, "BundleFound"));
+	state = get_string (f, "State");
+	g_assert_cmpstr (state, ==, "idle");
+}
+
+/* The daemon stopping while a mount is outstanding waits for it, then unmounts. */
+static void
+test_stop_during_mount (Fixture *f, gconstpointer data)
+{
+	MuMedium *m = add_medium (f, "/org/x/block/sdi1", "static-update.bundle.enc", luks->three,
+				  NULL);
+	gboolean stopped = FALSE;
+
+	f->source->hold = TRUE;
+	plug (f, m);
+	WAIT_FOR (f->source->held->len == 1);
+	mu_manager_stop (f->manager, set_flag, &stopped);
+	g_main_context_iteration (NULL, FALSE);
+	g_assert_false (stopped);
+	fake_release_mounts (f->source);
+	WAIT_FOR (stopped);
+	g_assert_cmpuint (counted (f->source->unmounts, m->id), ==, 1);
+	g_assert_false (has_signal (f, "BundleFound"));
+}
+
 /* One medium at a time; a queued medium that is pulled leaves the queue unopened; the
  * medium being installed that is pulled stops its install as MediaRemoved. */
 static void
@@ -486,6 +582,9 @@ main (int argc, char **argv)
 	ADD ("no-bundle", test_no_bundle);
 	ADD ("two-candidates", test_two_candidates);
 	ADD ("queue-and-removal", test_queue_and_removal);
+	ADD ("mount-does-not-block", test_mount_does_not_block);
+	ADD ("removed-during-mount", test_removed_during_mount);
+	ADD ("stop-during-mount", test_stop_during_mount);
 #undef ADD
 	ret = mu_test_run_on_bus (&test_bus);
 	g_clear_pointer (&luks, mu_luks_fixtures_free);
