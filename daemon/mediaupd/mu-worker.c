@@ -179,6 +179,7 @@ mu_worker_start (const MuWorkerOptions *options, GError **error)
 	g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
 	g_autoptr (GError) local_error = NULL;
 	g_autofree gchar *cmdline = NULL;
+	const gchar *identifier;
 	MuWorker *w;
 	int pair[2];
 
@@ -234,7 +235,9 @@ mu_worker_start (const MuWorkerOptions *options, GError **error)
 		mu_worker_free (w);
 		return NULL;
 	}
-	w->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (w->process), NULL, 10);
+	/* NULL once the process has been reaped: it can end before we get here. */
+	identifier = g_subprocess_get_identifier (w->process);
+	w->pid = identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
 	w->cancellable = g_cancellable_new ();
 	w->socket_source = g_unix_fd_source_new (w->socket_fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
 	g_source_set_callback (w->socket_source, G_SOURCE_FUNC (on_socket), w, NULL);
