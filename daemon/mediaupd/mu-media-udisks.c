@@ -160,10 +160,18 @@ rescan (MuMediaUdisks *self)
 		(GDestroyNotify) mu_medium_unref);
 	g_autoptr (GPtrArray) added = g_ptr_array_new_with_free_func (
 		(GDestroyNotify) mu_medium_unref);
-	GList *objects = g_dbus_object_manager_get_objects (self->manager);
+	g_autofree gchar *owner = g_dbus_object_manager_client_get_name_owner (
+		G_DBUS_OBJECT_MANAGER_CLIENT (self->manager));
+	GList *objects;
 	GHashTableIter iter;
 	gpointer key, value;
 
+	/* udisks2 left the bus (restarted, crashed): its objects went with it, the media did
+	 * not. What went meanwhile is seen once it is back; an install under way notices a
+	 * pulled medium by itself (its block device goes). */
+	if (owner == NULL)
+		return;
+	objects = g_dbus_object_manager_get_objects (self->manager);
 	for (GList *l = objects; l != NULL; l = l->next) {
 		MuMedium *medium = medium_for (self, G_DBUS_OBJECT (l->data));
 
@@ -238,7 +246,9 @@ on_name_owner (GObject *manager, GParamSpec *pspec, gpointer user_data)
 	if (owner != NULL)
 		g_info ("media: udisks2 is on the bus (%s)", owner);
 	else
-		g_warning ("media: udisks2 left the bus; no media are seen until it is back");
+		g_warning (
+			"media: udisks2 left the bus; media plugged or pulled meanwhile are seen "
+			"when it is back");
 	rescan (MU_MEDIA_UDISKS (user_data));
 }
 

@@ -3,8 +3,8 @@
 # outcome and the system otherwise as it was (deployments, pending commit, no mount, mapping
 # or loop device left, the daemon active or cleanly stopped):
 # - two media: a USB stick (1→2) held in apply, an SD card (1→3) inserted meanwhile is in
-#   QueuedMedia; once the first install ends the second runs, and both are deployed in turn
-#   (journal: 2 before 3);
+#   QueuedMedia; udisks2 restarted meanwhile changes neither; once the first install ends the
+#   second runs, and both are deployed in turn (journal: 2 before 3);
 # - the stick pulled while the worker is held at the start of deploy (before the deployment
 #   is written): MediaRemoved, nothing deployed;
 # - `systemctl stop mediaupd` (SIGTERM) while the worker is held in apply: the daemon stays
@@ -93,6 +93,16 @@ g timeout 30 sh -c "until busctl get-property ${DAEMON_BUS[*]} QueuedMedia |
 echo "ok: the SD card is queued while the stick installs: $(daemon_prop QueuedMedia)"
 check_eq "State with the card queued" "$(daemon_string State)" applying
 check_eq "PendingCommit with the card queued" "$(daemon_string PendingCommit)" ""
+# udisks2 restarted meanwhile: its objects go and come back, the media stay where they were
+g systemctl restart udisks2.service
+g timeout 30 sh -c 'until udisksctl status >/dev/null 2>&1; do sleep 0.2; done' ||
+	fail "udisks2 did not come back after its restart"
+sleep 2
+check_eq "State after udisks2 restarted" "$(daemon_string State)" applying
+check_eq "QueuedMedia after udisks2 restarted" "$(daemon_prop QueuedMedia)" \
+	"ao 1 \"$UDISKS_BLOCK/mmcblk0p1\""
+g kill -0 "$pid1" || fail "the held worker ($pid1) is gone after udisks2 restarted"
+echo "ok: udisks2 restarted during the install: install and queue unchanged"
 g kill -CONT "$pid1"
 wait_pending "$VM_COMMIT_2"
 pid2=$(daemon_wait_worker_stopped)
