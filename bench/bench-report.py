@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Host side of bench/daemon-bench.sh: turns what one round left in the guest's logs into a
+CSV row, and the CSV of a run into the summary table.
+
+  bench-report.py round BUNDLE METHOD ROUND DAEMON LOAD MARK UDEV DBUS JOURNAL [CMD_START CMD_END]
+      prints one CSV row (no header). METHOD: daemon or local; DAEMON: running or stopped
+      (at the plug); LOAD: the host's load average (1 min) after the round; MARK: the
+      guest's uptime just before the plug; only
+      what happened after it counts. UDEV, DBUS: the guest's udev.log and dbus.log
+      (bench/guest/monitor.sh); JOURNAL: `journalctl -o json` of the engine's events.
+      Exits 1, saying what is missing, when the round did not produce every timestamp.
+  bench-report.py header
+  bench-report.py summary CSV
+      the tables of docs/performance.md (medians, minimum, maximum, ratios), as Markdown.
+
+All times are seconds on the guest's monotonic clock.
+"""
+import csv
+import json
+import re
+import statistics
+import sys
+
+EVENTS = {
+    "0225d7dc771eb4c05bc9c16dd600d6d1": "install_start",  # bundle-found (the engine's)
+    "1df9a685b26b0fdf3c5e51fa16ca7ac5": "unlocked",
+    "aa0b65aa8ffe85f686f013cb4ffa7ac8": "verified",
+    "7abdbd5b2608995c8fa3ed490f1625fa": "applied",
+    "a4e6b84b811cddf92a52a9a044444c78": "deployed",
+}
+STAMPS = ["udev_add", "bundle_found_signal", "install_start", "unlocked", "verified",
+          "applied", "deployed", "completed_signal", "cmd_start", "cmd_end"]
+DERIVED = ["latency", "plug_to_deployed", "install_to_deployed", "command", "unlock",
+           "verify", "apply", "deploy", "end"]
+HEADER = ["bundle", "method", "round", "daemon", "host_load"] + STAMPS + DERIVED
+# "UDEV  [1234.567890] add      /devices/.../block/sda/sda1 (block)": a partition of a stick
+UDEV_ADD = re.compile(r"^UDEV\s+\[(\d+\.\d+)\]\s+add\s+\S+/block/sd[a-z]+/sd[a-z]+\d+ \(block\)")
+# "12.34 signal time=... path=/org/mediaupd/Manager1; interface=...; member=BundleFound"
+SIGNAL = re.compile(r"^(\d+\.\d+) signal .*interface=org\.mediaupd\.Manager1; member=(\w+)")
+
+
+def first_after(values, mark):
+    later = [v for v in values if v > mark]
+    return min(later) if later else None
+
+
+def round_row(args):
+    bundle, method, rnd, daemon, load, mark, udev, dbus, journal = args[:9]
+    mark = float(mark)
+    t = dict.fromkeys(STAMPS)
+    with open(udev, encoding="utf-8", errors="replace") as f:
+        t["udev_add"] = first_after(
+            [float(m.group(1)) for m in map(UDEV_ADD.match, f) if m], mark)
+    signals = {}
+    with open(dbus, encoding="utf-8", errors="replace") as f:
+        for m in map(SIGNAL.match, f):
+            if m:
+                signals.setdefault(m.group(2), []).append(float(m.group(1)))
+    t["bundle_found_signal"] = first_after(signals.get("BundleFound", []), mark)
+    t["completed_signal"] = first_after(signals.get("Completed", []), mark)
+    comm = "mediaupd" if method == "daemon" else "mediaupdctl"
+    events = {}
+    with open(journal, encoding="utf-8") as f:
+        for line in f:
+            e = json.loads(line)
+            name = EVENTS.get(e.get("MESSAGE_ID"))
+            if name and e.get("_COMM") == comm:
+                events.setdefault(name, []).append(int(e["__MONOTONIC_TIMESTAMP"]) / 1e6)
+    for name in EVENTS.values():
+        t[name] = first_after(events.get(name, []), mark)
+    if method == "local":
+        t["cmd_start"], t["cmd_end"] = float(args[9]), float(args[10])
+    need = ["udev_add", "install_start", "unlocked", "verified", "applied", "deployed"]
+    need += ["bundle_found_signal", "completed_signal"] if method == "daemon" else ["cmd_start", "cmd_end"]
+    missing = [n for n in need if t[n] is None]
+    if missing:
+        sys.exit(f"bench-report: round {rnd} ({bundle}, {method}) has no {', '.join(missing)} "
+                 f"after {mark}")
+    d = dict.fromkeys(DERIVED)
+    if method == "daemon":
+        d["latency"] = t["bundle_found_signal"] - t["udev_add"]
+        d["plug_to_deployed"] = t["deployed"] - t["udev_add"]
+        d["end"] = t["completed_signal"] - t["deployed"]
+    else:
+        d["command"] = t["cmd_end"] - t["cmd_start"]
+        d["end"] = t["cmd_end"] - t["deployed"]
+    d["install_to_deployed"] = t["deployed"] - t["install_start"]
+    d["unlock"] = t["unlocked"] - t["install_start"]
+    d["verify"] = t["verified"] - t["unlocked"]
+    d["apply"] = t["applied"] - t["verified"]
+    d["deploy"] = t["deployed"] - t["applied"]
+    fmt = lambda v: "" if v is None else f"{v:.3f}"
+    row = [bundle, method, rnd, daemon, load] + [fmt(t[n]) for n in STAMPS] + [fmt(d[n]) for n in DERIVED]
+    csv.writer(sys.stdout, lineterminator="\n").writerow(row)
+
+
+def stats(values):
+    return (statistics.median(values), min(values), max(values), len(values))
+
+
+def cell(values):
+    if not values:
+        return "—"
+    med, lo, hi, n = stats(values)
+    return f"{med:.2f} ({lo:.2f}–{hi:.2f}, n={n})"
+
+
+def summary(path):
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    col = lambda rs, name: [float(r[name]) for r in rs if r[name] != ""]
+    out = []
+    daemon = [r for r in rows if r["method"] == "daemon"]
+    out.append("### udev add → BundleFound (goal ≤ 1 s)\n")
+    out.append("| daemon at the plug | median (min–max, rounds) s | goal met |")
+    out.append("|---|---|---|")
+    for state, label in (("running", "running (follows udisks2)"),
+                         ("stopped", "stopped (started by the udev rule)")):
+        v = col([r for r in daemon if r["daemon"] == state], "latency")
+        if v:
+            out.append(f"| {label} | {cell(v)} | {'yes' if max(v) <= 1.0 else 'no'} |")
+    out.append("")
+    out.append("### plug → deployed by the daemon vs `mediaupdctl apply --local` (goal ≤ 1.05)\n")
+    out.append("Medians in seconds, (min–max, rounds); the daemon running at each plug.\n")
+    out.append("| bundle | daemon: udev add → deployed | daemon: install start → deployed "
+               "| apply --local: command | apply --local: install start → deployed "
+               "| ratio plug→deployed / command | ratio install→deployed / command "
+               "| ratio install→deployed / install→deployed |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    bundles = []
+    for r in rows:
+        if r["bundle"] not in bundles:
+            bundles.append(r["bundle"])
+    phases_rows = []
+    for b in bundles:
+        d = [r for r in rows if r["bundle"] == b and r["method"] == "daemon" and r["daemon"] == "running"]
+        lo = [r for r in rows if r["bundle"] == b and r["method"] == "local"]
+        if not d or not lo:
+            continue
+        dp, di = col(d, "plug_to_deployed"), col(d, "install_to_deployed")
+        lc, li = col(lo, "command"), col(lo, "install_to_deployed")
+        m = statistics.median
+        out.append(f"| {b} | {cell(dp)} | {cell(di)} | {cell(lc)} | {cell(li)} "
+                   f"| {m(dp) / m(lc):.3f} | {m(di) / m(lc):.3f} | {m(di) / m(li):.3f} |")
+        for label, rs in (("daemon", d), ("apply --local", lo)):
+            phases_rows.append(
+                f"| {b} | {label} | " +
+                " | ".join(f"{m(col(rs, p)):.2f}" for p in
+                           ("unlock", "verify", "apply", "deploy", "end")) + " |")
+    out.append("")
+    out.append("### Where the time goes (medians of the phase times from the journal events, s)\n")
+    out.append("| bundle | method | unlock (found → unlocked) | verify (→ verified) "
+               "| check + apply (→ applied) | deploy (→ deployed) "
+               "| end (deployed → Completed / exit) |")
+    out.append("|---|---|---|---|---|---|---|")
+    out.extend(phases_rows)
+    print("\n".join(out))
+
+
+def main():
+    if len(sys.argv) in (11, 13) and sys.argv[1] == "round":
+        round_row(sys.argv[2:])
+    elif len(sys.argv) == 2 and sys.argv[1] == "header":
+        csv.writer(sys.stdout, lineterminator="\n").writerow(HEADER)
+    elif len(sys.argv) == 3 and sys.argv[1] == "summary":
+        summary(sys.argv[2])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
