@@ -29,15 +29,29 @@ EVENTS = {
     "7abdbd5b2608995c8fa3ed490f1625fa": "applied",
     "a4e6b84b811cddf92a52a9a044444c78": "deployed",
 }
-STAMPS = ["udev_add", "bundle_found_signal", "install_start", "unlocked", "verified",
+STAMPS = ["udev_add", "udisks_added", "mounted", "bundle_found_signal", "install_start", "unlocked", "verified",
           "applied", "deployed", "completed_signal", "cmd_start", "cmd_end"]
-DERIVED = ["latency", "plug_to_deployed", "install_to_deployed", "command", "unlock",
+DERIVED = ["latency", "lat_udisks", "lat_mount", "lat_scan", "plug_to_deployed", "install_to_deployed", "command", "unlock",
            "verify", "apply", "deploy", "end"]
 HEADER = ["bundle", "method", "round", "daemon", "host_load"] + STAMPS + DERIVED
 # "UDEV  [1234.567890] add      /devices/.../block/sda/sda1 (block)": a partition of a stick
 UDEV_ADD = re.compile(r"^UDEV\s+\[(\d+\.\d+)\]\s+add\s+\S+/block/sd[a-z]+/sd[a-z]+\d+ \(block\)")
-# "12.34 signal time=... path=/org/mediaupd/Manager1; interface=...; member=BundleFound"
-SIGNAL = re.compile(r"^(\d+\.\d+) signal .*interface=org\.mediaupd\.Manager1; member=(\w+)")
+# "12.34 signal time=... path=/org/mediaupd/Manager1; interface=...; member=BundleFound",
+# then the message's arguments, one or more lines each
+SIGNAL = re.compile(r"^(\d+\.\d+) signal .* path=([^;]*); interface=([^;]*); member=(\w+)")
+
+
+def read_signals(path):
+    """The signals in a dbus.log: (time, path, interface, member, arguments text)."""
+    signals = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = SIGNAL.match(line)
+            if m:
+                signals.append([float(m.group(1)), m.group(2), m.group(3), m.group(4), ""])
+            elif signals:
+                signals[-1][4] += line
+    return signals
 
 
 def first_after(values, mark):
@@ -52,20 +66,28 @@ def round_row(args):
     with open(udev, encoding="utf-8", errors="replace") as f:
         t["udev_add"] = first_after(
             [float(m.group(1)) for m in map(UDEV_ADD.match, f) if m], mark)
-    signals = {}
-    with open(dbus, encoding="utf-8", errors="replace") as f:
-        for m in map(SIGNAL.match, f):
-            if m:
-                signals.setdefault(m.group(2), []).append(float(m.group(1)))
-    t["bundle_found_signal"] = first_after(signals.get("BundleFound", []), mark)
-    t["completed_signal"] = first_after(signals.get("Completed", []), mark)
-    comm = "mediaupd" if method == "daemon" else "mediaupdctl"
+    signals = read_signals(dbus)
+    ours = lambda member: [s[0] for s in signals
+                           if s[2] == "org.mediaupd.Manager1" and s[3] == member]
+    t["bundle_found_signal"] = first_after(ours("BundleFound"), mark)
+    t["completed_signal"] = first_after(ours("Completed"), mark)
+    # udisks2 announces the partition's object, then its Filesystem gets a mount point
+    part = "/org/freedesktop/UDisks2/block_devices/sda1"
+    t["udisks_added"] = first_after(
+        [s[0] for s in signals if s[3] == "InterfacesAdded" and f'object path "{part}"' in s[4]],
+        mark)
+    t["mounted"] = first_after(
+        [s[0] for s in signals if s[1] == part and s[3] == "PropertiesChanged"
+         and '"MountPoints"' in s[4] and "array of bytes" in s[4]], mark)
+    # the daemon's worker runs as /proc/self/exe (_COMM "exe"): known by its unit
+    mine = ((lambda e: e.get("_SYSTEMD_UNIT") == "mediaupd.service") if method == "daemon"
+            else (lambda e: e.get("_COMM") == "mediaupdctl"))
     events = {}
     with open(journal, encoding="utf-8") as f:
         for line in f:
             e = json.loads(line)
             name = EVENTS.get(e.get("MESSAGE_ID"))
-            if name and e.get("_COMM") == comm:
+            if name and mine(e):
                 events.setdefault(name, []).append(int(e["__MONOTONIC_TIMESTAMP"]) / 1e6)
     for name in EVENTS.values():
         t[name] = first_after(events.get(name, []), mark)
@@ -80,6 +102,10 @@ def round_row(args):
     d = dict.fromkeys(DERIVED)
     if method == "daemon":
         d["latency"] = t["bundle_found_signal"] - t["udev_add"]
+        if t["udisks_added"] is not None and t["mounted"] is not None:
+            d["lat_udisks"] = t["udisks_added"] - t["udev_add"]
+            d["lat_mount"] = t["mounted"] - t["udisks_added"]
+            d["lat_scan"] = t["bundle_found_signal"] - t["mounted"]
         d["plug_to_deployed"] = t["deployed"] - t["udev_add"]
         d["end"] = t["completed_signal"] - t["deployed"]
     else:
@@ -113,13 +139,18 @@ def summary(path):
     out = []
     daemon = [r for r in rows if r["method"] == "daemon"]
     out.append("### udev add → BundleFound (goal ≤ 1 s)\n")
-    out.append("| daemon at the plug | median (min–max, rounds) s | goal met |")
-    out.append("|---|---|---|")
+    out.append("| daemon at the plug | udev add → BundleFound: median (min–max, rounds) s "
+               "| goal met | of which: udev add → udisks2 object | → mounted | → BundleFound "
+               "(medians) |")
+    out.append("|---|---|---|---|---|---|")
     for state, label in (("running", "running (follows udisks2)"),
                          ("stopped", "stopped (started by the udev rule)")):
-        v = col([r for r in daemon if r["daemon"] == state], "latency")
+        rs = [r for r in daemon if r["daemon"] == state]
+        v = col(rs, "latency")
         if v:
-            out.append(f"| {label} | {cell(v)} | {'yes' if max(v) <= 1.0 else 'no'} |")
+            parts = " | ".join(f"{statistics.median(col(rs, p)):.2f}" if col(rs, p) else "—"
+                               for p in ("lat_udisks", "lat_mount", "lat_scan"))
+            out.append(f"| {label} | {cell(v)} | {'yes' if max(v) <= 1.0 else 'no'} | {parts} |")
     out.append("")
     out.append("### plug → deployed by the daemon vs `mediaupdctl apply --local` (goal ≤ 1.05)\n")
     out.append("Medians in seconds, (min–max, rounds); the daemon running at each plug.\n")

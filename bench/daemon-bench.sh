@@ -135,10 +135,12 @@ restore() {
 record() {
 	g cat "$GDIR/udev.log" >"$T_WORK/udev.log"
 	g cat "$GDIR/dbus.log" >"$T_WORK/dbus.log"
-	g journalctl -b -o json --no-pager --output-fields=MESSAGE_ID,_COMM,MESSAGE \
+	g journalctl -b -o json --no-pager --output-fields=MESSAGE_ID,_COMM,_SYSTEMD_UNIT,MESSAGE \
 		MESSAGE_ID=0225d7dc771eb4c05bc9c16dd600d6d1 MESSAGE_ID=1df9a685b26b0fdf3c5e51fa16ca7ac5 \
 		MESSAGE_ID=aa0b65aa8ffe85f686f013cb4ffa7ac8 MESSAGE_ID=7abdbd5b2608995c8fa3ed490f1625fa \
 		MESSAGE_ID=a4e6b84b811cddf92a52a9a044444c78 >"$T_WORK/journal.json"
+	# the last round's records stay in LOGS if the round has no row
+	cp "$T_WORK/udev.log" "$T_WORK/dbus.log" "$T_WORK/journal.json" "$LOGS/"
 	"$REPORT" round "$1" "$2" "$3" "$4" "$(host_load)" "$5" "$T_WORK/udev.log" \
 		"$T_WORK/dbus.log" "$T_WORK/journal.json" "${@:6}" >>"$CSV"
 	say "round $3 $1 $2 (daemon $4): $(tail -n 1 "$CSV")"
