@@ -29,29 +29,40 @@ EVENTS = {
     "7abdbd5b2608995c8fa3ed490f1625fa": "applied",
     "a4e6b84b811cddf92a52a9a044444c78": "deployed",
 }
-STAMPS = ["udev_add", "udisks_added", "mounted", "bundle_found_signal", "install_start", "unlocked", "verified",
+STAMPS = ["udev_add", "udisks_added", "mount_call", "mounted", "mount_return",
+          "bundle_found_signal", "install_start", "unlocked", "verified",
           "applied", "deployed", "completed_signal", "cmd_start", "cmd_end"]
-DERIVED = ["latency", "lat_udisks", "lat_mount", "lat_scan", "plug_to_deployed", "install_to_deployed", "command", "unlock",
+DERIVED = ["latency", "lat_udisks", "lat_mount", "lat_scan", "lat_react", "lat_mount_call",
+           "lat_after_mount", "plug_to_deployed", "install_to_deployed", "command", "unlock",
            "verify", "apply", "deploy", "end"]
 HEADER = ["bundle", "method", "round", "daemon", "host_load"] + STAMPS + DERIVED
 # "UDEV  [1234.567890] add      /devices/.../block/sda/sda1 (block)": a partition of a stick
 UDEV_ADD = re.compile(r"^UDEV\s+\[(\d+\.\d+)\]\s+add\s+\S+/block/sd[a-z]+/sd[a-z]+\d+ \(block\)")
-# "12.34 signal time=... path=/org/mediaupd/Manager1; interface=...; member=BundleFound",
-# then the message's arguments, one or more lines each
-SIGNAL = re.compile(r"^(\d+\.\d+) signal .* path=([^;]*); interface=([^;]*); member=(\w+)")
+# "12.34 signal time=... sender=:1.3 -> destination=... serial=15 path=/org/mediaupd/Manager1;
+# interface=org.mediaupd.Manager1; member=BundleFound" (or "method call"), then the message's
+# arguments, one or more lines each; "12.34 method return time=... sender=:1.7 ->
+# destination=:1.3 serial=99 reply_serial=12"
+MESSAGE = re.compile(r"^(\d+\.\d+) (signal|method call|method return|error) time=\S+ "
+                     r"sender=(\S+) -> destination=(.+?) serial=(\d+) ?(.*)$")
+HEAD = re.compile(r"path=([^;]*); interface=([^;]*); member=(\w+)")
 
 
 def read_signals(path):
-    """The signals in a dbus.log: (time, path, interface, member, arguments text)."""
-    signals = []
+    """The messages in a dbus.log: [time, path, interface, member, arguments text, type,
+    sender, destination, serial, reply_serial]."""
+    messages = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            m = SIGNAL.match(line)
+            m = MESSAGE.match(line)
             if m:
-                signals.append([float(m.group(1)), m.group(2), m.group(3), m.group(4), ""])
-            elif signals:
-                signals[-1][4] += line
-    return signals
+                h = HEAD.match(m.group(6))
+                r = re.match(r"reply_serial=(\d+)", m.group(6))
+                messages.append([float(m.group(1)), h and h.group(1), h and h.group(2),
+                                 h and h.group(3), "", m.group(2), m.group(3), m.group(4),
+                                 m.group(5), r and r.group(1)])
+            elif messages:
+                messages[-1][4] += line
+    return messages
 
 
 def first_after(values, mark):
@@ -67,8 +78,8 @@ def round_row(args):
         t["udev_add"] = first_after(
             [float(m.group(1)) for m in map(UDEV_ADD.match, f) if m], mark)
     signals = read_signals(dbus)
-    ours = lambda member: [s[0] for s in signals
-                           if s[2] == "org.mediaupd.Manager1" and s[3] == member]
+    ours = lambda member: [s[0] for s in signals if s[5] == "signal"
+                           and s[2] == "org.mediaupd.Manager1" and s[3] == member]
     t["bundle_found_signal"] = first_after(ours("BundleFound"), mark)
     t["completed_signal"] = first_after(ours("Completed"), mark)
     # udisks2 announces the partition's object, then its Filesystem gets a mount point
@@ -79,6 +90,16 @@ def round_row(args):
     t["mounted"] = first_after(
         [s[0] for s in signals if s[1] == part and s[3] == "PropertiesChanged"
          and '"MountPoints"' in s[4] and "array of bytes" in s[4]], mark)
+    # the Mount call for the partition (recorded since bench/guest/monitor.sh watches
+    # method calls) and udisks2's reply to it
+    calls = [s for s in signals if s[5] == "method call" and s[1] == part and s[3] == "Mount"
+             and s[0] > mark]
+    if calls:
+        call = calls[0]
+        t["mount_call"] = call[0]
+        t["mount_return"] = first_after(
+            [s[0] for s in signals if s[5] == "method return" and s[9] == call[8]
+             and s[7] == call[6]], mark)
     # the daemon's worker runs as /proc/self/exe (_COMM "exe"): known by its unit
     mine = ((lambda e: e.get("_SYSTEMD_UNIT") == "mediaupd.service") if method == "daemon"
             else (lambda e: e.get("_COMM") == "mediaupdctl"))
@@ -106,6 +127,10 @@ def round_row(args):
             d["lat_udisks"] = t["udisks_added"] - t["udev_add"]
             d["lat_mount"] = t["mounted"] - t["udisks_added"]
             d["lat_scan"] = t["bundle_found_signal"] - t["mounted"]
+        if None not in (t["udisks_added"], t["mount_call"], t["mount_return"]):
+            d["lat_react"] = t["mount_call"] - t["udisks_added"]
+            d["lat_mount_call"] = t["mount_return"] - t["mount_call"]
+            d["lat_after_mount"] = t["bundle_found_signal"] - t["mount_return"]
         d["plug_to_deployed"] = t["deployed"] - t["udev_add"]
         d["end"] = t["completed_signal"] - t["deployed"]
     else:
@@ -135,30 +160,35 @@ def cell(values):
 def summary(path):
     with open(path, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    col = lambda rs, name: [float(r[name]) for r in rs if r[name] != ""]
+    col = lambda rs, name: [float(r[name]) for r in rs if r.get(name, "") != ""]
     out = []
     daemon = [r for r in rows if r["method"] == "daemon"]
     out.append("### udev add → BundleFound (goal ≤ 1 s)\n")
     out.append("| daemon at the plug | udev add → BundleFound: median (min–max, rounds) s "
-               "| goal met | of which: udev add → udisks2 object | → mounted | → BundleFound "
-               "(medians) |")
-    out.append("|---|---|---|---|---|---|")
+               "| goal met | of which (medians): udev add → udisks2 object | → mounted "
+               "(MountPoints) | → BundleFound | udisks2 object → Mount call | Mount call → "
+               "reply | reply → BundleFound |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for state, label in (("running", "running (follows udisks2)"),
                          ("stopped", "stopped (started by the udev rule)")):
         rs = [r for r in daemon if r["daemon"] == state]
         v = col(rs, "latency")
         if v:
             parts = " | ".join(f"{statistics.median(col(rs, p)):.2f}" if col(rs, p) else "—"
-                               for p in ("lat_udisks", "lat_mount", "lat_scan"))
-            out.append(f"| {label} | {cell(v)} | {'yes' if max(v) <= 1.0 else 'no'} | {parts} |")
+                               for p in ("lat_udisks", "lat_mount", "lat_scan", "lat_react",
+                                         "lat_mount_call", "lat_after_mount"))
+            met = (f"median {'yes' if statistics.median(v) <= 1.0 else 'no'}; "
+                   f"{sum(x <= 1.0 for x in v)} of {len(v)} rounds ≤ 1 s")
+            out.append(f"| {label} | {cell(v)} | {met} | {parts} |")
     out.append("")
     out.append("### plug → deployed by the daemon vs `mediaupdctl apply --local` (goal ≤ 1.05)\n")
     out.append("Medians in seconds, (min–max, rounds); the daemon running at each plug.\n")
     out.append("| bundle | daemon: udev add → deployed | daemon: install start → deployed "
                "| apply --local: command | apply --local: install start → deployed "
                "| ratio plug→deployed / command | ratio install→deployed / command "
-               "| ratio install→deployed / install→deployed |")
-    out.append("|---|---|---|---|---|---|---|---|")
+               "| ratio install→deployed / install→deployed "
+               "| ratio plug→deployed / command, median of the pairs |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     bundles = []
     for r in rows:
         if r["bundle"] not in bundles:
@@ -167,14 +197,21 @@ def summary(path):
     for b in bundles:
         d = [r for r in rows if r["bundle"] == b and r["method"] == "daemon" and r["daemon"] == "running"]
         lo = [r for r in rows if r["bundle"] == b and r["method"] == "local"]
-        if not d or not lo:
-            continue
+        m = statistics.median
         dp, di = col(d, "plug_to_deployed"), col(d, "install_to_deployed")
         lc, li = col(lo, "command"), col(lo, "install_to_deployed")
-        m = statistics.median
+        ratio = lambda a, b: f"{m(a) / m(b):.3f}" if a and b else "—"
+        # each daemon round with the apply --local round right after it (the same load)
+        local_after = {int(r["round"]) - 1: float(r["command"]) for r in lo}
+        pairs = [float(r["plug_to_deployed"]) / local_after[int(r["round"])] for r in d
+                 if int(r["round"]) in local_after]
+        pair = (f"{m(pairs):.3f} ({min(pairs):.3f}–{max(pairs):.3f}, n={len(pairs)})"
+                if pairs else "—")
         out.append(f"| {b} | {cell(dp)} | {cell(di)} | {cell(lc)} | {cell(li)} "
-                   f"| {m(dp) / m(lc):.3f} | {m(di) / m(lc):.3f} | {m(di) / m(li):.3f} |")
+                   f"| {ratio(dp, lc)} | {ratio(di, lc)} | {ratio(di, li)} | {pair} |")
         for label, rs in (("daemon", d), ("apply --local", lo)):
+            if not rs:
+                continue
             phases_rows.append(
                 f"| {b} | {label} | " +
                 " | ".join(f"{m(col(rs, p)):.2f}" for p in

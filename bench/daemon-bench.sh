@@ -24,11 +24,15 @@
 #   MEDIAUPD_BUILD_ROOT=$PWD/build bench/daemon-bench.sh
 # Environment: MEDIAUPD_BENCH_ROUNDS (5: rounds of each method per bundle),
 # MEDIAUPD_BENCH_COLD_ROUNDS (3: latency rounds with the daemon stopped),
-# MEDIAUPD_BENCH_BUNDLES ("full small"), MEDIAUPD_BENCH_OUT (bench/results),
-# MEDIAUPD_BENCH_CACHE (/var/tmp/mediaupd-bench), and those of tests/vm (README.md there).
-# Writes OUT/daemon-bench-STAMP.csv (one row per round, guest timestamps and derived times),
-# OUT/daemon-bench-STAMP.txt (machine, load, summary tables) and OUT/daemon-bench-STAMP.logs/
-# (the guest's raw udev, D-Bus and journal records).
+# MEDIAUPD_BENCH_BUNDLES ("full small"), MEDIAUPD_BENCH_METHODS ("daemon local": the daemon's
+# rounds, the apply --local ones, or both), MEDIAUPD_BENCH_SERVICE (extra [Service] lines for
+# mediaupd.service, separated by ';', e.g. to measure without part of its sandbox),
+# MEDIAUPD_BENCH_NAME (a name for the run, in the file names), MEDIAUPD_BENCH_OUT
+# (bench/results), MEDIAUPD_BENCH_CACHE (/var/tmp/mediaupd-bench), and those of tests/vm
+# (README.md there).
+# Writes OUT/daemon-bench-STAMP[-NAME].csv (one row per round, guest timestamps and derived
+# times), .txt (machine, load, summary tables) and .logs/ (the guest's raw udev, D-Bus and
+# journal records).
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 export MEDIAUPD_BUILD_ROOT=${MEDIAUPD_BUILD_ROOT:-$BENCH_DIR/../build}
@@ -43,6 +47,8 @@ export MEDIAUPD_BUILD_ROOT=${MEDIAUPD_BUILD_ROOT:-$BENCH_DIR/../build}
 ROUNDS=${MEDIAUPD_BENCH_ROUNDS:-5}
 COLD_ROUNDS=${MEDIAUPD_BENCH_COLD_ROUNDS:-3}
 read -r -a BUNDLES <<<"${MEDIAUPD_BENCH_BUNDLES:-full small}"
+METHODS=" ${MEDIAUPD_BENCH_METHODS:-daemon local} "
+IFS=';' read -r -a SERVICE_LINES <<<"${MEDIAUPD_BENCH_SERVICE:-}"
 OUT=${MEDIAUPD_BENCH_OUT:-$BENCH_DIR/results}
 CACHE=${MEDIAUPD_BENCH_CACHE:-/var/tmp/mediaupd-bench}
 REPORT=$BENCH_DIR/bench-report.py
@@ -50,7 +56,7 @@ REPORT=$BENCH_DIR/bench-report.py
 GDIR=/run/mediaupd-bench
 HOLD=$GDIR/hold
 BENCH_DROPIN=/etc/systemd/system/mediaupd.service.d/60-bench.conf
-STAMP=$(date -u +%Y%m%d-%H%M)
+STAMP=$(date -u +%Y%m%d-%H%M)${MEDIAUPD_BENCH_NAME:+-$MEDIAUPD_BENCH_NAME}
 CSV=$OUT/daemon-bench-$STAMP.csv
 TXT=$OUT/daemon-bench-$STAMP.txt
 LOGS=$OUT/daemon-bench-$STAMP.logs
@@ -100,7 +106,8 @@ guest_setup
 daemon_install
 daemon_conf '[Reboot]' 'Policy=never'
 g mkdir -p "${BENCH_DROPIN%/*}" "$GDIR"
-g sh -c "printf '%s\n' '[Unit]' 'ConditionPathExists=!$HOLD' >$BENCH_DROPIN"
+g sh -c "printf '%s\n' '[Unit]' 'ConditionPathExists=!$HOLD' '[Service]' \"\$@\" >$BENCH_DROPIN" \
+	sh "${SERVICE_LINES[@]}"
 g systemctl daemon-reload
 daemon_restart
 g "$GUEST_SRC/bench/guest/monitor.sh" "$GDIR"
@@ -216,10 +223,14 @@ wait_gone
 n=0
 for b in "${BUNDLES[@]}"; do
 	for _ in $(seq 1 "$ROUNDS"); do
-		n=$((n + 1))
-		daemon_round "$b" "$n" running
-		n=$((n + 1))
-		local_round "$b" "$n"
+		if [[ $METHODS == *" daemon "* ]]; then
+			n=$((n + 1))
+			daemon_round "$b" "$n" running
+		fi
+		if [[ $METHODS == *" local "* ]]; then
+			n=$((n + 1))
+			local_round "$b" "$n"
+		fi
 	done
 	if [ "${cold_bundle:-}" = "$b" ]; then
 		for _ in $(seq 1 "$COLD_ROUNDS"); do
@@ -247,7 +258,9 @@ g journalctl -b -o short-monotonic --no-pager -u mediaupd.service SYSLOG_IDENTIF
 	for b in "${BUNDLES[@]}"; do
 		echo "bundle $b: $(stat -c %s "$(bundle_file "$b")") bytes"
 	done
-	echo "rounds: $ROUNDS per method and bundle, $COLD_ROUNDS with the daemon stopped"
+	echo "rounds: $ROUNDS per method and bundle ($METHODS), $COLD_ROUNDS with the daemon stopped"
+	echo "mediaupd.service drop-in:"
+	g cat "$BENCH_DROPIN" | sed 's/^/    /'
 	echo
 	"$REPORT" summary "$CSV"
 } >"$TXT"

@@ -4,8 +4,10 @@
 # clock, for as long as the guest runs:
 #   DIR/udev.log  what udev sends out for block devices (`udevadm monitor --udev --kernel`:
 #                 udevadm stamps each event with CLOCK_MONOTONIC when it receives it)
-#   DIR/dbus.log  every signal of interface org.mediaupd.Manager1 and of udisks2 on the
-#                 system bus (`dbus-monitor`), each line prefixed with the uptime when it was read
+#   DIR/dbus.log  on the system bus (`dbus-monitor`): every signal of interface
+#                 org.mediaupd.Manager1 and of udisks2, the calls of udisks2's Filesystem
+#                 methods (Mount, Unmount) and udisks2's replies; each line prefixed with the
+#                 uptime when it was read
 #                 (10 ms resolution; the guest never suspends, so uptime is that clock too)
 # Returns once both listen. Usage (as root): monitor.sh DIR
 set -euo pipefail
@@ -19,7 +21,9 @@ stdbuf -oL udevadm monitor --udev --kernel --subsystem-match=block \
 
 (
 	dbus-monitor --system "type='signal',interface='org.mediaupd.Manager1'" \
-		"type='signal',sender='org.freedesktop.UDisks2'" |
+		"type='signal',sender='org.freedesktop.UDisks2'" \
+		"type='method_call',interface='org.freedesktop.UDisks2.Filesystem'" \
+		"type='method_return',sender='org.freedesktop.UDisks2'" |
 		while IFS= read -r line; do
 			read -r up _ </proc/uptime
 			printf '%s %s\n' "$up" "$line"
