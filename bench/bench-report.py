@@ -29,7 +29,7 @@ EVENTS = {
     "7abdbd5b2608995c8fa3ed490f1625fa": "applied",
     "a4e6b84b811cddf92a52a9a044444c78": "deployed",
 }
-STAMPS = ["udev_add", "udisks_added", "mount_call", "mounted", "mount_return",
+STAMPS = ["mark", "udev_add", "udisks_added", "mount_call", "mounted", "mount_return",
           "bundle_found_signal", "install_start", "unlocked", "verified",
           "applied", "deployed", "completed_signal", "cmd_start", "cmd_end"]
 DERIVED = ["latency", "lat_udisks", "lat_mount", "lat_scan", "lat_react", "lat_mount_call",
@@ -42,26 +42,37 @@ UDEV_ADD = re.compile(r"^UDEV\s+\[(\d+\.\d+)\]\s+add\s+\S+/block/sd[a-z]+/sd[a-z
 # interface=org.mediaupd.Manager1; member=BundleFound" (or "method call"), then the message's
 # arguments, one or more lines each; "12.34 method return time=... sender=:1.7 ->
 # destination=:1.3 serial=99 reply_serial=12"
-MESSAGE = re.compile(r"^(\d+\.\d+) (signal|method call|method return|error) time=\S+ "
+MESSAGE = re.compile(r"^(\d+\.\d+) (signal|method call|method return|error) time=(\S+) "
                      r"sender=(\S+) -> destination=(.+?) serial=(\d+) ?(.*)$")
 HEAD = re.compile(r"path=([^;]*); interface=([^;]*); member=(\w+)")
 
 
 def read_signals(path):
     """The messages in a dbus.log: [time, path, interface, member, arguments text, type,
-    sender, destination, serial, reply_serial]."""
+    sender, destination, serial, reply_serial].
+
+    The time is dbus-monitor's own stamp (realtime, microseconds, taken as it received the
+    message) moved onto the monotonic clock: the uptime prefix is read only as the line
+    comes out of the pipe, late by up to a few tenths of a second in a burst of udisks2
+    signals, so the offset between the two clocks is taken from the least delayed line."""
     messages = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             m = MESSAGE.match(line)
             if m:
-                h = HEAD.match(m.group(6))
-                r = re.match(r"reply_serial=(\d+)", m.group(6))
-                messages.append([float(m.group(1)), h and h.group(1), h and h.group(2),
-                                 h and h.group(3), "", m.group(2), m.group(3), m.group(4),
-                                 m.group(5), r and r.group(1)])
+                h = HEAD.match(m.group(7))
+                r = re.match(r"reply_serial=(\d+)", m.group(7))
+                # [0]: the realtime stamp for now, [10]: its distance to the uptime read
+                messages.append([float(m.group(3)), h and h.group(1), h and h.group(2),
+                                 h and h.group(3), "", m.group(2), m.group(4), m.group(5),
+                                 m.group(6), r and r.group(1),
+                                 float(m.group(3)) - float(m.group(1))])
             elif messages:
                 messages[-1][4] += line
+    offset = max((msg[10] for msg in messages), default=0.0)
+    for msg in messages:
+        msg[0] -= offset
+        del msg[10]
     return messages
 
 
@@ -74,6 +85,7 @@ def round_row(args):
     bundle, method, rnd, daemon, load, mark, udev, dbus, journal = args[:9]
     mark = float(mark)
     t = dict.fromkeys(STAMPS)
+    t["mark"] = mark
     with open(udev, encoding="utf-8", errors="replace") as f:
         t["udev_add"] = first_after(
             [float(m.group(1)) for m in map(UDEV_ADD.match, f) if m], mark)
