@@ -147,6 +147,7 @@ record() {
 		MESSAGE_ID=aa0b65aa8ffe85f686f013cb4ffa7ac8 MESSAGE_ID=7abdbd5b2608995c8fa3ed490f1625fa \
 		MESSAGE_ID=a4e6b84b811cddf92a52a9a044444c78 >"$T_WORK/journal.json"
 	# the last round's records stay in LOGS if the round has no row
+	mkdir -p "$LOGS"
 	cp "$T_WORK/udev.log" "$T_WORK/dbus.log" "$T_WORK/journal.json" "$LOGS/"
 	"$REPORT" round "$1" "$2" "$3" "$4" "$(host_load)" "$5" "$T_WORK/udev.log" \
 		"$T_WORK/dbus.log" "$T_WORK/journal.json" "${@:6}" >>"$CSV"
