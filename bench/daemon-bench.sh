@@ -57,6 +57,7 @@ GDIR=/run/mediaupd-bench
 HOLD=$GDIR/hold
 BENCH_DROPIN=/etc/systemd/system/mediaupd.service.d/60-bench.conf
 STAMP=$(date -u +%Y%m%d-%H%M)${MEDIAUPD_BENCH_NAME:+-$MEDIAUPD_BENCH_NAME}
+COMMIT=$(git -C "$SRC_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 CSV=$OUT/daemon-bench-$STAMP.csv
 TXT=$OUT/daemon-bench-$STAMP.txt
 LOGS=$OUT/daemon-bench-$STAMP.logs
@@ -255,7 +256,7 @@ g journalctl -b -o short-monotonic --no-pager -u mediaupd.service SYSLOG_IDENTIF
 	echo "host load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "build: $MEDIAUPD_BUILD_ROOT ($(meson introspect --buildoptions "$MEDIAUPD_BUILD_ROOT" |
 		python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))'))"
-	echo "commit: $(git -C "$SRC_ROOT" rev-parse --short HEAD)"
+	echo "source: $COMMIT (at the start of the run)"
 	for b in "${BUNDLES[@]}"; do
 		echo "bundle $b: $(stat -c %s "$(bundle_file "$b")") bytes"
 	done
