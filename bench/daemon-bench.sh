@@ -155,9 +155,18 @@ record() {
 	say "round $3 $1 $2 (daemon $4): $(tail -n 1 "$CSV")"
 }
 
+# cpu_ticks: the CPU time (user + system, clock ticks) so far of the daemon's main process
+# (not its worker), dbus-daemon and udisksd, on one line
+cpu_ticks() {
+	# shellcheck disable=SC2016 # (expanded in the guest)
+	g sh -c 'for p in $(systemctl show -p MainPID --value mediaupd.service) $(pidof dbus-daemon) \
+		$(pidof udisksd); do awk "{ printf \"%s \", \$14 + \$15 }" /proc/$p/stat; done; echo'
+}
+
 # daemon_round BUNDLE ROUND running|stopped: plug the stick, the daemon installs it
 daemon_round() {
-	local bundle=$1 n=$2 daemon=$3 mark
+	local bundle=$1 n=$2 daemon=$3 mark cpu0=
+	[ "$daemon" = running ] && cpu0=$(cpu_ticks)
 	if [ "$daemon" = stopped ]; then
 		g systemctl stop mediaupd.service
 		check_eq "mediaupd.service before the plug" \
@@ -172,6 +181,12 @@ daemon_round() {
 	check_eq "LastError after round $n" "$(daemon_last_error)" '(ss) "" ""'
 	check_eq "deployment 0 after round $n" "$(default_commit)" "$VM_COMMIT_2"
 	record "$bundle" daemon "$n" "$daemon" "$mark"
+	if [ -n "$cpu0" ]; then
+		# what the daemon, the bus and udisks2 used of the CPU while the worker installed
+		printf 'round %s: CPU ticks (daemon, dbus-daemon, udisksd) before %s, after %s\n' \
+			"$n" "$cpu0" "$(cpu_ticks)" >>"$LOGS/cpu.txt"
+		say "$(tail -n 1 "$LOGS/cpu.txt")"
+	fi
 	"$VM" unplug "stick-$n"
 	wait_gone
 	daemon_clean_after "round $n"
