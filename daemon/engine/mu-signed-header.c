@@ -178,7 +178,8 @@ check_segment (const MuSignedHeader *header, GError **error)
 				     "data segment size %" G_GUINT64_FORMAT
 				     " is not a non-zero multiple of %d",
 				     header->data_size, SECTOR_SIZE);
-	if (header->data_size > (guint64) G_MAXINT64 - header->data_offset)
+	if (header->data_offset > (guint64) G_MAXINT64 ||
+	    header->data_size > (guint64) G_MAXINT64 - header->data_offset)
 		return header_error (error, MU_ERROR_CORRUPT_BUNDLE,
 				     "data segment (offset %" G_GUINT64_FORMAT
 				     ", size %" G_GUINT64_FORMAT
