@@ -465,7 +465,11 @@ test_round_trip_variants (void)
 	X (version_long, CORRUPT, "version is 256 bytes long", g_free (h->version);                \
 	   h->version = repeat ('1', 256))                                                         \
 	X (version_del, CORRUPT, "version contains the control character 0x7f",                    \
-	   set_str (&h->version, "1.0\177"))
+	   set_str (&h->version, "1.0\177"))                                                       \
+	X (version_c1, CORRUPT, "version contains control or bidirectional-text characters",       \
+	   set_str (&h->version, "1.0\xc2\x9b"))                                                   \
+	X (os_id_bidi, CORRUPT, "os-release ID contains control or bidirectional-text characters", \
+	   set_str (&h->os_id, "acme\xe2\x80\xaeso"))
 
 BAD_FIELDS (BAD)
 
