@@ -18,6 +18,7 @@ static const MuToolCommand commands[] = {
 	{ "inspect", mu_tool_cmd_inspect, "Show a bundle's header; check a key against it" },
 	{ "create", mu_tool_cmd_create, "Build an encrypted update bundle (format v2)" },
 	{ "rekey", mu_tool_cmd_rekey, "Add or remove a bundle's keys with one existing key" },
+	{ "sign-header", mu_tool_cmd_sign_header, "Sign the header of a v2 bundle made by hand" },
 	/* Further subcommands go here. */
 };
 
@@ -29,7 +30,7 @@ print_usage (FILE *out)
 		      "\n"
 		      "Commands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-		fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf (
 		out,
 		"\n"

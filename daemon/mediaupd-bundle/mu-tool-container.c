@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mu-bundle-format.h"
+#include "mu-delta.h"
 #include "mu-error.h"
 #include "mu-file.h"
 #include "mu-tool-container.h"
@@ -302,5 +303,40 @@ mu_tool_container_fill_header (JsonNode *dump, MuSignedHeader *header, GError **
 			     "the LUKS2 digest 0 has no salt or digest");
 		return FALSE;
 	}
+	return TRUE;
+}
+
+gboolean
+mu_tool_header_fill_update (MuSignedHeader *header, const MuToolCommits *commits,
+			    GBytes *superblock, GError **error)
+{
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (superblock, error);
+
+	if (info == NULL) {
+		g_prefix_error (error, "the generated delta: ");
+		return FALSE;
+	}
+	if (g_strcmp0 (info->to_commit, commits->to_commit) != 0 ||
+	    g_strcmp0 (info->from_commit, commits->from_commit) != 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "the generated delta is not from %s to %s",
+			     commits->from_commit != NULL ? commits->from_commit : "empty",
+			     commits->to_commit);
+		return FALSE;
+	}
+	header->os_id = g_strdup (commits->os->id != NULL ? commits->os->id : "");
+	header->os_variant_id = g_strdup (commits->os->variant_id != NULL ? commits->os->variant_id
+									  : "");
+	header->ref = g_strdup (commits->ref);
+	header->collection_binding = g_strdup (
+		info->collection_binding != NULL ? info->collection_binding : "");
+	header->ref_bindings = info->ref_bindings != NULL ? g_strdupv (info->ref_bindings)
+							  : g_new0 (gchar *, 1);
+	header->to_commit = g_strdup (info->to_commit);
+	header->from_commit = g_strdup (info->from_commit != NULL ? info->from_commit : "");
+	header->version = g_strdup (info->version != NULL ? info->version : "");
+	header->timestamp = info->timestamp;
+	header->total_compressed = info->total_compressed;
+	header->total_uncompressed = info->total_uncompressed;
 	return TRUE;
 }

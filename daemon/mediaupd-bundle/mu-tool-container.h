@@ -7,6 +7,7 @@
 #include "mu-key.h"
 #include "mu-secret.h"
 #include "mu-signed-header.h"
+#include "mu-tool-image.h"
 
 G_BEGIN_DECLS
 
@@ -66,5 +67,10 @@ void mu_tool_pbkdf_to_crypt (const MuToolPbkdf *pbkdf, struct crypt_pbkdf_type *
 /* Fills the segment and digest fields of @header from the header dump @dump. */
 gboolean mu_tool_container_fill_header (JsonNode *dump, MuSignedHeader *header,
 					GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The update fields of @header from the (unsigned) delta @superblock, whose commits must be
+ * those of @commits, and the to-commit's os-release in @commits. */
+gboolean mu_tool_header_fill_update (MuSignedHeader *header, const MuToolCommits *commits,
+				     GBytes *superblock, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -4,13 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <openssl/rand.h>
 
 #include "mu-bundle-format.h"
-#include "mu-delta.h"
 #include "mu-ed25519.h"
 #include "mu-error.h"
 #include "mu-file.h"
@@ -355,42 +355,6 @@ make_delta (const CreateRun *run, MuToolCommits *commits, GPtrArray *signing_key
 	return g_steal_pointer (&superblock);
 }
 
-/* The update fields of the signed header, from the signed to-commit in the delta. */
-static gboolean
-fill_update (MuSignedHeader *header, const MuToolCommits *commits, GBytes *superblock,
-	     GError **error)
-{
-	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (superblock, error);
-
-	if (info == NULL) {
-		g_prefix_error (error, "the generated delta: ");
-		return FALSE;
-	}
-	if (g_strcmp0 (info->to_commit, commits->to_commit) != 0 ||
-	    g_strcmp0 (info->from_commit, commits->from_commit) != 0) {
-		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
-			     "the generated delta is not from %s to %s",
-			     commits->from_commit != NULL ? commits->from_commit : "empty",
-			     commits->to_commit);
-		return FALSE;
-	}
-	header->os_id = g_strdup (commits->os->id != NULL ? commits->os->id : "");
-	header->os_variant_id = g_strdup (commits->os->variant_id != NULL ? commits->os->variant_id
-									  : "");
-	header->ref = g_strdup (commits->ref);
-	header->collection_binding = g_strdup (
-		info->collection_binding != NULL ? info->collection_binding : "");
-	header->ref_bindings = info->ref_bindings != NULL ? g_strdupv (info->ref_bindings)
-							  : g_new0 (gchar *, 1);
-	header->to_commit = g_strdup (info->to_commit);
-	header->from_commit = g_strdup (info->from_commit != NULL ? info->from_commit : "");
-	header->version = g_strdup (info->version != NULL ? info->version : "");
-	header->timestamp = info->timestamp;
-	header->total_compressed = info->total_compressed;
-	header->total_uncompressed = info->total_uncompressed;
-	return TRUE;
-}
-
 static GBytes *
 random_bytes (gsize len, GError **error)
 {
@@ -617,7 +581,7 @@ write_container (const CreateRun *run, CreateState *s, const MuSecret *volume_ke
 	step (run, "signing the header with %u key(s)", s->signing_keys->len);
 	if (!mu_tool_luks2_dump (cd, NULL, &dump, error) ||
 	    !mu_tool_container_fill_header (dump, header, error) ||
-	    !fill_update (header, s->commits, superblock, error))
+	    !mu_tool_header_fill_update (header, s->commits, superblock, error))
 		return FALSE;
 	header->format = MU_BUNDLE_FORMAT_V2;
 	header->key_size = (guint32) volume_key->len;

@@ -252,9 +252,11 @@ mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuSec
 
 	if (!check_sizes (data_size, error))
 		return FALSE;
-	ctx = xts_new (volume_key, FALSE, error);
-	if (ctx == NULL)
-		return FALSE;
+	if (image_fd >= 0) {
+		ctx = xts_new (volume_key, FALSE, error);
+		if (ctx == NULL)
+			return FALSE;
+	}
 	for (guint64 pos = 0; pos < data_size;) {
 		gsize len = (gsize) MIN ((guint64) CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE,
 					 data_size - pos);

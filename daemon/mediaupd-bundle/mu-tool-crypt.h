@@ -37,7 +37,8 @@ gboolean mu_tool_encrypt_image (int image_fd, guint64 image_size, int out_fd, gu
 /*
  * Reads the bundle @fd back: the hash tree recomputed from the ciphertext at @data_offset
  * (@data_size bytes) must equal the one stored after it and give @root; the ciphertext
- * decrypted with @volume_key must equal the image @image_fd, when it is >= 0.
+ * decrypted with @volume_key must equal the image @image_fd, when it is >= 0 (else
+ * @volume_key may be NULL: only the hash tree is checked).
  * MU_ERROR_CORRUPT_BUNDLE naming the first difference.
  */
 gboolean mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size,

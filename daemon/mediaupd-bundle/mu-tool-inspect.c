@@ -317,9 +317,6 @@ inspect (const gchar *path, const gchar *key_path, gchar **trusted, gboolean jso
 
 	if (mu_tool_inspect_is_v2 (path))
 		return mu_tool_inspect_v2 (path, key_path, trusted, json);
-	if (trusted != NULL)
-		return mu_tool_usage_error ("--trusted applies to format v2 bundles only: a v1 "
-					    "bundle's signature is inside its encrypted image");
 	if (key_path != NULL) {
 		check.key = mu_key_load_file (key_path, MU_KEY_LOAD_NONE, &error);
 		if (check.key == NULL)
@@ -328,6 +325,9 @@ inspect (const gchar *path, const gchar *key_path, gchar **trusted, gboolean jso
 	bundle = mu_bundle_open (path, &error);
 	if (bundle == NULL)
 		return fail (error, json);
+	if (trusted != NULL)
+		return mu_tool_usage_error ("--trusted applies to format v2 bundles only: a v1 "
+					    "bundle's signature is inside its encrypted image");
 	info = mu_bundle_get_info (bundle);
 	if (check.key != NULL && !check_key (bundle, &check, &error))
 		return fail (error, json);
