@@ -7,10 +7,14 @@
 # verify, the data decrypted with cryptsetup reencrypt, the inner image extracted with the
 # filesystem's own tools and its delta applied with stock ostree.
 #
-# Environment: MEDIAUPD_BUNDLE (the built mediaupd-bundle).
+# Also runs the recipe "Making a v2 bundle by hand" of docs/bundle-format.md as it stands.
+#
+# Environment: MEDIAUPD_BUNDLE (the built mediaupd-bundle), MEDIAUPD_SOURCE_ROOT (for docs/;
+# default: two levels above this file).
 set -euo pipefail
 
 TOOL=${MEDIAUPD_BUNDLE:?set MEDIAUPD_BUNDLE to the built mediaupd-bundle}
+MEDIAUPD_SOURCE_ROOT=${MEDIAUPD_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 unset MEDIAUPD_SIGNING_KEY_FILE MEDIAUPD_KEYS_DIR
 readonly REF=testos/x86_64/main
 readonly NOBODY=65534
@@ -443,6 +447,63 @@ t_usage() {
 	[ ! -e "$W/out/u" ]
 }
 
+# --- the recipe of docs/bundle-format.md ----------------------------------------------------
+
+# The first ```sh block after the heading "## Making a v2 bundle by hand".
+recipe() {
+	# shellcheck disable=SC2016 # sed expressions, not shell ones
+	sed -n '/^## Making a v2 bundle by hand$/,$p' "$MEDIAUPD_SOURCE_ROOT/docs/bundle-format.md" |
+		sed -n '/^```sh$/,/^```$/p' | sed -e '1d' -e '/^```$/,$d'
+}
+
+t_recipe() {
+	local d=$W/hand
+	recipe >"$W/recipe.sh"
+	[ "$(wc -l <"$W/recipe.sh")" -gt 20 ] || fail "no recipe found in the docs"
+	as_user mkdir -p "$d" "$W/hbin"
+	as_user ln -s "$TOOL" "$W/hbin/mediaupd-bundle"
+	as_user ostree init --repo="$d/repo" --mode=archive
+	as_user ostree pull-local --repo="$d/repo" "$W/repo" "$REF" >/dev/null
+	as_user ostree pull-local --repo="$d/repo" "$W/repo" "$V1" >/dev/null
+	as_user ostree refs --repo="$d/repo" --create=os/x86_64/main "$V2"
+	as_user cp "$W/sign.secret" "$d/release.secret"
+	as_user cp "$W/sign.pub" "$d/release.pub"
+	as_user cp "$W/keys/main-2026.key" "$W/keys/fallback-1.key" "$d/"
+	(cd "$d" && as_user env PATH="$W/hbin:$PATH" bash -euo pipefail "$W/recipe.sh") \
+		>"$W/recipe.out" 2>&1 || { tail -n 30 "$W/recipe.out"; fail "the recipe fails"; }
+	# It inspects and verifies like a bundle of create, for the same update.
+	local f
+	[ "$(json "$d/bundle" .verification.verified)" = true ]
+	[ "$(json "$d/bundle" .matches_luks)" = true ]
+	for f in format_version subsystem header.os_id header.os_variant_id header.from_commit \
+		header.to_commit header.version header.timestamp header.cipher header.key_size_bits \
+		header.sector_size header.data_offset header.verity_hash; do
+		[ "$(json "$d/bundle" ".$f")" = "$(json "$B1" ".$f")" ] || fail "$f differs"
+	done
+	[ "$(json "$d/bundle" '[.keyslots[].key_id] | join(",")')" = main-2026,fallback-1 ]
+	extract_data "$d/bundle" "$W/hand-data"
+	verity_verify "$d/bundle" "$W/hand-data" >/dev/null
+	stock_decrypt "$d/bundle" "$W/keys/fallback-1.key" "$W/hand-plain"
+	cmp "$W/hand-plain" "$d/image" || fail "the data does not decrypt to the image"
+	as_user "$TOOL" rekey "$d/bundle" --key "main-2026=$d/main-2026.key" \
+		--add "new=$W/more/new.key" >/dev/null
+	[ "$(json "$d/bundle" .verification.verified)" = true ]
+}
+
+t_sign_header_refuses_bad_tree() {
+	local d=$W/hand rc=0
+	as_user cp "$d/bundle" "$W/out/tampered.bundle"
+	printf '\xff' | as_user dd of="$W/out/tampered.bundle" bs=1 \
+		seek=$(($(json "$d/bundle" .header.data_offset) + 5000)) conv=notrunc status=none
+	as_user "$TOOL" sign-header --repo "$d/repo" --ref os/x86_64/main \
+		--superblock "$d/root/delta/superblock" --signing-key "$W/sign.secret" \
+		--data-size "$(json "$d/bundle" .header.data_size)" \
+		--verity-salt "$(json "$d/bundle" .header.verity_salt)" \
+		--root-hash "$(json "$d/bundle" .header.root_hash)" "$W/out/tampered.bundle" \
+		>/dev/null 2>"$W/sh.err" || rc=$?
+	[ "$rc" = 1 ] && grep -qF '[CorruptBundle]' "$W/sh.err"
+}
+
 setup
 check "create: erofs delta, one key, progress and summary, nothing left over" t_create_erofs_delta
 check "inspect --json: the signed header's fields, keyslots and verification" t_inspect_json
@@ -462,6 +523,8 @@ check "rekey works on a v1 bundle" t_rekey_v1
 check "create refusals leave no output, partial file or work directory" t_refusals
 check "create: an existing output is kept unless --force" t_existing_output
 check "create: bad --keyslot-room is a usage error; too many keys for the room refused" t_usage
+check "docs recipe: a bundle made by hand inspects, verifies and decrypts like create's" t_recipe
+check "sign-header refuses a bundle whose ciphertext does not match its hash tree" t_sign_header_refuses_bad_tree
 
 echo "1..$TESTS_RUN"
 [ "$TESTS_FAILED" = 0 ]
