@@ -380,6 +380,28 @@ print_json (const InspectV2 *v)
 	g_print ("%s\n", text);
 }
 
+/* An unusable bundle: the reason on stderr, and with --json {"error": {...}} on stdout. */
+static int
+fail (const GError *error, gboolean json)
+{
+	if (json) {
+		g_autoptr (JsonBuilder) b = json_builder_new ();
+		g_autoptr (JsonGenerator) generator = json_generator_new ();
+		g_autoptr (JsonNode) root = NULL;
+		g_autofree gchar *text = NULL;
+
+		json_builder_begin_object (b);
+		add_error (b, "error", error);
+		json_builder_end_object (b);
+		root = json_builder_get_root (b);
+		json_generator_set_root (generator, root);
+		json_generator_set_pretty (generator, TRUE);
+		text = json_generator_to_data (generator, NULL);
+		g_print ("%s\n", text);
+	}
+	return mu_tool_fail ("", error);
+}
+
 int
 mu_tool_inspect_v2 (const gchar *path, const gchar *key_path, gchar **trusted, gboolean json)
 {
@@ -387,15 +409,16 @@ mu_tool_inspect_v2 (const gchar *path, const gchar *key_path, gchar **trusted, g
 	g_autoptr (GError) error = NULL;
 
 	if (!open_v2 (&v, key_path, trusted, &error))
-		return mu_tool_fail ("", error);
+		return fail (error, json);
+	/* A header that does not parse, or does not describe this file: nothing to show. */
+	if (v.header == NULL)
+		return fail (v.header_error, json);
+	if (v.luks_error != NULL)
+		return fail (v.luks_error, json);
 	if (json)
 		print_json (&v);
 	else
 		print_text (&v);
-	if (v.header == NULL)
-		return mu_tool_fail ("", v.header_error);
-	if (v.luks_error != NULL)
-		return mu_tool_fail ("", v.luks_error);
 	if (v.checked && !v.verified)
 		return mu_tool_fail ("the signed header does not verify: ", v.verify_error);
 	if (v.key != NULL && v.key_slot < 0) {
