@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,18 +87,64 @@ typedef struct {
 	int fd;
 } CreateRun;
 
+/*
+ * SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken by a thread of their own
+ * (sigwait), which removes the run's files under this lock and exits; subprocesses get the
+ * signals unblocked again (mu_tool_run).
+ */
+static GMutex run_lock;
+static CreateRun *signalled_run;
+static sigset_t stop_signals;
+
 static void
-create_run_clear (CreateRun *run)
+remove_run_files (CreateRun *run)
 {
-	if (run->fd >= 0)
-		(void) close (run->fd);
 	if (run->partial != NULL)
 		(void) g_unlink (run->partial);
 	if (run->work_dir != NULL && !mu_tool_remove_tree (run->work_dir))
 		g_printerr ("%s: warning: cannot remove the work directory '%s'\n",
 			    g_get_prgname (), run->work_dir);
-	g_free (run->partial);
-	g_free (run->work_dir);
+}
+
+static gpointer
+signal_thread (gpointer data)
+{
+	int sig = 0;
+
+	if (sigwait (&stop_signals, &sig) != 0)
+		return NULL;
+	g_mutex_lock (&run_lock);
+	if (signalled_run != NULL)
+		remove_run_files (signalled_run);
+	g_printerr ("%s: stopped by signal %d; no bundle was written\n", g_get_prgname (), sig);
+	_exit (128 + sig);
+}
+
+static void
+catch_stop_signals (CreateRun *run)
+{
+	sigemptyset (&stop_signals);
+	sigaddset (&stop_signals, SIGINT);
+	sigaddset (&stop_signals, SIGTERM);
+	sigaddset (&stop_signals, SIGHUP);
+	pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
+	g_mutex_lock (&run_lock);
+	signalled_run = run;
+	g_mutex_unlock (&run_lock);
+	g_thread_unref (g_thread_new ("signals", signal_thread, NULL));
+}
+
+static void
+create_run_clear (CreateRun *run)
+{
+	g_mutex_lock (&run_lock);
+	if (run->fd >= 0)
+		(void) close (run->fd);
+	remove_run_files (run);
+	g_clear_pointer (&run->partial, g_free);
+	g_clear_pointer (&run->work_dir, g_free);
+	signalled_run = NULL;
+	g_mutex_unlock (&run_lock);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CreateRun, create_run_clear)
 
@@ -263,14 +311,19 @@ start_run (const CreateOptions *o, CreateRun *run, GError **error)
 {
 	g_autofree gchar *partial = g_strconcat (o->output, ".partial", NULL);
 
-	run->work_dir = g_dir_make_tmp ("mediaupd-bundle.XXXXXXXX", error);
+	g_autofree gchar *work_dir = g_dir_make_tmp ("mediaupd-bundle.XXXXXXXX", error);
+	int fd;
+
+	g_mutex_lock (&run_lock);
+	run->work_dir = g_steal_pointer (&work_dir);
+	g_mutex_unlock (&run_lock);
 	if (run->work_dir == NULL) {
 		g_prefix_error (error, "cannot create a work directory (set TMPDIR to a writable "
 				       "directory with room for 3x the delta): ");
 		return FALSE;
 	}
-	run->fd = open (partial, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (run->fd < 0) {
+	fd = open (partial, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
 		int errsv = errno;
 
 		mu_error_set_errno (error, errsv, "cannot create '%s'%s", partial,
@@ -279,7 +332,10 @@ start_run (const CreateOptions *o, CreateRun *run, GError **error)
 						    : "");
 		return FALSE;
 	}
+	g_mutex_lock (&run_lock);
+	run->fd = fd;
 	run->partial = g_steal_pointer (&partial);
+	g_mutex_unlock (&run_lock);
 	return TRUE;
 }
 
@@ -689,6 +745,8 @@ create_bundle (const CreateOptions *o)
 	g_autofree gchar *image = NULL;
 	GStatBuf st;
 
+	/* Before any other thread exists, so that every thread has them blocked. */
+	catch_stop_signals (&run);
 	s.signing_keys = g_ptr_array_new_with_free_func (
 		(GDestroyNotify) mu_ed25519_secret_key_free);
 	s.keys = g_ptr_array_new_with_free_func ((GDestroyNotify) mu_key_free);
@@ -751,7 +809,9 @@ create_bundle (const CreateOptions *o)
 				    o->output);
 		return mu_tool_fail (NULL, error);
 	}
+	g_mutex_lock (&run_lock);
 	g_clear_pointer (&run.partial, g_free);
+	g_mutex_unlock (&run_lock);
 	print_summary (&run, o, &s);
 	return MU_TOOL_EXIT_OK;
 }

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -255,20 +257,31 @@ mu_tool_generate_delta (MuToolCommits *commits, const gchar *dir, guint *ret_n_p
 	return TRUE;
 }
 
+/* In the child: the caller may block signals that the command must get (Ctrl-C). */
+static void
+unblock_signals (gpointer data)
+{
+	sigset_t all;
+
+	sigfillset (&all);
+	pthread_sigmask (SIG_UNBLOCK, &all, NULL);
+}
+
 gboolean
 mu_tool_run (const gchar *what, const gchar *const *argv, GError **error)
 {
 	g_autoptr (GSubprocess) proc = NULL;
 	g_autofree gchar *output = NULL;
 	g_autofree gchar *cmdline = g_strjoinv (" ", (gchar **) argv);
+	g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+		G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE |
+		G_SUBPROCESS_FLAGS_STDIN_INHERIT);
 
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
 	g_debug ("running: %s", cmdline);
-	proc = g_subprocess_newv (argv,
-				  G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE |
-					  G_SUBPROCESS_FLAGS_STDIN_INHERIT,
-				  error);
+	g_subprocess_launcher_set_child_setup (launcher, unblock_signals, NULL, NULL);
+	proc = g_subprocess_launcher_spawnv (launcher, argv, error);
 	if (proc == NULL) {
 		g_prefix_error (error, "%s: ", what);
 		return FALSE;

@@ -435,6 +435,28 @@ t_existing_output() {
 	no_leftovers
 }
 
+# A signal in the middle of a run leaves nothing either: create is stopped by SIGTERM right
+# after its first progress line (the run then needs about a second more at least).
+t_signal() {
+	local pid rc=0 i
+	# exec: $! is then the tool itself (setpriv and env exec it too), not a subshell.
+	(exec "${AS_USER[@]}" env TMPDIR="$W/tmp" "$TOOL" create --repo "$W/repo" --ref "$REF" \
+		--empty --signing-key "$W/sign.secret" --key "a=$W/keys/main-2026.key" \
+		--output "$W/out/sig.bundle" >/dev/null 2>"$W/sig.err") &
+	pid=$!
+	for i in $(seq 1 500); do
+		grep -q 'generating the delta' "$W/sig.err" && break
+		sleep 0.01
+	done
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	[ "$rc" = 143 ] || fail "create exited $rc: $(cat "$W/sig.err")"
+	grep -q 'stopped by signal' "$W/sig.err"
+	[ ! -e "$W/out/sig.bundle" ] || fail "output written"
+	[ ! -e "$W/out/sig.bundle.partial" ] || fail "partial left"
+	no_leftovers
+}
+
 t_usage() {
 	local rc=0
 	create --empty --signing-key "$W/sign.secret" --key "a=$W/keys/main-2026.key" \
@@ -522,6 +544,7 @@ check "rekey refusals name the error and leave the file as it was" t_rekey_refus
 check "rekey works on a v1 bundle" t_rekey_v1
 check "create refusals leave no output, partial file or work directory" t_refusals
 check "create: an existing output is kept unless --force" t_existing_output
+check "create: SIGTERM during a run leaves no output, partial file or work directory" t_signal
 check "create: bad --keyslot-room is a usage error; too many keys for the room refused" t_usage
 check "docs recipe: a bundle made by hand inspects, verifies and decrypts like create's" t_recipe
 check "sign-header refuses a bundle whose ciphertext does not match its hash tree" t_sign_header_refuses_bad_tree
