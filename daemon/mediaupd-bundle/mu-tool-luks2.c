@@ -112,6 +112,15 @@ pwrite_all (int fd, const guint8 *buf, gsize len, guint64 offset)
 	return TRUE;
 }
 
+static guint64
+get_be64 (const guint8 *p)
+{
+	guint64 v;
+
+	memcpy (&v, p, sizeof v);
+	return GUINT64_FROM_BE (v);
+}
+
 /* Reads one header copy at @offset: checks its magic, version and size. */
 static guint8 *
 read_copy (int fd, guint copy, guint64 offset, guint64 *inout_hdr_size, GError **error)
@@ -125,12 +134,12 @@ read_copy (int fd, guint copy, guint64 offset, guint64 *inout_hdr_size, GError *
 				    "cannot read the LUKS2 header copy %u", copy + 1);
 		return NULL;
 	}
-	hdr_size = GUINT64_FROM_BE (*(guint64 *) (bin + LUKS2_OFF_HDR_SIZE));
+	hdr_size = get_be64 (bin + LUKS2_OFF_HDR_SIZE);
 	if (memcmp (bin, luks2_magic[copy], sizeof luks2_magic[copy]) != 0 ||
-	    GUINT16_FROM_BE (*(guint16 *) (bin + LUKS2_OFF_VERSION)) != 2 ||
+	    bin[LUKS2_OFF_VERSION] != 0 || bin[LUKS2_OFF_VERSION + 1] != 2 ||
 	    hdr_size <= LUKS2_BIN_HEADER_SIZE || hdr_size > LUKS2_MAX_HDR_SIZE ||
 	    (*inout_hdr_size != 0 && hdr_size != *inout_hdr_size) ||
-	    GUINT64_FROM_BE (*(guint64 *) (bin + LUKS2_OFF_HDR_OFFSET)) != offset ||
+	    get_be64 (bin + LUKS2_OFF_HDR_OFFSET) != offset ||
 	    strcmp ((const gchar *) bin + LUKS2_OFF_CSUM_ALG, "sha256") != 0) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
 			     "LUKS2 header copy %u is not a sha256-checksummed LUKS2 header",
@@ -213,11 +222,12 @@ mu_tool_luks2_set_segment_size (int fd, guint64 size, GError **error)
 	}
 	for (guint i = 0; i < 2; i++) {
 		guint8 *copy = copies[i];
-		guint64 seqid = GUINT64_FROM_BE (*(guint64 *) (copy + LUKS2_OFF_SEQID)) + 1;
+		guint64 seqid = get_be64 (copy + LUKS2_OFF_SEQID) + 1;
 		gsize digest_len = LUKS2_CSUM_LEN;
 		g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
 
-		*(guint64 *) (copy + LUKS2_OFF_SEQID) = GUINT64_TO_BE (seqid);
+		seqid = GUINT64_TO_BE (seqid);
+		memcpy (copy + LUKS2_OFF_SEQID, &seqid, sizeof seqid);
 		memset (copy + LUKS2_BIN_HEADER_SIZE, 0, hdr_size - LUKS2_BIN_HEADER_SIZE);
 		memcpy (copy + LUKS2_BIN_HEADER_SIZE, json, json_len);
 		memset (copy + LUKS2_OFF_CSUM, 0, LUKS2_CSUM_LEN);
