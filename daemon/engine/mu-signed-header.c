@@ -10,6 +10,7 @@
 
 #include "mu-bundle-format.h"
 #include "mu-error.h"
+#include "mu-escape.h"
 #include "mu-json.h"
 #include "mu-luks.h"
 
@@ -75,8 +76,8 @@ static gboolean G_GNUC_PRINTF (3, 4)
 	va_end (args);
 	g_set_error (error, MU_ERROR, code, "the signed header's %s; %s", what,
 		     code == MU_ERROR_UNSUPPORTED_FORMAT
-			     ? "this device does not support it: make the bundle with the "
-			       "parameters of format v2 (docs/bundle-format.md)"
+			     ? "this device cannot install it: make the bundle with the "
+			       "parameters of format 2 (docs/bundle-format.md)"
 			     : HINT_DAMAGED);
 	return FALSE;
 }
@@ -119,6 +120,10 @@ check_text (const gchar *field, const gchar *value, gboolean may_be_empty, GErro
 			return header_error (error, MU_ERROR_CORRUPT_BUNDLE,
 					     "%s contains the control character 0x%02x", field, c);
 	}
+	/* Shown in messages and by inspect as it is: nothing a terminal would act on. */
+	if (!mu_escape_is_clean (value))
+		return header_error (error, MU_ERROR_CORRUPT_BUNDLE,
+				     "%s contains control or bidirectional-text characters", field);
 	return TRUE;
 }
 
@@ -178,7 +183,8 @@ check_segment (const MuSignedHeader *header, GError **error)
 				     "data segment size %" G_GUINT64_FORMAT
 				     " is not a non-zero multiple of %d",
 				     header->data_size, SECTOR_SIZE);
-	if (header->data_size > (guint64) G_MAXINT64 - header->data_offset)
+	if (header->data_offset > (guint64) G_MAXINT64 ||
+	    header->data_size > (guint64) G_MAXINT64 - header->data_offset)
 		return header_error (error, MU_ERROR_CORRUPT_BUNDLE,
 				     "data segment (offset %" G_GUINT64_FORMAT
 				     ", size %" G_GUINT64_FORMAT
@@ -593,9 +599,10 @@ mu_signed_token_parse_json (const gchar *json, GError **error)
 		for (guint i = 0; i < G_N_ELEMENTS (members); i++)
 			known = known || strcmp (l->data, members[i]) == 0;
 		if (!known) {
-			g_autofree gchar *shown = g_strescape (l->data, NULL);
+			g_autofree gchar *escaped = mu_escape_untrusted (l->data);
+			g_autofree gchar *shown = g_utf8_substring (escaped, 0, 64);
 
-			token_error (error, "has an unknown member \"%.64s\"", shown);
+			token_error (error, "has an unknown member \"%s\"", shown);
 			return NULL;
 		}
 	}
