@@ -224,6 +224,26 @@ t_inspect_untrusted() {
 	grep -q '^Verified:    not checked' "$W/i.out"
 }
 
+# inspect refuses a file whose LUKS2 header or length no longer match what was signed.
+t_inspect_tampered() {
+	local t=$W/out/tampered-inspect.bundle rc
+	as_user cp "$B1" "$t"
+	python3 "$MEDIAUPD_SOURCE_ROOT/tests/unit/luks2-edit.py" "$t" --set 'segments.0.size="4096"'
+	rc=0
+	as_user "$TOOL" inspect --trusted "$W/sign.pub" "$t" >"$W/it.out" 2>"$W/it.err" || rc=$?
+	if [ "$rc" != 1 ] || ! grep -qF '[CorruptBundle]' "$W/it.err"; then
+		fail "segment: $rc $(cat "$W/it.err")"
+	fi
+	[ ! -s "$W/it.out" ] || fail "inspect showed a header that does not match the file"
+	as_user cp "$B1" "$t"
+	as_user truncate -s -4096 "$t"
+	rc=0
+	as_user "$TOOL" inspect "$t" >/dev/null 2>"$W/it.err" || rc=$?
+	if [ "$rc" != 1 ] || ! grep -qF '[CorruptBundle]' "$W/it.err"; then
+		fail "truncated: $rc $(cat "$W/it.err")"
+	fi
+}
+
 t_luksdump() {
 	local dump size
 	dump=$(cryptsetup luksDump --disable-locks "$B1")
@@ -530,6 +550,7 @@ setup
 check "create: erofs delta, one key, progress and summary, nothing left over" t_create_erofs_delta
 check "inspect --json: the signed header's fields, keyslots and verification" t_inspect_json
 check "inspect: an untrusted key is SignatureInvalid; no --trusted claims nothing" t_inspect_untrusted
+check "inspect refuses a changed segment size or a truncated file (CorruptBundle)" t_inspect_tampered
 check "cryptsetup luksDump: label, subsystem, fixed segment size, geometry, keyslots" t_luksdump
 check "cryptsetup token export: the key-id token and the mediaupd-signed token" t_token_export
 check "veritysetup verify accepts the signed root hash and rejects a flipped byte" t_veritysetup
