@@ -220,12 +220,15 @@ mu_tool_container_add_key (struct crypt_device *cd, const MuKey *key, const MuSe
 						volume_key->len, (const char *) key->data,
 						key->len);
 	if (slot < 0) {
-		g_set_error (error, MU_ERROR, slot == -ENOSPC ? MU_ERROR_NO_SPACE : MU_ERROR_FAILED,
-			     "cannot add a keyslot for the key '%s' (%s%s)", key->id,
-			     g_strerror (-slot),
-			     slot == -ENOSPC || slot == -EINVAL
-				     ? "; the header's keyslot room may be full"
-				     : "");
+		gboolean full = slot == -ENOSPC || slot == -EINVAL;
+
+		g_set_error (
+			error, MU_ERROR, full ? MU_ERROR_INVALID_ARGUMENT : MU_ERROR_FAILED,
+			"cannot add a keyslot for the key '%s' (%s)%s", key->id, g_strerror (-slot),
+			full ? ": the header's keyslot room is probably full (see libcryptsetup's "
+			       "message; 'create --keyslot-room' sets it); remove a key with "
+			       "'rekey --remove' first"
+			     : "");
 		return FALSE;
 	}
 	token = mu_tool_keyid_token_json (slot, key->id);

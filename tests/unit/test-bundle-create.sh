@@ -395,6 +395,17 @@ t_rekey_refusals() {
 	refused_rekey InvalidKey --key "$m" --add "y=$W/more/short.key"
 }
 
+t_rekey_room_full() {
+	local b=$W/out/room1.bundle sum rc=0
+	create --empty --signing-key "$W/sign.secret" --key "a=$W/keys/main-2026.key" \
+		--keyslot-room 1 --output "$b" >/dev/null 2>&1
+	sum=$(sha256sum <"$b")
+	as_user "$TOOL" rekey "$b" --key "a=$W/keys/main-2026.key" --add "b=$W/more/new.key" \
+		>/dev/null 2>"$W/room.err" || rc=$?
+	[ "$rc" = 1 ] && grep -qF '[InvalidArgument]' "$W/room.err" && grep -q 'room' "$W/room.err"
+	[ "$(sha256sum <"$b")" = "$sum" ] || fail "the refused rekey changed the file"
+}
+
 t_rekey_v1() {
 	# A v1 bundle is rekeyed the same way (its data and signature are inside the image).
 	local v1=$W/out/v1.bundle
@@ -562,6 +573,7 @@ check "squashfs bundle: veritysetup, stock decryption, delta applies" t_squashfs
 check "create: ext4 inner image reads back" t_create_ext4
 check "rekey: added key opens, removed keys open nothing, data and signature unchanged" t_rekey_round_trip
 check "rekey refusals name the error and leave the file as it was" t_rekey_refusals
+check "rekey: a full keyslot room is refused, the file unchanged" t_rekey_room_full
 check "rekey works on a v1 bundle" t_rekey_v1
 check "create refusals leave no output, partial file or work directory" t_refusals
 check "create: an existing output is kept unless --force" t_existing_output
