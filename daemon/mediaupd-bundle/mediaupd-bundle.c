@@ -16,6 +16,9 @@ static const MuToolCommand commands[] = {
 	{ "sign", mu_tool_cmd_sign, "Wrap a static-delta superblock in a signed envelope" },
 	{ "verify", mu_tool_cmd_verify, "Check a signed superblock against trusted keys" },
 	{ "inspect", mu_tool_cmd_inspect, "Show a bundle's header; check a key against it" },
+	{ "create", mu_tool_cmd_create, "Build an encrypted update bundle (format v2)" },
+	{ "rekey", mu_tool_cmd_rekey, "Add or remove a bundle's keys with one existing key" },
+	{ "sign-header", mu_tool_cmd_sign_header, "Sign the header of a v2 bundle made by hand" },
 	/* Further subcommands go here. */
 };
 
@@ -27,7 +30,7 @@ print_usage (FILE *out)
 		      "\n"
 		      "Commands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-		fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf (
 		out,
 		"\n"

@@ -27,10 +27,13 @@ typedef struct {
 	const gchar *summary; /* one line for the tool's --help */
 } MuToolCommand;
 
-int mu_tool_cmd_keygen (int argc, char **argv);  /* mu-tool-keygen.c */
-int mu_tool_cmd_sign (int argc, char **argv);    /* mu-tool-sign.c */
-int mu_tool_cmd_verify (int argc, char **argv);  /* mu-tool-verify.c */
-int mu_tool_cmd_inspect (int argc, char **argv); /* mu-tool-inspect.c */
+int mu_tool_cmd_keygen (int argc, char **argv);      /* mu-tool-keygen.c */
+int mu_tool_cmd_sign (int argc, char **argv);        /* mu-tool-sign.c */
+int mu_tool_cmd_verify (int argc, char **argv);      /* mu-tool-verify.c */
+int mu_tool_cmd_inspect (int argc, char **argv);     /* mu-tool-inspect.c */
+int mu_tool_cmd_create (int argc, char **argv);      /* mu-tool-create.c */
+int mu_tool_cmd_rekey (int argc, char **argv);       /* mu-tool-rekey.c */
+int mu_tool_cmd_sign_header (int argc, char **argv); /* mu-tool-sign-header.c */
 /* Further subcommands: declare them here, one per mu-tool-NAME.c. */
 
 /* ---- helpers for the subcommands (mu-tool.c) ---- */
