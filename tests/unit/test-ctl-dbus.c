@@ -465,7 +465,7 @@ test_apply_not_a_bundle (Fixture *f, gconstpointer data)
 	g_assert_false (json_object_get_boolean_member (o, "success"));
 	g_assert_cmpstr (string_member (o, "error"), ==, "NotABundle");
 	g_assert_cmpstr (string_member (o, "dbus_error"), ==, "org.mediaupd.Error.NotABundle");
-	g_assert_nonnull (strstr (string_member (o, "message"), "unlock: "));
+	g_assert_nonnull (strstr (string_member (o, "message"), "discover: "));
 	/* Every line before it is a progress or state event. */
 	for (guint i = 0; i + 1 < r.lines->len; i++) {
 		const gchar *event = string_member (line_object (&r, i), "event");
