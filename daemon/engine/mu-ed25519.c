@@ -553,3 +553,27 @@ mu_ed25519_read_key_file (const gchar *path, GError **error)
 	return mu_file_read_regular (path, MU_ED25519_KEY_FILE_MAX_SIZE, MU_FILE_WIPE,
 				     MU_ERROR_INVALID_KEY, error);
 }
+
+gboolean
+mu_ed25519_secret_keys_check_distinct (MuEd25519SecretKey *const *secret_keys, guint n_secret_keys,
+				       GError **error)
+{
+	for (guint i = 0; i < n_secret_keys; i++) {
+		MuEd25519Key *a = mu_ed25519_secret_key_get_public (secret_keys[i]);
+
+		for (guint j = 0; j < i; j++) {
+			MuEd25519Key *b = mu_ed25519_secret_key_get_public (secret_keys[j]);
+
+			if (mu_ed25519_key_equal (a, b)) {
+				g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
+					     "key %s is given twice (%s and %s); give each "
+					     "signing key once",
+					     mu_ed25519_key_get_id (a),
+					     mu_ed25519_key_get_origin (b),
+					     mu_ed25519_key_get_origin (a));
+				return FALSE;
+			}
+		}
+	}
+	return TRUE;
+}

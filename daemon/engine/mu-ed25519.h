@@ -71,6 +71,11 @@ GBytes *mu_ed25519_key_to_file_contents (MuEd25519Key *key);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuEd25519SecretKey, mu_ed25519_secret_key_free)
 
+/* MU_ERROR_INVALID_ARGUMENT naming the key if one of @secret_keys is given twice. */
+gboolean mu_ed25519_secret_keys_check_distinct (MuEd25519SecretKey *const *secret_keys,
+						guint n_secret_keys,
+						GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /*
  * Read a key file (public or secret) into memory: at most MU_ED25519_KEY_FILE_MAX_SIZE
  * bytes, wiped when the GBytes is freed. A missing file is MU_ERROR_NOT_FOUND.

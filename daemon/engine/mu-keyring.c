@@ -100,6 +100,76 @@ mu_keyring_get_n_trusted (MuKeyring *keyring)
 	return keys->len;
 }
 
+/* The first key of @keys that made any of @signatures over @message, or NULL. */
+static MuEd25519Key *
+find_signer (GBytes *message, GPtrArray *signatures, GPtrArray *keys)
+{
+	gsize msg_len;
+	const guint8 *msg = g_bytes_get_data (message, &msg_len);
+
+	for (guint s = 0; s < signatures->len; s++) {
+		gsize sig_len;
+		const guint8 *sig = g_bytes_get_data (signatures->pdata[s], &sig_len);
+
+		for (guint k = 0; k < keys->len; k++) {
+			MuEd25519Key *key = g_ptr_array_index (keys, k);
+
+			if (mu_ed25519_key_verify (key, msg, msg_len, sig, sig_len))
+				return key;
+		}
+	}
+	return NULL;
+}
+
+gboolean
+mu_keyring_verify_signatures (MuKeyring *keyring, GBytes *message, GPtrArray *signatures,
+			      const gchar *subject, MuEd25519Key **ret_key, GError **error)
+{
+	g_autoptr (GPtrArray) effective = NULL;
+	g_autoptr (GPtrArray) revoked = NULL;
+	MuEd25519Key *signer;
+
+	g_return_val_if_fail (keyring != NULL, FALSE);
+	g_return_val_if_fail (message != NULL && signatures != NULL && subject != NULL, FALSE);
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (signatures->len == 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_UNSIGNED,
+			     "%s carries no ed25519 signature; sign it with the vendor's key",
+			     subject);
+		return FALSE;
+	}
+	effective = mu_keyring_get_effective_keys (keyring);
+	signer = find_signer (message, signatures, effective);
+	if (signer != NULL) {
+		if (ret_key != NULL)
+			*ret_key = mu_ed25519_key_ref (signer);
+		return TRUE;
+	}
+	revoked = mu_keyring_get_revoked_keys (keyring);
+	signer = find_signer (message, signatures, revoked);
+	if (signer != NULL) {
+		g_set_error (error, MU_ERROR, MU_ERROR_KEY_REVOKED,
+			     "%s is signed with key %s, which is revoked (listed in %s); an "
+			     "update signed with a current key is needed",
+			     subject, mu_ed25519_key_get_id (signer),
+			     mu_ed25519_key_get_origin (signer));
+		return FALSE;
+	}
+	if (effective->len == 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_NO_TRUSTED_KEYS,
+			     "no trusted ed25519 public key is available (%u revoked); install "
+			     "the vendor's public key among the trusted keys",
+			     revoked->len);
+		return FALSE;
+	}
+	g_set_error (error, MU_ERROR, MU_ERROR_SIGNATURE_INVALID,
+		     "none of the %u signature(s) verifies with any of the %u trusted key(s); "
+		     "%s was signed with another key or was modified after signing",
+		     signatures->len, effective->len, subject);
+	return FALSE;
+}
+
 static gboolean
 is_blank (GBytes *contents)
 {

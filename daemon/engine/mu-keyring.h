@@ -47,6 +47,19 @@ GPtrArray *mu_keyring_get_effective_keys (MuKeyring *keyring);
 GPtrArray *mu_keyring_get_revoked_keys (MuKeyring *keyring);
 guint mu_keyring_get_n_trusted (MuKeyring *keyring);
 
+/*
+ * The rule for every signed object (delta, commit, bundle header): accept if any of
+ * @signatures (GBytes, 64 bytes each) over @message verifies with a trusted key that is
+ * not revoked; on success @ret_key (optional) gets that key (transfer full). @subject
+ * names the object in messages ("the delta"). Errors: MU_ERROR_UNSIGNED if @signatures
+ * is empty; MU_ERROR_KEY_REVOKED if a signature verifies only with a revoked key;
+ * MU_ERROR_NO_TRUSTED_KEYS if no key is left after revocation;
+ * MU_ERROR_SIGNATURE_INVALID otherwise.
+ */
+gboolean mu_keyring_verify_signatures (MuKeyring *keyring, GBytes *message, GPtrArray *signatures,
+				       const gchar *subject, MuEd25519Key **ret_key,
+				       GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuKeyring, mu_keyring_free)
 
 G_END_DECLS

@@ -242,67 +242,16 @@ mu_signed_delta_get_signature (MuSignedDelta *delta, guint index)
 	return g_ptr_array_index (delta->signatures, index);
 }
 
-/* The first key of @keys that made any of the signatures, or NULL. */
-static MuEd25519Key *
-find_signer (MuSignedDelta *delta, GPtrArray *keys)
-{
-	gsize msg_len;
-	const guint8 *msg = g_bytes_get_data (delta->superblock, &msg_len);
-
-	for (guint s = 0; s < delta->signatures->len; s++) {
-		gsize sig_len;
-		const guint8 *sig = g_bytes_get_data (delta->signatures->pdata[s], &sig_len);
-
-		for (guint k = 0; k < keys->len; k++) {
-			MuEd25519Key *key = g_ptr_array_index (keys, k);
-
-			if (mu_ed25519_key_verify (key, msg, msg_len, sig, sig_len))
-				return key;
-		}
-	}
-	return NULL;
-}
-
 gboolean
 mu_signed_delta_verify (MuSignedDelta *delta, MuKeyring *keyring, MuEd25519Key **ret_key,
 			GError **error)
 {
-	g_autoptr (GPtrArray) effective = NULL;
-	g_autoptr (GPtrArray) revoked = NULL;
-	MuEd25519Key *signer;
-
 	g_return_val_if_fail (delta != NULL, FALSE);
 	g_return_val_if_fail (keyring != NULL, FALSE);
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-	effective = mu_keyring_get_effective_keys (keyring);
-	signer = find_signer (delta, effective);
-	if (signer != NULL) {
-		if (ret_key != NULL)
-			*ret_key = mu_ed25519_key_ref (signer);
-		return TRUE;
-	}
-	revoked = mu_keyring_get_revoked_keys (keyring);
-	signer = find_signer (delta, revoked);
-	if (signer != NULL) {
-		g_set_error (error, MU_ERROR, MU_ERROR_KEY_REVOKED,
-			     "the delta is signed with key %s, which is revoked (listed in %s); an "
-			     "update signed with a current key is needed",
-			     mu_ed25519_key_get_id (signer), mu_ed25519_key_get_origin (signer));
-		return FALSE;
-	}
-	if (effective->len == 0) {
-		g_set_error (error, MU_ERROR, MU_ERROR_NO_TRUSTED_KEYS,
-			     "no trusted ed25519 public key is available (%u revoked); install "
-			     "the vendor's public key among the trusted keys",
-			     revoked->len);
-		return FALSE;
-	}
-	g_set_error (error, MU_ERROR, MU_ERROR_SIGNATURE_INVALID,
-		     "none of the %u signature(s) verifies with any of the %u trusted key(s); "
-		     "the delta was signed with another key or was modified after signing",
-		     delta->signatures->len, effective->len);
-	return FALSE;
+	return mu_keyring_verify_signatures (keyring, delta->superblock, delta->signatures,
+					     "the delta", ret_key, error);
 }
 
 gboolean
@@ -320,29 +269,6 @@ mu_signed_delta_verify_bytes (GBytes *data, MuKeyring *keyring, GBytes **ret_sup
 		return FALSE;
 	if (ret_superblock != NULL)
 		*ret_superblock = g_bytes_ref (delta->superblock);
-	return TRUE;
-}
-
-static gboolean
-check_distinct_keys (MuEd25519SecretKey *const *secret_keys, guint n_secret_keys, GError **error)
-{
-	for (guint i = 0; i < n_secret_keys; i++) {
-		MuEd25519Key *a = mu_ed25519_secret_key_get_public (secret_keys[i]);
-
-		for (guint j = 0; j < i; j++) {
-			MuEd25519Key *b = mu_ed25519_secret_key_get_public (secret_keys[j]);
-
-			if (mu_ed25519_key_equal (a, b)) {
-				g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
-					     "key %s is given twice (%s and %s); give each "
-					     "signing key once",
-					     mu_ed25519_key_get_id (a),
-					     mu_ed25519_key_get_origin (b),
-					     mu_ed25519_key_get_origin (a));
-				return FALSE;
-			}
-		}
-	}
 	return TRUE;
 }
 
@@ -365,7 +291,7 @@ mu_signed_delta_sign (GBytes *superblock, MuEd25519SecretKey *const *secret_keys
 		return NULL;
 	}
 	if (!mu_superblock_check (superblock, error) ||
-	    !check_distinct_keys (secret_keys, n_secret_keys, error))
+	    !mu_ed25519_secret_keys_check_distinct (secret_keys, n_secret_keys, error))
 		return NULL;
 
 	g_variant_builder_init (&sigs, G_VARIANT_TYPE ("aay"));

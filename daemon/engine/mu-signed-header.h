@@ -106,8 +106,8 @@ typedef struct _MuSignedToken MuSignedToken;
 /* Strict parse of the token JSON (type, empty keyslots, base64 fields, at most
  * MU_SIGNED_HEADER_MAX_SIGNATURES signatures of 64 bytes); the header bytes are NOT parsed
  * or verified yet. MU_ERROR_CORRUPT_BUNDLE if malformed. */
-MuSignedToken *mu_signed_token_parse_json (const gchar *json, GError **error)
-	G_GNUC_WARN_UNUSED_RESULT;
+MuSignedToken *mu_signed_token_parse_json (const gchar *json,
+					   GError **error) G_GNUC_WARN_UNUSED_RESULT;
 void mu_signed_token_free (MuSignedToken *token);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuSignedToken, mu_signed_token_free)
 
