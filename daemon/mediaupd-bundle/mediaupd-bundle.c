@@ -16,6 +16,8 @@ static const MuToolCommand commands[] = {
 	{ "sign", mu_tool_cmd_sign, "Wrap a static-delta superblock in a signed envelope" },
 	{ "verify", mu_tool_cmd_verify, "Check a signed superblock against trusted keys" },
 	{ "inspect", mu_tool_cmd_inspect, "Show a bundle's header; check a key against it" },
+	{ "create", mu_tool_cmd_create, "Build an encrypted update bundle (format v2)" },
+	{ "rekey", mu_tool_cmd_rekey, "Add or remove a bundle's keys with one existing key" },
 	/* Further subcommands go here. */
 };
 

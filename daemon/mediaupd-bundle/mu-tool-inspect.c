@@ -8,6 +8,7 @@
 #include "mu-escape.h"
 #include "mu-json.h"
 #include "mu-key.h"
+#include "mu-tool-inspect.h"
 #include "mu-tool.h"
 
 static const gchar inspect_description[] =
@@ -18,6 +19,10 @@ static const gchar inspect_description[] =
 	"find out: the slot whose token names the key's id first, then every other slot.\n"
 	"This is a check only: nothing is decrypted or mapped, so it needs neither root\n"
 	"nor device-mapper. The key id is the file name without \".key\".\n"
+	"\n"
+	"A format v2 bundle also shows its signed header (OS, ref, version, commits,\n"
+	"timestamp, sizes, cipher, verity root) without any key; with --trusted FILE\n"
+	"(repeatable) it says whether the header verifies and with which key.\n"
 	"\n"
 	"--json prints the same as one JSON object (on failure: {\"error\": {...}}).\n"
 	"\n"
@@ -303,13 +308,18 @@ check_key (MuBundle *bundle, KeyCheck *check, GError **error)
 }
 
 static int
-inspect (const gchar *path, const gchar *key_path, gboolean json)
+inspect (const gchar *path, const gchar *key_path, gchar **trusted, gboolean json)
 {
 	g_auto (KeyCheck) check = { 0 };
 	g_autoptr (MuBundle) bundle = NULL;
 	g_autoptr (GError) error = NULL;
 	const MuBundleInfo *info;
 
+	if (mu_tool_inspect_is_v2 (path))
+		return mu_tool_inspect_v2 (path, key_path, trusted, json);
+	if (trusted != NULL)
+		return mu_tool_usage_error ("--trusted applies to format v2 bundles only: a v1 "
+					    "bundle's signature is inside its encrypted image");
 	if (key_path != NULL) {
 		check.key = mu_key_load_file (key_path, MU_KEY_LOAD_NONE, &error);
 		if (check.key == NULL)
@@ -347,10 +357,14 @@ int
 mu_tool_cmd_inspect (int argc, char **argv)
 {
 	g_autofree gchar *key_path = NULL;
+	g_auto (GStrv) trusted = NULL;
 	gboolean json = FALSE;
 	GOptionEntry entries[] = {
 		{ "key", 'k', 0, G_OPTION_ARG_FILENAME, &key_path,
 		  "Also find the keyslot this raw key file opens (check only)", "FILE" },
+		{ "trusted", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &trusted,
+		  "v2: check the signed header against the public keys in FILE (repeatable)",
+		  "FILE" },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
 		{ NULL },
 	};
@@ -363,5 +377,5 @@ mu_tool_cmd_inspect (int argc, char **argv)
 		return MU_TOOL_EXIT_USAGE;
 	if (argc != 2)
 		return mu_tool_usage_error ("give exactly one argument, BUNDLE");
-	return inspect (argv[1], key_path, json);
+	return inspect (argv[1], key_path, trusted, json);
 }

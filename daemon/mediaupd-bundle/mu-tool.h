@@ -31,6 +31,8 @@ int mu_tool_cmd_keygen (int argc, char **argv);  /* mu-tool-keygen.c */
 int mu_tool_cmd_sign (int argc, char **argv);    /* mu-tool-sign.c */
 int mu_tool_cmd_verify (int argc, char **argv);  /* mu-tool-verify.c */
 int mu_tool_cmd_inspect (int argc, char **argv); /* mu-tool-inspect.c */
+int mu_tool_cmd_create (int argc, char **argv);  /* mu-tool-create.c */
+int mu_tool_cmd_rekey (int argc, char **argv);   /* mu-tool-rekey.c */
 /* Further subcommands: declare them here, one per mu-tool-NAME.c. */
 
 /* ---- helpers for the subcommands (mu-tool.c) ---- */

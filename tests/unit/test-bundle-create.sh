@@ -1,0 +1,467 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# 'mediaupd-bundle create', 'rekey' and v2 'inspect' end to end (TAP), run as an unprivileged
+# user (nobody, via setpriv, when the test runs as root), and what they write read back with
+# stock tools only: cryptsetup luksDump / token export / open --test-passphrase, veritysetup
+# verify, the data decrypted with cryptsetup reencrypt, the inner image extracted with the
+# filesystem's own tools and its delta applied with stock ostree.
+#
+# Environment: MEDIAUPD_BUNDLE (the built mediaupd-bundle).
+set -euo pipefail
+
+TOOL=${MEDIAUPD_BUNDLE:?set MEDIAUPD_BUNDLE to the built mediaupd-bundle}
+unset MEDIAUPD_SIGNING_KEY_FILE MEDIAUPD_KEYS_DIR
+readonly REF=testos/x86_64/main
+readonly NOBODY=65534
+
+TESTS_RUN=0
+TESTS_FAILED=0
+
+fail() {
+	printf 'FAIL: %s\n' "$*"
+	exit 1
+}
+
+# check DESCRIPTION FUNCTION [ARGS]: one TAP line; the function runs in a subshell under set -e.
+check() {
+	local desc=$1 rc
+	shift
+	TESTS_RUN=$((TESTS_RUN + 1))
+	set +e
+	(
+		set -e
+		"$@"
+	) >"$W/case.log" 2>&1
+	rc=$?
+	set -e
+	if [ "$rc" = 0 ]; then
+		echo "ok $TESTS_RUN - $desc"
+	else
+		echo "not ok $TESTS_RUN - $desc"
+		sed -e 's/^/# /' "$W/case.log" | tail -n 40
+		TESTS_FAILED=$((TESTS_FAILED + 1))
+	fi
+}
+
+AS_USER=()
+if [ "$(id -u)" = 0 ]; then
+	AS_USER=(setpriv "--reuid=$NOBODY" "--regid=$NOBODY" --clear-groups --)
+fi
+
+as_user() {
+	"${AS_USER[@]}" "$@"
+}
+
+# --- set-up ---------------------------------------------------------------------------------
+
+setup() {
+	W=$(mktemp -d /tmp/mu-test-bundle-create.XXXXXXXX)
+	trap 'rm -rf -- "$W"' EXIT
+	if [ "$(id -u)" = 0 ]; then
+		chown "$NOBODY:$NOBODY" "$W"
+	fi
+	chmod 0700 "$W"
+	as_user mkdir -p "$W/bin" "$W/tmp" "$W/out" "$W/keys" "$W/more"
+	if ! as_user test -x "$TOOL"; then
+		cp -- "$TOOL" "$W/bin/mediaupd-bundle"
+		chmod 0755 "$W/bin/mediaupd-bundle"
+		chown "$(stat -c %u:%g "$W")" "$W/bin/mediaupd-bundle"
+		TOOL=$W/bin/mediaupd-bundle
+	fi
+	as_user ostree init --repo="$W/repo" --mode=archive
+	as_user bash -c "set -e; mkdir -p '$W/tree/usr/lib' '$W/tree/usr/bin' '$W/tree/etc'
+		printf 'ID=testos\nVARIANT_ID=board\nPRETTY_NAME=\"TestOS 1\"\n' >'$W/tree/usr/lib/os-release'
+		head -c 300000 /dev/urandom >'$W/tree/usr/bin/tool'
+		ln -s ../usr/lib/os-release '$W/tree/etc/os-release'"
+	as_user ostree commit --repo="$W/repo" --branch="$REF" --tree=dir="$W/tree" \
+		--subject=v1 --add-metadata-string=version=1.0 --timestamp=2026-01-01T00:00:00Z >/dev/null
+	# v2: larger than 128 blocks of 4 KiB, so that the hash tree has two levels.
+	as_user bash -c "set -e; head -c 1500000 /dev/urandom >'$W/tree/usr/bin/new-tool'
+		seq 1 20000 >'$W/tree/usr/lib/list'"
+	as_user ostree commit --repo="$W/repo" --branch="$REF" --tree=dir="$W/tree" \
+		--subject=v2 --add-metadata-string=version=2.0 --timestamp=2026-02-01T00:00:00Z >/dev/null
+	V1=$(ostree rev-parse --repo="$W/repo" "$REF^")
+	V2=$(ostree rev-parse --repo="$W/repo" "$REF")
+	local k
+	for k in main-2026 fallback-1 rotation-2027; do
+		as_user "$TOOL" keygen --luks "$W/keys/$k.key" >/dev/null
+	done
+	as_user "$TOOL" keygen --luks "$W/more/new.key" >/dev/null
+	as_user "$TOOL" keygen --luks "$W/more/wrong.key" >/dev/null
+	as_user head -c 8 /dev/urandom | as_user tee "$W/more/short.key" >/dev/null
+	as_user "$TOOL" keygen --signing "$W/sign" >/dev/null
+	as_user "$TOOL" keygen --signing "$W/sign2" >/dev/null
+	as_user "$TOOL" keygen --signing "$W/other" >/dev/null
+	as_user cp "$W/sign.pub" "$W/not-a-secret"
+	B1=$W/out/one.bundle
+	B3=$W/out/three.bundle
+}
+
+create() {
+	as_user env TMPDIR="$W/tmp" "$TOOL" create --repo "$W/repo" --ref "$REF" "$@"
+}
+
+# json BUNDLE EXPR: a jq expression over 'inspect --json' (with --trusted sign.pub).
+json() {
+	as_user "$TOOL" inspect --trusted "$W/sign.pub" --json "$1" | jq -er "$2"
+}
+
+# Nothing but finished bundles in out/, and no work directory left in TMPDIR.
+no_leftovers() {
+	[ -z "$(find "$W/tmp" -mindepth 1 -print -quit)" ] || fail "left in TMPDIR: $(ls -A "$W/tmp")"
+	[ -z "$(find "$W/out" -name '*.partial' -print -quit)" ] || fail "a .partial file is left"
+}
+
+# extract_data BUNDLE FILE: the data segment (ciphertext) alone, as the signed header places it.
+extract_data() {
+	local off size
+	off=$(json "$1" .header.data_offset)
+	size=$(json "$1" .header.data_size)
+	dd if="$1" of="$2" bs=4096 skip=$((off / 4096)) count=$((size / 4096)) status=none
+	[ "$(stat -c %s "$2")" = "$size" ] || fail "short data segment"
+}
+
+verity_verify() {
+	local bundle=$1 data=$2 size
+	size=$(json "$bundle" .header.data_size)
+	veritysetup verify --no-superblock --hash=sha256 --data-block-size=4096 \
+		--hash-block-size=4096 --data-blocks=$((size / 4096)) \
+		--hash-offset="$(json "$bundle" .header.hash_offset)" \
+		--salt="$(json "$bundle" .header.verity_salt)" \
+		"$data" "$bundle" "$(json "$bundle" .header.root_hash)"
+}
+
+# stock_decrypt BUNDLE KEY FILE: the data segment decrypted with stock cryptsetup only, in
+# userspace (dump the volume key, format a detached header with it over the extracted
+# segment, decrypt that in place).
+stock_decrypt() {
+	local bundle=$1 key=$2 out=$3 rb
+	rb=$(mktemp -d "$W/rb.XXXXXX")
+	cryptsetup luksDump --dump-volume-key --volume-key-file "$rb/vk" --key-file "$key" \
+		--batch-mode --disable-locks "$bundle" >/dev/null
+	extract_data "$bundle" "$out"
+	cryptsetup luksFormat --type luks2 --header "$rb/header" --volume-key-file "$rb/vk" \
+		--cipher aes-xts-plain64 --key-size 512 --sector-size 4096 --pbkdf pbkdf2 \
+		--pbkdf-force-iterations 1000 --key-file "$key" --batch-mode --disable-locks "$out"
+	cryptsetup reencrypt --decrypt --header "$rb/header" --key-file "$key" \
+		--force-offline-reencrypt --batch-mode --disable-locks "$out" >/dev/null
+	rm -rf -- "$rb"
+}
+
+# apply_delta DIR FROM TO: stock ostree applies the delta into a repository holding FROM.
+apply_delta() {
+	local delta=$1 from=$2 to=$3 repo
+	repo=$(mktemp -d "$W/apply.XXXXXX")
+	ostree init --repo="$repo" --mode=bare-user
+	[ -z "$from" ] || ostree pull-local --repo="$repo" "$W/repo" "$from" >/dev/null
+	ostree static-delta apply-offline --repo="$repo" "$delta"
+	ostree fsck --repo="$repo" >/dev/null
+	ostree ls --repo="$repo" -R "$to" >/dev/null
+	rm -rf -- "$repo"
+}
+
+# test_passphrase BUNDLE KEY [SLOT]: stock cryptsetup opens a keyslot with KEY (no dm).
+test_passphrase() {
+	cryptsetup open --test-passphrase --disable-locks --key-file "$2" ${3:+--key-slot "$3"} "$1"
+}
+
+# --- create -> inspect -> stock tools -------------------------------------------------------
+
+t_create_erofs_delta() {
+	create --from "$REF^" --signing-key "$W/sign.secret" --key "main-2026=$W/keys/main-2026.key" \
+		--output "$B1" >"$W/create1.out" 2>"$W/create1.err"
+	[ -f "$B1" ] || fail "no bundle"
+	[ "$(stat -c %a "$B1")" = 644 ] || fail "mode $(stat -c %a "$B1")"
+	grep -q 'generating the delta' "$W/create1.err" || fail "no progress lines"
+	grep -qE '^mediaupd-bundle create: \[ *[0-9]+\.[0-9]{2} s\] self-check$' "$W/create1.err" ||
+		fail "no timed self-check line"
+	grep -q '^Self-check:' "$W/create1.out" || fail "no summary"
+	no_leftovers
+}
+
+t_inspect_json() {
+	[ "$(json "$B1" .format_version)" = 2 ]
+	[ "$(json "$B1" .subsystem)" = mediaupd-v2 ]
+	[ "$(json "$B1" .header.os_id)" = testos ]
+	[ "$(json "$B1" .header.os_variant_id)" = board ]
+	[ "$(json "$B1" .header.ref)" = "$REF" ]
+	[ "$(json "$B1" '.header.ref_bindings | join(",")')" = "$REF" ]
+	[ "$(json "$B1" .header.from_commit)" = "$V1" ]
+	[ "$(json "$B1" .header.to_commit)" = "$V2" ]
+	[ "$(json "$B1" .header.version)" = 2.0 ]
+	[ "$(json "$B1" .header.timestamp)" = "$(date -d 2026-02-01T00:00:00Z +%s)" ]
+	[ "$(json "$B1" .header.cipher)" = aes-xts-plain64 ]
+	[ "$(json "$B1" .header.key_size_bits)" = 512 ]
+	[ "$(json "$B1" '.header.hash_offset == .header.data_offset + .header.data_size')" = true ]
+	[ "$(json "$B1" '.header.total_compressed > 1000000')" = true ]
+	[ "$(json "$B1" '.header.root_hash | test("^[0-9a-f]{64}$")')" = true ]
+	[ "$(json "$B1" .matches_luks)" = true ]
+	[ "$(json "$B1" .verification.verified)" = true ]
+	[ "$(json "$B1" .verification.key)" = "$(cat "$W/sign.pub")" ]
+	[ "$(json "$B1" '.keyslots | length')" = 1 ]
+	[ "$(json "$B1" '.keyslots[0].key_id')" = main-2026 ]
+	[ "$(json "$B1" '.keyslots[0].pbkdf.type')" = pbkdf2 ]
+	[ "$(json "$B1" '.keyslots[0].pbkdf.iterations')" = 1000 ]
+	# The data offset: two 64 KiB metadata areas and 8 keyslots of room.
+	[ "$(json "$B1" .header.data_offset)" = $((2 * 65536 + 8 * 258048)) ]
+	grep -q "^Verity: .*root $(json "$B1" .header.root_hash)\$" "$W/create1.out"
+}
+
+t_inspect_untrusted() {
+	local rc=0
+	as_user "$TOOL" inspect --trusted "$W/other.pub" "$B1" >"$W/i.out" 2>"$W/i.err" || rc=$?
+	[ "$rc" = 1 ] || fail "exit $rc"
+	grep -qF '[SignatureInvalid]' "$W/i.err"
+	grep -q '^Verified:    NO' "$W/i.out"
+	# Without --trusted, the header is shown and nothing is claimed.
+	as_user "$TOOL" inspect "$B1" >"$W/i.out"
+	grep -q "^To:          $V2\$" "$W/i.out"
+	grep -q '^Verified:    not checked' "$W/i.out"
+}
+
+t_luksdump() {
+	local dump size
+	dump=$(cryptsetup luksDump --disable-locks "$B1")
+	size=$(json "$B1" .header.data_size)
+	grep -qx 'Label:[[:space:]]*mediaupd-bundle' <<<"$dump"
+	grep -qx 'Subsystem:[[:space:]]*mediaupd-v2' <<<"$dump"
+	grep -qx "[[:space:]]*length: $size \[bytes\]" <<<"$dump" || fail "segment not fixed at $size"
+	grep -qx "Metadata area:[[:space:]]*65536 \[bytes\]" <<<"$dump"
+	grep -qx "Keyslots area:[[:space:]]*$((8 * 258048)) \[bytes\]" <<<"$dump"
+	[ "$(grep -cE '^  [0-9]+: luks2$' <<<"$dump")" = 1 ]
+	grep -qx "[[:space:]]*sector: 4096 \[bytes\]" <<<"$dump"
+}
+
+t_token_export() {
+	local t0 t1
+	t0=$(cryptsetup token export --token-id 0 --disable-locks "$B1")
+	[ "$(jq -r .type <<<"$t0")" = mediaupd-keyid ]
+	[ "$(jq -r .key_id <<<"$t0")" = main-2026 ]
+	[ "$(jq -c .keyslots <<<"$t0")" = '["0"]' ]
+	t1=$(cryptsetup token export --token-id 1 --disable-locks "$B1")
+	[ "$(jq -r .type <<<"$t1")" = mediaupd-signed ]
+	[ "$(jq -c .keyslots <<<"$t1")" = '[]' ]
+	[ "$(jq '.signatures | length' <<<"$t1")" = 1 ]
+}
+
+t_veritysetup() {
+	extract_data "$B1" "$W/data1"
+	verity_verify "$B1" "$W/data1" >/dev/null || fail "veritysetup rejects the signed root hash"
+	cp "$W/data1" "$W/data1.bad"
+	printf '\xff' | dd of="$W/data1.bad" bs=1 seek=$((4096 * 200 + 17)) conv=notrunc status=none
+	cmp -s "$W/data1" "$W/data1.bad" && fail "the byte did not change"
+	if verity_verify "$B1" "$W/data1.bad" >/dev/null 2>&1; then
+		fail "veritysetup accepts a flipped ciphertext byte"
+	fi
+}
+
+t_stock_decrypt() {
+	stock_decrypt "$B1" "$W/keys/main-2026.key" "$W/plain1"
+	fsck.erofs --extract="$W/x1" "$W/plain1" >/dev/null
+	[ -f "$W/x1/delta/superblock" ] && [ -f "$W/x1/delta/0" ] && [ -f "$W/x1/manifest" ]
+	grep -qx 'format-version=2' "$W/x1/manifest"
+	"$TOOL" verify --trusted "$W/sign.pub" "$W/x1/delta/superblock" >/dev/null
+	apply_delta "$W/x1/delta" "$V1" "$V2"
+}
+
+t_test_passphrase() {
+	test_passphrase "$B1" "$W/keys/main-2026.key" 0
+	if test_passphrase "$B1" "$W/more/wrong.key" 2>/dev/null; then
+		fail "a wrong key opens the bundle"
+	fi
+}
+
+# --- squashfs, --empty, three keys, two signing keys ----------------------------------------
+
+t_create_squashfs_full() {
+	create --empty --fs squashfs --keys-dir "$W/keys" --signing-key "$W/sign.secret" \
+		--signing-key "$W/sign2.secret" --pbkdf argon2id --pbkdf-memory 1024 \
+		--keyslot-room 4 --output "$B3" >/dev/null 2>&1
+	[ "$(json "$B3" .header.from_commit)" = "" ]
+	[ "$(json "$B3" '[.keyslots[].key_id] | join(",")')" = fallback-1,main-2026,rotation-2027 ]
+	[ "$(json "$B3" '.keyslots[0].pbkdf.type')" = argon2id ]
+	[ "$(json "$B3" '.keyslots[0].pbkdf.memory_kib')" = 1024 ]
+	[ "$(json "$B3" .signatures)" = 2 ]
+	[ "$(json "$B3" .header.data_offset)" = $((2 * 65536 + 4 * 258048)) ]
+	as_user "$TOOL" inspect --trusted "$W/sign2.pub" "$B3" >/dev/null
+	no_leftovers
+}
+
+t_three_keys_own_slots() {
+	local i k
+	i=0
+	for k in fallback-1 main-2026 rotation-2027; do
+		test_passphrase "$B3" "$W/keys/$k.key" "$i" || fail "$k does not open slot $i"
+		i=$((i + 1))
+	done
+}
+
+t_squashfs_stock() {
+	extract_data "$B3" "$W/data3"
+	verity_verify "$B3" "$W/data3" >/dev/null
+	stock_decrypt "$B3" "$W/keys/rotation-2027.key" "$W/plain3"
+	unsquashfs -no-progress -d "$W/x3" "$W/plain3" >/dev/null
+	"$TOOL" verify --trusted "$W/sign2.pub" "$W/x3/delta/superblock" >/dev/null
+	apply_delta "$W/x3/delta" "" "$V2"
+}
+
+t_create_ext4() {
+	create --from "$V1" --fs ext4 --signing-key "$W/sign.secret" \
+		--key "a=$W/keys/main-2026.key" --output "$W/out/ext4.bundle" >/dev/null 2>&1
+	stock_decrypt "$W/out/ext4.bundle" "$W/keys/main-2026.key" "$W/plain4"
+	mkdir "$W/x4"
+	debugfs -R "rdump / $W/x4" "$W/plain4" >/dev/null 2>&1
+	"$TOOL" verify --trusted "$W/sign.pub" "$W/x4/delta/superblock" >/dev/null
+	no_leftovers
+}
+
+# --- rekey ----------------------------------------------------------------------------------
+
+# The bytes after the LUKS2 header (data and hash tree), which rekey must not touch.
+body_sum() {
+	tail -c +$(($(json "$1" .header.data_offset) + 1)) "$1" | sha256sum
+}
+
+t_rekey_round_trip() {
+	local before token_before
+	as_user cp "$B3" "$W/out/rk.bundle"
+	before=$(body_sum "$W/out/rk.bundle")
+	token_before=$(cryptsetup token export --token-id 3 --disable-locks "$W/out/rk.bundle")
+	as_user "$TOOL" rekey "$W/out/rk.bundle" --key "main-2026=$W/keys/main-2026.key" \
+		--add "new-2028=$W/more/new.key" --remove fallback-1 --remove rotation-2027 \
+		>"$W/rk.out" 2>"$W/rk.err" || { cat "$W/rk.err"; fail "rekey failed"; }
+	[ "$(json "$W/out/rk.bundle" '[.keyslots[].key_id] | sort | join(",")')" = main-2026,new-2028 ]
+	# The new key's slot has the PBKDF of the slot that opened (argon2id, 1024 KiB).
+	[ "$(json "$W/out/rk.bundle" '.keyslots[] | select(.key_id == "new-2028") | .pbkdf.memory_kib')" = 1024 ]
+	test_passphrase "$W/out/rk.bundle" "$W/more/new.key" || fail "the added key opens nothing"
+	if test_passphrase "$W/out/rk.bundle" "$W/keys/fallback-1.key" 2>/dev/null; then
+		fail "a removed key still opens the bundle"
+	fi
+	if test_passphrase "$W/out/rk.bundle" "$W/keys/rotation-2027.key" 2>/dev/null; then
+		fail "a removed key still opens the bundle"
+	fi
+	[ "$(json "$W/out/rk.bundle" .verification.verified)" = true ]
+	[ "$(json "$W/out/rk.bundle" .matches_luks)" = true ]
+	[ "$(body_sum "$W/out/rk.bundle")" = "$before" ] || fail "rekey changed the data"
+	[ "$(cryptsetup token export --token-id 3 --disable-locks "$W/out/rk.bundle")" = "$token_before" ]
+	# The added key yields the vendor's volume key: the data still decrypts to the image.
+	stock_decrypt "$W/out/rk.bundle" "$W/more/new.key" "$W/plain-rk"
+	cmp "$W/plain-rk" "$W/plain3"
+}
+
+# refused_rekey ERRORNAME ARGS...: rekey exits 1 naming the error, and the file is unchanged.
+refused_rekey() {
+	local name=$1 sum rc=0
+	shift
+	sum=$(sha256sum <"$W/out/rk.bundle")
+	as_user "$TOOL" rekey "$W/out/rk.bundle" "$@" >"$W/rr.out" 2>"$W/rr.err" || rc=$?
+	[ "$rc" = 1 ] || fail "rekey $* exited $rc"
+	grep -qF "[$name]" "$W/rr.err" || fail "no [$name] in: $(cat "$W/rr.err")"
+	[ "$(sha256sum <"$W/out/rk.bundle")" = "$sum" ] || fail "the refused rekey changed the file"
+}
+
+t_rekey_refusals() {
+	local m=main-2026=$W/keys/main-2026.key
+	refused_rekey InvalidArgument --key "$m" --remove main-2026 --remove new-2028
+	refused_rekey InvalidArgument --key "$m" --add "main-2026=$W/more/wrong.key"
+	refused_rekey InvalidArgument --key "$m" --add "again=$W/more/new.key"
+	refused_rekey NotFound --key "$m" --remove no-such-id
+	refused_rekey NoKey --key "x=$W/more/wrong.key" --add "y=$W/keys/fallback-1.key"
+	refused_rekey InvalidKey --key "$m" --add "y=$W/more/short.key"
+}
+
+t_rekey_v1() {
+	# A v1 bundle is rekeyed the same way (its data and signature are inside the image).
+	local v1=$W/out/v1.bundle
+	truncate -s 1M "$v1"
+	cryptsetup luksFormat --type luks2 --label mediaupd-bundle --subsystem mediaupd-v1 \
+		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$W/keys/main-2026.key" \
+		--batch-mode --disable-locks "$v1"
+	chown "$(stat -c %u:%g "$W")" "$v1"
+	as_user "$TOOL" rekey "$v1" --key "main-2026=$W/keys/main-2026.key" \
+		--add "new=$W/more/new.key" >/dev/null
+	test_passphrase "$v1" "$W/more/new.key" 1
+	[ "$(cryptsetup token export --token-id 0 --disable-locks "$v1" | jq -r .key_id)" = new ]
+}
+
+# --- refusals leave nothing -----------------------------------------------------------------
+
+# refused_create ERRORNAME OUTPUT ARGS...: create exits 1 naming the error; no OUTPUT, no
+# partial file, no work directory.
+refused_create() {
+	local name=$1 out=$2 rc=0
+	shift 2
+	create "$@" --output "$out" >"$W/rc.out" 2>"$W/rc.err" || rc=$?
+	[ "$rc" = 1 ] || fail "create $* exited $rc: $(cat "$W/rc.err")"
+	grep -qF "[$name]" "$W/rc.err" || fail "no [$name] in: $(cat "$W/rc.err")"
+	[ ! -e "$out" ] || fail "output written"
+	[ ! -e "$out.partial" ] || fail "partial left"
+	no_leftovers
+}
+
+t_refusals() {
+	local k=main-2026=$W/keys/main-2026.key s=$W/sign.secret
+	mkdir -p "$W/locked"
+	chmod 0755 "$W/locked"
+	if [ "$(id -u)" != 0 ]; then
+		chmod 0555 "$W/locked"
+	fi
+	refused_create InvalidArgument "$W/locked/b" --empty --signing-key "$s" --key "$k"
+	refused_create InvalidKey "$W/out/b" --empty --signing-key "$s" --key "x=$W/more/short.key"
+	refused_create NotFound "$W/out/b" --from "${V1%??}00" --signing-key "$s" --key "$k"
+	refused_create InvalidKey "$W/out/b" --empty --signing-key "$W/not-a-secret" --key "$k"
+	refused_create InvalidArgument "$W/out/b" --empty --signing-key "$s" --key "$k" \
+		--key "twin=$W/keys/main-2026.key"
+}
+
+t_existing_output() {
+	local sum rc=0
+	sum=$(sha256sum <"$B1")
+	create --empty --signing-key "$W/sign.secret" --key "a=$W/keys/main-2026.key" \
+		--output "$B1" >/dev/null 2>"$W/ex.err" || rc=$?
+	[ "$rc" = 1 ] && grep -qF '[InvalidArgument]' "$W/ex.err" && grep -q -- '--force' "$W/ex.err"
+	[ "$(sha256sum <"$B1")" = "$sum" ] || fail "the existing bundle changed"
+	no_leftovers
+	# --force replaces it, in one rename.
+	as_user cp "$B1" "$W/out/force.bundle"
+	create --empty --signing-key "$W/sign.secret" --key "a=$W/keys/main-2026.key" --force \
+		--output "$W/out/force.bundle" >/dev/null 2>&1
+	[ "$(json "$W/out/force.bundle" .header.from_commit)" = "" ]
+	no_leftovers
+}
+
+t_usage() {
+	local rc=0
+	create --empty --signing-key "$W/sign.secret" --key "a=$W/keys/main-2026.key" \
+		--keyslot-room 33 --output "$W/out/u" >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 2 ]
+	rc=0
+	create --empty --signing-key "$W/sign.secret" --keys-dir "$W/keys" --keyslot-room 2 \
+		--output "$W/out/u" >/dev/null 2>"$W/u.err" || rc=$?
+	[ "$rc" = 1 ] && grep -q 'keyslot-room' "$W/u.err"
+	[ ! -e "$W/out/u" ]
+}
+
+setup
+check "create: erofs delta, one key, progress and summary, nothing left over" t_create_erofs_delta
+check "inspect --json: the signed header's fields, keyslots and verification" t_inspect_json
+check "inspect: an untrusted key is SignatureInvalid; no --trusted claims nothing" t_inspect_untrusted
+check "cryptsetup luksDump: label, subsystem, fixed segment size, geometry, keyslots" t_luksdump
+check "cryptsetup token export: the key-id token and the mediaupd-signed token" t_token_export
+check "veritysetup verify accepts the signed root hash and rejects a flipped byte" t_veritysetup
+check "stock cryptsetup decrypts the data to an image whose delta applies" t_stock_decrypt
+check "cryptsetup open --test-passphrase: the key opens its slot, a wrong key nothing" t_test_passphrase
+check "create: squashfs full update, keys dir, argon2id, two signing keys, room 4" t_create_squashfs_full
+check "each of three keys opens its own slot" t_three_keys_own_slots
+check "squashfs bundle: veritysetup, stock decryption, delta applies" t_squashfs_stock
+check "create: ext4 inner image reads back" t_create_ext4
+check "rekey: added key opens, removed keys open nothing, data and signature unchanged" t_rekey_round_trip
+check "rekey refusals name the error and leave the file as it was" t_rekey_refusals
+check "rekey works on a v1 bundle" t_rekey_v1
+check "create refusals leave no output, partial file or work directory" t_refusals
+check "create: an existing output is kept unless --force" t_existing_output
+check "create: bad --keyslot-room is a usage error; too many keys for the room refused" t_usage
+
+echo "1..$TESTS_RUN"
+[ "$TESTS_FAILED" = 0 ]
