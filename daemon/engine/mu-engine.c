@@ -179,6 +179,7 @@ phase_unlock (Install *in, const gchar *path, GError **error)
 						    in->cancellable, error);
 	else
 		in->unlocked = mu_unlock_bundle (path, keys, &options, in->cancellable, error);
+	in->result->key_trials = trials->len;
 	if (in->unlocked == NULL)
 		return FALSE;
 	in->result->key_id = g_strdup (mu_unlocked_get_key_id (in->unlocked));
@@ -201,6 +202,7 @@ phase_unlock_v2 (Install *in, const gchar *path, gboolean data_path, GError **er
 		(GDestroyNotify) mu_key_trial_free);
 	const MuKey *key = NULL;
 	gint slot = -1;
+	gboolean ok;
 	MuPbkdfLimits limits;
 	MuUnlockOptions options;
 
@@ -211,7 +213,9 @@ phase_unlock_v2 (Install *in, const gchar *path, gboolean data_path, GError **er
 	if (keys == NULL)
 		return FALSE;
 	mu_bundle_set_pbkdf_limits (in->bundle, &limits);
-	if (!mu_bundle_try_keys (in->bundle, keys, trials, in->cancellable, &slot, &key, error))
+	ok = mu_bundle_try_keys (in->bundle, keys, trials, in->cancellable, &slot, &key, error);
+	in->result->key_trials = trials->len;
+	if (!ok)
 		return FALSE;
 	in->result->key_id = g_strdup (key->id);
 	in->result->keyslot = slot;

@@ -13,6 +13,7 @@ typedef struct {
 	gchar *bundle;
 	gchar *key_id; /* the device key that opened the bundle */
 	gint keyslot;
+	guint key_trials;      /* keyslot PBKDFs tried (or skipped over the limits) */
 	gchar *signing_key_id; /* the trusted key that verified the delta */
 	gchar *osname;
 	gchar *from_commit; /* NULL for a full update */
