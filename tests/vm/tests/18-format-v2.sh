@@ -10,7 +10,7 @@
 #    middle of the delta (CorruptBundle from dm-verity; nothing new in the repo, no mapping,
 #    loop device or mount left);
 #  - a v1 bundle refused by the default configuration (UnsupportedFormat);
-#  - a v2 full bundle installs and deploys (phases discover, verify, check, unlock, verify,
+#  - a v2 delta bundle installs and deploys (phases discover, verify, check, unlock, verify,
 #    apply, deploy; journal events), then the v1 bundle installs once Formats=1;2.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -60,36 +60,40 @@ crafted() {
 vm_up
 eng_repo
 
-# Bundles the bundle maker makes, but that this device must refuse before any key.
-make_v2 "$m/full.enc" --empty --to "$VM_COMMIT_2"
+# Bundles the bundle maker makes, but that this device must refuse before any key. Deltas
+# from the booted commit: a full update takes the maker minutes under TCG's neighbours.
+make_v2 "$m/good.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 "$BUNDLE_TOOL" keygen --signing "$T_WORK/unknown" >/dev/null
-make_v2 "$m/unknown-signer.enc" --empty --to "$VM_COMMIT_2" --signing-key "$T_WORK/unknown.secret"
+make_v2 "$m/unknown-signer.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2" \
+	--signing-key "$T_WORK/unknown.secret"
 "$BUNDLE_TOOL" keygen --signing "$T_WORK/revoked" >/dev/null
-make_v2 "$m/revoked-signer.enc" --empty --to "$VM_COMMIT_2" --signing-key "$T_WORK/revoked.secret"
+make_v2 "$m/revoked-signer.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2" \
+	--signing-key "$T_WORK/revoked.secret"
 other=$(eng_commit otheros/x86_64/main "$VM_COMMIT_2" 9.0 "$(date -u +%FT%TZ)" \
 	--bind-ref=otheros/x86_64/main)
-ENG_REF=otheros/x86_64/main make_v2 "$m/other-os.enc" --empty --to "$other"
+ENG_REF=otheros/x86_64/main make_v2 "$m/other-os.enc" --from "$VM_COMMIT_1" --to "$other"
 old=$(eng_commit mediaupd-testos/x86_64/old "$VM_COMMIT_1" 0.9 2020-01-01T00:00:00Z \
 	--bind-ref="$VM_REF")
-ENG_REF=mediaupd-testos/x86_64/old make_v2 "$m/downgrade.enc" --empty --to "$old"
-make_v2 "$m/installed.enc" --empty --to "$VM_COMMIT_1"
+ENG_REF=mediaupd-testos/x86_64/old make_v2 "$m/downgrade.enc" --from "$VM_COMMIT_1" --to "$old"
+# The booted commit, as a delta from a later one: already installed comes first.
+make_v2 "$m/installed.enc" --from "$VM_COMMIT_2" --to "$VM_COMMIT_1"
 # A v1 bundle of the next update, for the format gate.
 make_update "$m/v1.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
 
-# Crafted copies of full.enc: what only a forger would write.
+# Crafted copies of good.enc: what only a forger would write.
 cryptsetup luksDump --dump-volume-key --volume-key-file "$T_WORK/vk" --batch-mode \
-	--key-file "$KEYS/main-2026.key" --disable-locks "$m/full.enc" >/dev/null
-crafted "$m/full.enc" "$m/cipher-null.enc" --null-keyslot 0 --volume-key "$T_WORK/vk"
+	--key-file "$KEYS/main-2026.key" --disable-locks "$m/good.enc" >/dev/null
+crafted "$m/good.enc" "$m/cipher-null.enc" --null-keyslot 0 --volume-key "$T_WORK/vk"
 rm -f "$T_WORK/vk"
-off=$(segment "$m/full.enc" offset)
-size=$(segment "$m/full.enc" size)
-crafted "$m/full.enc" "$m/segment-size.enc" --set "segments.0.size=\"$((size - 4096))\""
-crafted "$m/full.enc" "$m/segment-offset.enc" --set "segments.0.offset=\"$((off + 4096))\""
+off=$(segment "$m/good.enc" offset)
+size=$(segment "$m/good.enc" size)
+crafted "$m/good.enc" "$m/segment-size.enc" --set "segments.0.size=\"$((size - 4096))\""
+crafted "$m/good.enc" "$m/segment-offset.enc" --set "segments.0.offset=\"$((off + 4096))\""
 # Damaged copies: a ciphertext byte in the inner image's first block (its superblock), and
-# one in the middle of the ciphertext (inside the delta parts of a full update).
-cp "$m/full.enc" "$m/flipped-first.enc"
+# one in the middle of the ciphertext (inside the delta parts).
+cp "$m/good.enc" "$m/flipped-first.enc"
 flip_byte "$m/flipped-first.enc" $((off + 1024 + 17))
-cp "$m/full.enc" "$m/flipped-middle.enc"
+cp "$m/good.enc" "$m/flipped-middle.enc"
 flip_byte "$m/flipped-middle.enc" $((off + size / 2 + 123))
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
 
@@ -180,22 +184,22 @@ for name in flipped-first.enc flipped-middle.enc; do
 	echo "ok: $name: CorruptBundle from dm-verity, nothing written, nothing left ($msg)"
 done
 
-# The v2 full update installs and deploys, under the v2-only configuration.
+# The v2 update installs and deploys, under the v2-only configuration.
 left_before=$(state | grep -E '^(dm|loops|mounts):' | tr '\n' ' ')
-result=$(engine "$CONF_V2" "$mnt/full.enc")
-g grep -qx 'exit 0' /run/engine.log || { g cat /run/engine.log; fail "full.enc: not installed"; }
-check_eq "full.enc: to_commit" "$(json_field "$result" to_commit)" "$VM_COMMIT_2"
-check_eq "full.enc: key" "$(json_field "$result" key_id)" main-2026
+result=$(engine "$CONF_V2" "$mnt/good.enc")
+g grep -qx 'exit 0' /run/engine.log || { g cat /run/engine.log; fail "good.enc: not installed"; }
+check_eq "good.enc: to_commit" "$(json_field "$result" to_commit)" "$VM_COMMIT_2"
+check_eq "good.enc: key" "$(json_field "$result" key_id)" main-2026
 phases=$(g sh -c "grep -o '\"phase\":\"[a-z]*\"' /run/engine.log | cut -d'\"' -f4 | uniq | tr '\n' ' '")
-check_eq "full.enc: phases" "$phases" "discover verify check unlock verify apply deploy finish "
-g ostree admin status | grep -q "$VM_COMMIT_2" || fail "full.enc: $VM_COMMIT_2 not deployed"
+check_eq "good.enc: phases" "$phases" "discover verify check unlock verify apply deploy finish "
+g ostree admin status | grep -q "$VM_COMMIT_2" || fail "good.enc: $VM_COMMIT_2 not deployed"
 g journalctl -o cat MESSAGE_ID="$DEPLOYED_ID" | grep -q "$VM_COMMIT_2" ||
-	fail "full.enc: no deployed event"
+	fail "good.enc: no deployed event"
 [ "$(g journalctl -o cat MESSAGE_ID="$VERIFIED_ID" | grep -c "$VM_COMMIT_2")" -ge 2 ] ||
-	fail "full.enc: the header and the delta were not both verified"
-check_eq "full.enc: left over" "$(state | grep -E '^(dm|loops|mounts):' | tr '\n' ' ')" \
+	fail "good.enc: the header and the delta were not both verified"
+check_eq "good.enc: left over" "$(state | grep -E '^(dm|loops|mounts):' | tr '\n' ' ')" \
 	"$left_before"
-echo "ok: a v2 full bundle installed and deployed ($VM_COMMIT_2)"
+echo "ok: a v2 bundle installed and deployed ($VM_COMMIT_2)"
 
 # The v1 bundle once the configuration allows format 1.
 result=$(engine "$GUEST_CONF" "$mnt/v1.enc")
