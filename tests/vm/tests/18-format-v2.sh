@@ -136,7 +136,7 @@ refused() {
 	diff -u "$T_WORK/before" "$T_WORK/after" >&2 || fail "$name: the system changed"
 	if [ "$early" = early ]; then
 		check_eq "$name: key trials" "$(json_field "$result" key_trials)" 0 >&2
-		! g grep -Ei 'phase unlock|against keyslot|open LUKS2 keyslot|using keyslot|keyslot [0-9]+ .*open' /run/engine.log >&2 ||
+		! g grep -Ei 'phase unlock|against keyslot|open LUKS2 keyslot|using keyslot|keyslot [0-9]+ \([a-z0-9]+\) open failed' /run/engine.log >&2 ||
 			fail "$name: a key was tried (engine log above)"
 		loops_after=$(g sh -c "dmesg | grep -c 'loop[0-9]*: detected capacity change' || true")
 		check_eq "$name: loop devices attached" "$loops_after" "$loops_before" >&2
