@@ -123,7 +123,7 @@ engine() {
 # 'refused' event, and changes nothing. EARLY=early: also before any key trial, loop device
 # or mapping. Prints the message.
 refused() {
-	local name=$1 want=$2 early=$3 result events loops_before loops_after
+	local name=$1 want=$2 early=${3:-} result events loops_before loops_after
 	repo_state >"$T_WORK/before"
 	loops_before=$(g sh -c "dmesg | grep -c 'loop[0-9]*: detected capacity change' || true")
 	result=$(engine "$CONF_V2" "$mnt/$name")
