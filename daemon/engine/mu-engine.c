@@ -22,6 +22,7 @@
 #include "mu-safe-open.h"
 #include "mu-signed-delta.h"
 #include "mu-unlock.h"
+#include "mu-verity.h"
 
 /* State handed from phase to phase. */
 typedef struct {
@@ -642,17 +643,7 @@ engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gbo
 			g_clear_error (&local_error);
 			local_error = removed;
 		} else if (in.unlocked != NULL && mu_unlocked_is_corrupted (in.unlocked)) {
-			/* Whatever failed a read (the mount, the apply): the kernel met a
-			 * block that is not the one the vendor signed. */
-			GError *corrupt = g_error_new (
-				MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
-				"a block of the bundle does not match its signed dm-verity hash "
-				"tree: the file was damaged or changed after it was made (%s); copy "
-				"or download it again",
-				local_error->message);
-
-			g_clear_error (&local_error);
-			local_error = corrupt;
+			mu_verity_set_corrupt_error (&local_error);
 		}
 	}
 	/* Tear down on success and failure alike. Once the update is deployed it is

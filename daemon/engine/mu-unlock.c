@@ -507,8 +507,12 @@ mu_unlock_bundle_v2 (int fd, const gchar *name, const MuSignedHeader *header,
 	if (!mu_verity_activate_crypt (verity_device, header, volume_key, u->dm_name, error))
 		return NULL;
 	u->active = TRUE;
-	if (!mount_inner (u, options, error))
+	if (!mount_inner (u, options, error)) {
+		/* Asked before the mappings go away with @u. */
+		if (mu_verity_is_corrupted (u->verity_name))
+			mu_verity_set_corrupt_error (error);
 		return NULL;
+	}
 	return g_steal_pointer (&u);
 }
 

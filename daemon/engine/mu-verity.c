@@ -162,3 +162,21 @@ mu_verity_is_corrupted (const gchar *name)
 	return strncmp (spec->target_type, "verity", sizeof (spec->target_type)) == 0 &&
 	       status[0] == 'C';
 }
+
+void
+mu_verity_set_corrupt_error (GError **error)
+{
+	GError *corrupt;
+
+	if (error == NULL || *error == NULL)
+		return;
+	/* Whatever failed the read (the mount, the apply): the kernel met a block that is not
+	 * the one the vendor signed. */
+	corrupt = g_error_new (MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+			       "a block of the bundle does not match its signed dm-verity hash "
+			       "tree: the file was damaged or changed after it was made (%s); copy "
+			       "or download it again",
+			       (*error)->message);
+	g_clear_error (error);
+	*error = corrupt;
+}

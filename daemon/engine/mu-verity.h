@@ -40,4 +40,8 @@ gboolean mu_verity_activate_crypt (const gchar *device, const MuSignedHeader *he
  * hash tree (the device-mapper status says "C"). */
 gboolean mu_verity_is_corrupted (const gchar *name);
 
+/* Replaces *@error (set) with MU_ERROR_CORRUPT_BUNDLE saying that a block failed dm-verity,
+ * keeping the original message as the detail. */
+void mu_verity_set_corrupt_error (GError **error);
+
 G_END_DECLS
