@@ -11,6 +11,7 @@
 
 #include "mu-bundle-format.h"
 #include "mu-bundle-private.h"
+#include "mu-bundle-v2.h"
 #include "mu-error.h"
 #include "mu-escape.h"
 #include "mu-json.h"
@@ -55,6 +56,7 @@ mu_bundle_free (MuBundle *bundle)
 	g_free (bundle->info.cipher);
 	g_free (bundle->info.cipher_mode);
 	g_clear_pointer (&bundle->info.keyslots, g_ptr_array_unref);
+	g_free (bundle->info.signed_token_json);
 	g_free (bundle);
 }
 
@@ -103,6 +105,13 @@ mu_bundle_set_extra_ciphers (MuBundle *bundle, const gchar *const *ciphers)
 	g_return_if_fail (bundle != NULL);
 	g_strfreev (bundle->extra_ciphers);
 	bundle->extra_ciphers = g_strdupv ((GStrv) ciphers);
+}
+
+const MuSecret *
+mu_bundle_get_volume_key (MuBundle *bundle)
+{
+	g_return_val_if_fail (bundle != NULL, NULL);
+	return bundle->volume_key;
 }
 
 void
@@ -229,13 +238,17 @@ mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_ve
 		*out_version = 1;
 		return TRUE;
 	}
+	if (g_strcmp0 (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_V2) == 0) {
+		*out_version = MU_BUNDLE_FORMAT_V2;
+		return TRUE;
+	}
 	if (subsystem != NULL && g_str_has_prefix (subsystem, MU_BUNDLE_LUKS_SUBSYSTEM_PREFIX)) {
-		g_set_error (
-			error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
-			"a bundle of format '%s', but this mediaupd reads only '" MU_BUNDLE_LUKS_SUBSYSTEM_V1
-			"'; update mediaupd or use a bundle "
-			"of format v1",
-			shown_subsystem);
+		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+			     "a bundle of format '%s', but this mediaupd reads only "
+			     "'" MU_BUNDLE_LUKS_SUBSYSTEM_V1 "' and '" MU_BUNDLE_LUKS_SUBSYSTEM_V2
+			     "'; "
+			     "update mediaupd or use a bundle of format v2",
+			     shown_subsystem);
 		return FALSE;
 	}
 	g_set_error (error, MU_ERROR, MU_ERROR_NOT_A_BUNDLE,
@@ -243,6 +256,30 @@ mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_ve
 		     "names no mediaupd format version, so not a mediaupd bundle; use a bundle "
 		     "made by make-encrypted-bundle.sh",
 		     shown_subsystem);
+	return FALSE;
+}
+
+gboolean
+mu_bundle_check_format_allowed (const gchar *name, guint version, guint formats, GError **error)
+{
+	g_return_val_if_fail (name != NULL, FALSE);
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (version >= 1 && version < 32 && (formats & MU_BUNDLE_FORMAT_BIT (version)) != 0)
+		return TRUE;
+	if (version == 1) {
+		g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+			     "'%s' is a bundle of format v1, which is not authenticated before "
+			     "the device decrypts it and lets its kernel parse the image, and this "
+			     "device accepts only format v2; get a v2 bundle (mediaupd-bundle "
+			     "create), or allow v1 with [Bundle] Formats=1;2 in mediaupd.conf",
+			     name);
+		return FALSE;
+	}
+	g_set_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
+		     "'%s' is a bundle of format v%u, which this device does not accept ([Bundle] "
+		     "Formats= in mediaupd.conf); get a bundle of an accepted format",
+		     name, version);
 	return FALSE;
 }
 
@@ -726,6 +763,18 @@ read_token (MuBundle *bundle, gint token)
 	target->key_id = g_steal_pointer (&key_id);
 }
 
+/* A mediaupd-signed token: counted, and the first one kept for the v2 checks. */
+static void
+read_signed_token (MuBundle *bundle, gint token)
+{
+	const gchar *json = NULL;
+
+	bundle->info.n_signed_tokens++;
+	if (bundle->info.signed_token_json == NULL &&
+	    crypt_token_json_get (bundle->cd, token, &json) >= 0 && json != NULL)
+		bundle->info.signed_token_json = g_strdup (json);
+}
+
 static void
 read_keyslots (MuBundle *bundle)
 {
@@ -752,6 +801,8 @@ read_keyslots (MuBundle *bundle)
 		type_copy = g_strdup (type);
 		if (g_strcmp0 (type_copy, MU_BUNDLE_TOKEN_TYPE) == 0)
 			read_token (bundle, token);
+		else if (g_strcmp0 (type_copy, MU_BUNDLE_SIGNED_TOKEN_TYPE) == 0)
+			read_signed_token (bundle, token);
 	}
 }
 

@@ -42,7 +42,7 @@ typedef struct {
 } MuBundleKeyslot;
 
 typedef struct {
-	guint format_version; /* from the subsystem: "mediaupd-v1" -> 1 */
+	guint format_version; /* from the subsystem: "mediaupd-v1" -> 1, "mediaupd-v2" -> 2 */
 	gchar *label;
 	gchar *subsystem;
 	gchar *uuid;
@@ -55,6 +55,10 @@ typedef struct {
 	guint64 data_size;   /* bytes: the segment's size, or what the file holds past the offset */
 	gboolean data_size_dynamic; /* the segment runs to the end of the file */
 	GPtrArray *keyslots; /* MuBundleKeyslot*, ascending slot numbers, active slots only */
+	/* Format v2: the tokens of type MU_BUNDLE_SIGNED_TOKEN_TYPE, and the JSON of the
+	 * first one (NULL if none); not parsed or verified here. */
+	guint n_signed_tokens;
+	gchar *signed_token_json;
 } MuBundleInfo;
 
 typedef struct _MuBundle MuBundle;
@@ -203,9 +207,22 @@ gboolean mu_bundle_check_encryption (GBytes *header_json, guint volume_key_size,
 				     const gchar *const *extra_ciphers,
 				     GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Label and subsystem -> format version (1), or NOT_A_BUNDLE / UNSUPPORTED_FORMAT. */
+/* Label and subsystem -> format version (1 or 2), or NOT_A_BUNDLE / UNSUPPORTED_FORMAT. */
 gboolean mu_bundle_check_label (const gchar *label, const gchar *subsystem, guint *out_version,
 				GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * Formats a device accepts ([Bundle] Formats= in mediaupd.conf): a bit per version,
+ * MU_BUNDLE_FORMAT_BIT (1) | MU_BUNDLE_FORMAT_BIT (2). Format v1 is not authenticated
+ * before the kernel parses its decrypted image, so it is off by default.
+ */
+#define MU_BUNDLE_FORMAT_BIT(version) (1u << (version))
+#define MU_BUNDLE_FORMATS_DEFAULT MU_BUNDLE_FORMAT_BIT (2)
+
+/* A bundle of format @version under the accepted @formats; MU_ERROR_UNSUPPORTED_FORMAT
+ * saying what to do if not. @name says which bundle in the message. */
+gboolean mu_bundle_check_format_allowed (const gchar *name, guint version, guint formats,
+					 GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* A token's JSON -> its key id. MU_ERROR_CORRUPT_BUNDLE unless it is a
  * {"type":"mediaupd-keyid","key_id":"VALID-ID",...} object. */

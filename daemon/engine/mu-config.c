@@ -32,6 +32,7 @@ mu_config_new_defaults (void)
 	config->revoked = g_strdupv ((GStrv) revoked);
 	config->bundle_names = g_strdupv ((GStrv) names);
 	config->bundle_max_size = 16384 * MIB;
+	config->bundle_formats = MU_BUNDLE_FORMATS_DEFAULT;
 	config->sysroot = g_strdup ("/");
 	config->allow_downgrade = FALSE;
 	config->require_bindings = FALSE;
@@ -261,6 +262,43 @@ consume_word_list (GKeyFile *kf, const gchar *group, const gchar *key,
 	return TRUE;
 }
 
+/* [Bundle] Formats=: format versions, separated by ';', ',' or blanks ("1;2", "1 2"). */
+static gboolean
+consume_formats (GKeyFile *kf, const gchar *group, const gchar *key, guint *value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+	g_auto (GStrv) words = NULL;
+	guint formats = 0;
+
+	if (!g_key_file_has_key (kf, group, key, NULL))
+		return TRUE;
+	str = g_key_file_get_string (kf, group, key, NULL);
+	words = g_strsplit_set (str != NULL ? str : "", "; \t,", -1);
+	for (guint i = 0; words[i] != NULL; i++) {
+		guint64 version = 0;
+
+		if (words[i][0] == '\0')
+			continue;
+		if (!g_ascii_string_to_unsigned (words[i], 10, 1, MU_BUNDLE_FORMAT_V2, &version,
+						 NULL)) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+				     "[%s] %s: '%s' is not a bundle format this mediaupd knows (1 "
+				     "or 2)",
+				     group, key, words[i]);
+			return FALSE;
+		}
+		formats |= MU_BUNDLE_FORMAT_BIT ((guint) version);
+	}
+	if (formats == 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+			     "[%s] %s: give at least one bundle format (2, or 1;2)", group, key);
+		return FALSE;
+	}
+	g_key_file_remove_key (kf, group, key, NULL);
+	*value = formats;
+	return TRUE;
+}
+
 static gboolean
 filesystem_is_acceptable (const gchar *type)
 {
@@ -390,6 +428,7 @@ consume_all (GKeyFile *kf, MuConfig *c, GError **error)
 	       consume_path_list (kf, "Bundle", "Names", TRUE, &c->bundle_names, error) &&
 	       consume_mib (kf, "Bundle", "MaxSize", G_GUINT64_CONSTANT (1) << 24,
 			    &c->bundle_max_size, error) &&
+	       consume_formats (kf, "Bundle", "Formats", &c->bundle_formats, error) &&
 	       consume_path (kf, "Update", "Sysroot", &c->sysroot, error) &&
 	       consume_boolean (kf, "Update", "AllowDowngrade", &c->allow_downgrade, error) &&
 	       consume_boolean (kf, "Update", "RequireBindings", &c->require_bindings, error) &&

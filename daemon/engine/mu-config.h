@@ -15,6 +15,9 @@ G_BEGIN_DECLS
  *                Revoked=      ed25519 revoked key files or directories
  *   [Bundle]     Names=        accepted bundle file names at the root of the medium
  *                MaxSize=      largest bundle file accepted, in MiB
+ *                Formats=      bundle format versions accepted (default 2; "1;2" also
+ *                              takes v1 bundles, which are not authenticated before
+ *                              the kernel parses their decrypted image)
  *   [Update]     Sysroot=      the OSTree sysroot to update
  *                AllowDowngrade=  accept bundles older than the booted commit
  *                RequireBindings= refuse commits bound to no ref or collection (without,
@@ -42,6 +45,7 @@ typedef struct {
 	GStrv revoked;
 	GStrv bundle_names;
 	guint64 bundle_max_size;
+	guint bundle_formats; /* MU_BUNDLE_FORMAT_BIT (version) for each accepted version */
 	gchar *sysroot;
 	gboolean allow_downgrade;
 	gboolean require_bindings;

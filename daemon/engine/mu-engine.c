@@ -9,17 +9,20 @@
 #include <unistd.h>
 
 #include "mu-bundle-format.h"
+#include "mu-bundle-v2.h"
 #include "mu-delta.h"
 #include "mu-device-keys.h"
 #include "mu-engine.h"
 #include "mu-error.h"
 #include "mu-events.h"
+#include "mu-file.h"
 #include "mu-keyring.h"
 #include "mu-ostree.h"
 #include "mu-policy.h"
 #include "mu-safe-open.h"
 #include "mu-signed-delta.h"
 #include "mu-unlock.h"
+#include "mu-verity.h"
 
 /* State handed from phase to phase. */
 typedef struct {
@@ -38,6 +41,11 @@ typedef struct {
 	gboolean check_only;
 	gboolean have_medium;
 	dev_t medium_dev; /* the filesystem holding the bundle file, from discover */
+	int file_fd;      /* the bundle file as discover opened it (or bundle_fd), or -1 */
+	gboolean own_file_fd;
+	MuBundle *bundle;       /* its LUKS2 header, read from the file in discover */
+	guint format;           /* the bundle's format version */
+	MuSignedHeader *header; /* format v2: the verified signed header */
 } Install;
 
 /* Closing the bundle after a deploy may meet a mapping still busy for a moment. */
@@ -129,28 +137,40 @@ medium_removed (const Install *in, const GError *error)
 	}
 }
 
+/* What unlock may spend and let the kernel see, from the configuration. */
+static void
+unlock_limits (const Install *in, MuPbkdfLimits *limits)
+{
+	limits->pbkdf2_max_iterations = in->config->pbkdf2_max_iterations;
+	limits->argon2_max_time = in->config->argon2_max_time;
+	limits->argon2_max_memory_kib = in->config->argon2_max_memory_kib;
+	limits->argon2_max_threads = in->config->argon2_max_threads;
+	limits->max_trial_seconds = in->config->max_trial_seconds;
+}
+
+static void
+unlock_options (const Install *in, const MuPbkdfLimits *limits, GPtrArray *trials,
+		MuUnlockOptions *options)
+{
+	options->run_dir = in->config->runtime_dir;
+	options->max_size = in->config->bundle_max_size;
+	options->trials = trials;
+	options->limits = limits;
+	options->extra_ciphers = (const gchar *const *) in->config->unlock_ciphers;
+	options->filesystems = (const gchar *const *) in->config->unlock_filesystems;
+}
+
 static gboolean
 phase_unlock (Install *in, const gchar *path, GError **error)
 {
 	g_autoptr (GPtrArray) keys = NULL;
 	g_autoptr (GPtrArray) trials = g_ptr_array_new_with_free_func (
 		(GDestroyNotify) mu_key_trial_free);
-	MuPbkdfLimits limits = {
-		.pbkdf2_max_iterations = in->config->pbkdf2_max_iterations,
-		.argon2_max_time = in->config->argon2_max_time,
-		.argon2_max_memory_kib = in->config->argon2_max_memory_kib,
-		.argon2_max_threads = in->config->argon2_max_threads,
-		.max_trial_seconds = in->config->max_trial_seconds,
-	};
-	MuUnlockOptions options = {
-		.run_dir = in->config->runtime_dir,
-		.max_size = in->config->bundle_max_size,
-		.trials = trials,
-		.limits = &limits,
-		.extra_ciphers = (const gchar *const *) in->config->unlock_ciphers,
-		.filesystems = (const gchar *const *) in->config->unlock_filesystems,
-	};
+	MuPbkdfLimits limits;
+	MuUnlockOptions options;
 
+	unlock_limits (in, &limits);
+	unlock_options (in, &limits, trials, &options);
 	enter (in, MU_PHASE_UNLOCK);
 	keys = mu_device_keys_load ((const gchar *const *) in->config->key_dirs, NULL, error);
 	if (keys == NULL)
@@ -160,10 +180,53 @@ phase_unlock (Install *in, const gchar *path, GError **error)
 						    in->cancellable, error);
 	else
 		in->unlocked = mu_unlock_bundle (path, keys, &options, in->cancellable, error);
+	in->result->key_trials = trials->len;
 	if (in->unlocked == NULL)
 		return FALSE;
 	in->result->key_id = g_strdup (mu_unlocked_get_key_id (in->unlocked));
 	in->result->keyslot = mu_unlocked_get_keyslot (in->unlocked);
+	mu_event_unlocked (path, in->result->key_id, in->result->keyslot);
+	return TRUE;
+}
+
+/*
+ * Format v2: the key trial runs on the header already verified, read from the file (the
+ * trial checks it reads the same header), so the PBKDF runs only for a bundle the policy
+ * accepted; then the verity and crypt mappings and the mount. @data_path FALSE: the trial
+ * only (a check), no loop device or mapping.
+ */
+static gboolean
+phase_unlock_v2 (Install *in, const gchar *path, gboolean data_path, GError **error)
+{
+	g_autoptr (GPtrArray) keys = NULL;
+	g_autoptr (GPtrArray) trials = g_ptr_array_new_with_free_func (
+		(GDestroyNotify) mu_key_trial_free);
+	const MuKey *key = NULL;
+	gint slot = -1;
+	gboolean ok;
+	MuPbkdfLimits limits;
+	MuUnlockOptions options;
+
+	unlock_limits (in, &limits);
+	unlock_options (in, &limits, trials, &options);
+	enter (in, MU_PHASE_UNLOCK);
+	keys = mu_device_keys_load ((const gchar *const *) in->config->key_dirs, NULL, error);
+	if (keys == NULL)
+		return FALSE;
+	mu_bundle_set_pbkdf_limits (in->bundle, &limits);
+	ok = mu_bundle_try_keys (in->bundle, keys, trials, in->cancellable, &slot, &key, error);
+	in->result->key_trials = trials->len;
+	if (!ok)
+		return FALSE;
+	in->result->key_id = g_strdup (key->id);
+	in->result->keyslot = slot;
+	if (data_path) {
+		in->unlocked = mu_unlock_bundle_v2 (in->file_fd, path, in->header,
+						    mu_bundle_get_volume_key (in->bundle), key->id,
+						    slot, &options, error);
+		if (in->unlocked == NULL)
+			return FALSE;
+	}
 	mu_event_unlocked (path, in->result->key_id, in->result->keyslot);
 	return TRUE;
 }
@@ -212,6 +275,21 @@ load_keyring (const MuConfig *config, GError **error)
 	return g_steal_pointer (&keyring);
 }
 
+/* What the install result says of the update, from verified data only. */
+static void
+set_result_update (Install *in, const gchar *from_commit, const gchar *to_commit,
+		   const gchar *version, guint64 timestamp, guint64 bytes)
+{
+	g_free (in->result->from_commit);
+	in->result->from_commit = g_strdup (from_commit);
+	g_free (in->result->to_commit);
+	in->result->to_commit = g_strdup (to_commit);
+	g_free (in->result->version);
+	in->result->version = g_strdup (version);
+	in->result->timestamp = timestamp;
+	in->result->bytes = bytes;
+}
+
 static gboolean
 phase_verify (Install *in, GError **error)
 {
@@ -228,34 +306,49 @@ phase_verify (Install *in, GError **error)
 		return FALSE;
 	if (!mu_signed_delta_verify_bytes (envelope, keyring, &in->superblock, &signer, error))
 		return FALSE;
+	g_free (in->result->signing_key_id);
 	in->result->signing_key_id = g_strdup (mu_ed25519_key_get_id (signer));
 	in->info = mu_delta_info_new (in->superblock, error);
 	if (in->info == NULL || !mu_delta_info_verify_commit_signature (in->info, keyring, error))
 		return FALSE;
-	in->result->from_commit = g_strdup (in->info->from_commit);
-	in->result->to_commit = g_strdup (in->info->to_commit);
-	in->result->version = g_strdup (in->info->version);
-	in->result->timestamp = in->info->timestamp;
-	in->result->bytes = in->info->total_compressed;
+	/* v2: the policy decided on the signed header; the delta must be what it said. */
+	if (in->header != NULL && !mu_bundle_v2_check_delta (in->header, in->info, error))
+		return FALSE;
+	set_result_update (in, in->info->from_commit, in->info->to_commit, in->info->version,
+			   in->info->timestamp, in->info->total_compressed);
 	mu_event_signature_verified (in->result->signing_key_id, in->info->to_commit);
 	return TRUE;
 }
 
+/* Format v2, before any key: the signed header, against the live LUKS2 header. */
 static gboolean
-phase_check (Install *in, GError **error)
+phase_verify_header (Install *in, GError **error)
 {
-	const MuDeltaInfo *info = in->info;
+	g_autoptr (MuKeyring) keyring = NULL;
+	g_autoptr (MuEd25519Key) signer = NULL;
+	const MuSignedHeader *h;
+
+	enter (in, MU_PHASE_VERIFY);
+	keyring = load_keyring (in->config, error);
+	if (keyring == NULL)
+		return FALSE;
+	in->header = mu_bundle_v2_verify (in->bundle, keyring, &signer, error);
+	if (in->header == NULL)
+		return FALSE;
+	h = in->header;
+	in->result->signing_key_id = g_strdup (mu_ed25519_key_get_id (signer));
+	set_result_update (in, h->from_commit[0] != '\0' ? h->from_commit : NULL, h->to_commit,
+			   h->version[0] != '\0' ? h->version : NULL, h->timestamp,
+			   h->total_compressed);
+	mu_event_signature_verified (in->result->signing_key_id, h->to_commit);
+	return TRUE;
+}
+
+/* The policy on @update: from the verified delta (v1) or the signed header (v2). */
+static gboolean
+check_policy (Install *in, MuPolicyUpdate *update, GError **error)
+{
 	MuPolicySystem system;
-	MuPolicyUpdate update = {
-		.to_commit = info->to_commit,
-		.from_commit = info->from_commit,
-		.timestamp = info->timestamp,
-		.version = info->version,
-		.ref_bindings = (const gchar *const *) info->ref_bindings,
-		.collection_binding = info->collection_binding,
-		/* The objects, and the checked copy of the parts they come from. */
-		.needed_bytes = info->total_uncompressed + info->total_compressed,
-	};
 	MuPolicyLimits limits = {
 		.allow_downgrade = in->config->allow_downgrade,
 		.require_bindings = in->config->require_bindings,
@@ -269,13 +362,46 @@ phase_check (Install *in, GError **error)
 					    error);
 	if (in->target == NULL)
 		return FALSE;
+	g_free (in->result->osname);
 	in->result->osname = g_strdup (in->target->osname);
 	mu_ostree_target_describe (in->target, &system);
-	if (info->from_commit != NULL)
-		update.from_present = mu_ostree_target_has_commit (in->target, info->from_commit);
-	if (!mu_ostree_target_free_bytes (in->target, &limits.free_bytes, error))
+	if (update->from_commit != NULL)
+		update->from_present = mu_ostree_target_has_commit (in->target,
+								    update->from_commit);
+	if (!mu_ostree_target_free_bytes (in->target, &limits.free_bytes, error) ||
+	    !mu_policy_check (&system, update, &limits, error))
 		return FALSE;
-	return mu_policy_check (&system, &update, &limits, error);
+	/* v2: the tree's OS is known before the apply, from the signed header. */
+	if (in->header != NULL && mu_policy_needs_tree_check (update))
+		return mu_bundle_v2_check_tree_os (in->header, &system, error);
+	return TRUE;
+}
+
+static gboolean
+phase_check (Install *in, GError **error)
+{
+	const MuDeltaInfo *info = in->info;
+	MuPolicyUpdate update = {
+		.to_commit = info->to_commit,
+		.from_commit = info->from_commit,
+		.timestamp = info->timestamp,
+		.version = info->version,
+		.ref_bindings = (const gchar *const *) info->ref_bindings,
+		.collection_binding = info->collection_binding,
+		/* The objects, and the checked copy of the parts they come from. */
+		.needed_bytes = info->total_uncompressed + info->total_compressed,
+	};
+
+	return check_policy (in, &update, error);
+}
+
+static gboolean
+phase_check_header (Install *in, GError **error)
+{
+	MuPolicyUpdate update;
+
+	mu_bundle_v2_policy_update (in->header, &update);
+	return check_policy (in, &update, error);
 }
 
 static gboolean
@@ -335,6 +461,60 @@ safe_point (Install *in, GError **error)
 	return !g_cancellable_set_error_if_cancelled (in->cancellable, error);
 }
 
+/*
+ * The bundle file opened once for all that follows (given by descriptor: that one), and
+ * its LUKS2 header read from it without a key, a loop device or a mapping: label, format
+ * version and the formats this device accepts.
+ */
+static gboolean
+open_header (Install *in, const gchar *path, GError **error)
+{
+	g_autofree gchar *proc = NULL;
+	struct stat st;
+
+	if (in->bundle_fd >= 0) {
+		in->file_fd = in->bundle_fd;
+	} else {
+		in->file_fd = mu_file_open_regular (path, MU_FILE_NOFOLLOW, MU_ERROR_NOT_A_BUNDLE,
+						    &st, error);
+		if (in->file_fd < 0)
+			return FALSE;
+		in->own_file_fd = TRUE;
+	}
+	/* Every later read, the key trials' included, goes through this descriptor. */
+	proc = g_strdup_printf ("/proc/self/fd/%d", in->file_fd);
+	in->bundle = mu_bundle_open_device (proc, path, error);
+	if (in->bundle == NULL)
+		return FALSE;
+	in->format = mu_bundle_get_info (in->bundle)->format_version;
+	mu_bundle_set_extra_ciphers (in->bundle, (const gchar *const *) in->config->unlock_ciphers);
+	return mu_bundle_check_format_allowed (path, in->format, in->config->bundle_formats, error);
+}
+
+/* Format v1: unlock, then verify and check what the decrypted image holds. */
+static gboolean
+run_v1 (Install *in, const gchar *path, GError **error)
+{
+	/* The v1 unlock reads the header again, through its own loop device. */
+	g_clear_pointer (&in->bundle, mu_bundle_free);
+	return phase_unlock (in, path, error) && safe_point (in, error) &&
+	       phase_verify (in, error) && safe_point (in, error) && phase_check (in, error);
+}
+
+/* Format v2: the signed header and the policy before any key, then unlock and the
+ * delta's own signature, which must describe the update the header did. */
+static gboolean
+run_v2 (Install *in, const gchar *path, GError **error)
+{
+	if (!phase_verify_header (in, error) || !safe_point (in, error) ||
+	    !phase_check_header (in, error) || !safe_point (in, error))
+		return FALSE;
+	if (in->check_only)
+		return phase_unlock_v2 (in, path, FALSE, error);
+	return phase_unlock_v2 (in, path, TRUE, error) && safe_point (in, error) &&
+	       phase_verify (in, error);
+}
+
 static gboolean
 run_phases (Install *in, const gchar *path, GError **error)
 {
@@ -359,8 +539,10 @@ run_phases (Install *in, const gchar *path, GError **error)
 		}
 	}
 	mu_event_bundle_found (path, size);
-	if (!safe_point (in, error) || !phase_unlock (in, path, error) || !safe_point (in, error) ||
-	    !phase_verify (in, error) || !safe_point (in, error) || !phase_check (in, error))
+	if (!open_header (in, path, error) || !safe_point (in, error))
+		return FALSE;
+	if (!(in->format == MU_BUNDLE_FORMAT_V2 ? run_v2 (in, path, error)
+						: run_v1 (in, path, error)))
 		return FALSE;
 	if (in->check_only)
 		return TRUE;
@@ -399,6 +581,11 @@ phase_finish (Install *in, guint *out_attempts, GError **error)
 	g_clear_pointer (&in->target, mu_ostree_target_free);
 	g_clear_pointer (&in->info, mu_delta_info_free);
 	g_clear_pointer (&in->superblock, g_bytes_unref);
+	g_clear_pointer (&in->header, mu_signed_header_free);
+	g_clear_pointer (&in->bundle, mu_bundle_free);
+	if (in->own_file_fd && in->file_fd >= 0)
+		close (in->file_fd);
+	in->file_fd = -1;
 	return ok;
 }
 
@@ -430,6 +617,7 @@ engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gbo
 		.result = result != NULL ? result : &local_result,
 		.cancellable = cancellable,
 		.delta_fd = -1,
+		.file_fd = -1,
 		.bundle_path = bundle_path,
 		.bundle_fd = bundle_fd,
 		.check_only = check_only,
@@ -454,6 +642,8 @@ engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gbo
 
 			g_clear_error (&local_error);
 			local_error = removed;
+		} else if (in.unlocked != NULL && mu_unlocked_is_corrupted (in.unlocked)) {
+			mu_verity_set_corrupt_error (&local_error);
 		}
 	}
 	/* Tear down on success and failure alike. Once the update is deployed it is

@@ -13,6 +13,7 @@ typedef struct {
 	gchar *bundle;
 	gchar *key_id; /* the device key that opened the bundle */
 	gint keyslot;
+	guint key_trials;      /* keyslot PBKDFs tried (or skipped over the limits) */
 	gchar *signing_key_id; /* the trusted key that verified the delta */
 	gchar *osname;
 	gchar *from_commit; /* NULL for a full update */
@@ -29,7 +30,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuInstallResult, mu_install_result_clear)
 
 /*
  * Installs the bundle at @bundle_path: discover, unlock, verify, check, apply, deploy,
- * finish. Every phase prefixes its errors with its name and reports to @progress
+ * finish for format v1; for format v2 discover, verify (the signed header), check (the
+ * policy, from that header), unlock (the first PBKDF, dm-verity and dm-crypt), verify (the
+ * delta, against the header), apply, deploy, finish. Which formats are accepted is
+ * [Bundle] Formats= (MuConfig.bundle_formats). Every phase prefixes its errors with its name and reports to @progress
  * (optional). The outcome is logged once, as a journal event, here. On any failure the
  * deployments, refs and boot configuration are as they were, and no mount, mapping or
  * loop device is left. Once the update is deployed the install succeeds even if closing
@@ -52,8 +56,9 @@ gboolean mu_engine_install_fd (const MuConfig *config, int bundle_fd, const gcha
 			       GCancellable *cancellable, GError **error);
 
 /*
- * The phases of an install up to the policy check (discover, unlock, verify, check), then
- * finish: tells whether the bundle would be installed, and fills @result with its to-commit,
+ * The phases of an install up to the policy check (discover, unlock, verify, check; for
+ * format v2 discover, verify, check and the key trial, without any loop device or mapping),
+ * then finish: tells whether the bundle would be installed, and fills @result with its to-commit,
  * version and timestamp, without applying anything. For choosing among several bundles on a
  * medium. The bundle is @bundle_path, or the file open as @bundle_fd when that is >= 0
  * (@bundle_path then only names it). A refusal is logged as for an install.

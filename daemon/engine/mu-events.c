@@ -71,8 +71,10 @@ mu_error_advice (const GError *error)
 		return "Copy the bundle file to the medium again from the official download; "
 		       "the file on the medium is not a valid update bundle.";
 	case MU_ERROR_UNSUPPORTED_FORMAT:
-		return "The bundle was made for a newer updater; install an intermediate "
-		       "update first or ask the vendor for a bundle for this version.";
+		return "The bundle's format or encryption is not one this device accepts (the "
+		       "message says which); a newer format needs an intermediate update first, "
+		       "format v1 only loads when [Bundle] Formats= allows it. Ask the vendor for "
+		       "a bundle for this version.";
 	case MU_ERROR_NO_KEY:
 		return "The bundle was not made for this device (none of its keys opens it); "
 		       "download the bundle for this device model.";

@@ -23,6 +23,7 @@ static const gchar *const phase_names[MU_PHASE_LAST] = {
 struct _MuProgress {
 	GMutex lock;
 	MuProgressState state;
+	guint seen; /* a bit per phase entered since discover */
 	MuProgressFunc func;
 	gpointer user_data;
 };
@@ -55,22 +56,40 @@ mu_progress_free (MuProgress *progress)
 	g_free (progress);
 }
 
+/*
+ * The share of the install done when @phase starts: the phases entered before it, and
+ * those before the first one entered (an install reported from midway). A v2 bundle
+ * verifies and checks its signed header before it unlocks and comes back to verify for
+ * the delta: a phase entered a second time counts as done, so the percentage never goes
+ * back.
+ */
 static guint
-weight_before (MuPhase phase)
+weight_done (MuPhase phase, guint seen, gboolean *out_again)
 {
+	guint first = MU_PHASE_LAST;
 	guint sum = 0;
 
-	for (guint i = 0; i < (guint) phase && i < MU_PHASE_LAST; i++)
-		sum += phase_weights[i];
+	*out_again = (seen & (1u << phase)) != 0;
+	for (guint i = MU_PHASE_LAST; i-- > 0;) {
+		if ((seen & (1u << i)) != 0 || i == (guint) phase)
+			first = i;
+	}
+	for (guint i = 0; i < MU_PHASE_LAST; i++) {
+		gboolean entered = (seen & (1u << i)) != 0 && (i != (guint) phase || *out_again);
+
+		if (entered || i < first)
+			sum += phase_weights[i];
+	}
 	return sum;
 }
 
 /* Percentage of the whole install; never goes backwards within an install. */
 static guint
-compute_percentage (const MuProgressState *s)
+compute_percentage (const MuProgressState *s, guint seen)
 {
-	guint base = weight_before (s->phase);
-	guint w = (guint) s->phase < MU_PHASE_LAST ? phase_weights[s->phase] : 0;
+	gboolean again = FALSE;
+	guint base = (guint) s->phase < MU_PHASE_LAST ? weight_done (s->phase, seen, &again) : 0;
+	guint w = (guint) s->phase < MU_PHASE_LAST && !again ? phase_weights[s->phase] : 0;
 	gdouble fraction = 0.0;
 
 	if (s->bytes_total > 0)
@@ -82,16 +101,23 @@ compute_percentage (const MuProgressState *s)
 
 /* Updates under the lock, then reports outside it if anything a reader sees changed. */
 static void
-update (MuProgress *progress, const MuProgressState *next)
+update (MuProgress *progress, const MuProgressState *next, gboolean entering)
 {
 	MuProgressState copy;
 	gboolean changed;
+	guint seen;
 
 	g_mutex_lock (&progress->lock);
+	/* A new install starts at discover; phases it entered before this one. */
+	if (entering && next->phase <= MU_PHASE_DISCOVER)
+		progress->seen = 0;
+	seen = entering ? progress->seen : progress->seen & ~(1u << next->phase);
 	copy = *next;
-	copy.percentage = MAX (compute_percentage (next), next->phase == progress->state.phase
-								  ? progress->state.percentage
-								  : 0);
+	copy.percentage = MAX (compute_percentage (next, seen), next->phase == progress->state.phase
+									? progress->state.percentage
+									: 0);
+	if ((guint) next->phase < MU_PHASE_LAST)
+		progress->seen |= 1u << next->phase;
 	changed = memcmp (&copy, &progress->state, sizeof (copy)) != 0;
 	progress->state = copy;
 	g_mutex_unlock (&progress->lock);
@@ -107,7 +133,7 @@ mu_progress_begin_phase (MuProgress *progress, MuPhase phase)
 
 	g_return_if_fail (progress != NULL);
 	g_return_if_fail ((guint) phase < MU_PHASE_LAST);
-	update (progress, &next);
+	update (progress, &next, TRUE);
 }
 
 void
@@ -117,7 +143,7 @@ mu_progress_set_bytes (MuProgress *progress, guint64 done, guint64 total)
 
 	next.bytes_done = done;
 	next.bytes_total = total;
-	update (progress, &next);
+	update (progress, &next, FALSE);
 }
 
 void
@@ -127,7 +153,7 @@ mu_progress_set_items (MuProgress *progress, guint done, guint total)
 
 	next.items_done = done;
 	next.items_total = total;
-	update (progress, &next);
+	update (progress, &next, FALSE);
 }
 
 void

@@ -16,9 +16,11 @@
 
 #include <glib/gstdio.h>
 
+#include "mu-bundle-v2.h"
 #include "mu-error.h"
 #include "mu-file.h"
 #include "mu-unlock.h"
+#include "mu-verity.h"
 
 /* A LUKS2 container smaller than its own minimal header is no bundle. */
 #define MIN_BUNDLE_SIZE (G_GUINT64_CONSTANT (32) * 1024)
@@ -33,6 +35,8 @@ struct _MuUnlocked {
 	MuBundle *bundle;
 	gchar *dm_name;
 	gboolean active;
+	gchar *verity_name; /* format v2: the dm-verity mapping under dm_name */
+	gboolean verity_active;
 	gchar *mount_dir;
 	gboolean mounted;
 	gchar *key_id;
@@ -93,9 +97,10 @@ mu_unlock_check_candidate_fd (int fd, const gchar *name, guint64 max_size, guint
 	return check_candidate_stat (&st, name, max_size, out_size, error);
 }
 
-/* A read-only loop device over @file_fd that disappears when its last user closes it. */
+/* A read-only loop device over @file_fd (from byte @offset, @size bytes; 0: to the end) that
+ * disappears when its last user closes it. */
 static gboolean
-attach_loop (MuUnlocked *u, GError **error)
+attach_loop (MuUnlocked *u, guint64 offset, guint64 size, GError **error)
 {
 	int ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	int saved = 0;
@@ -125,6 +130,8 @@ attach_loop (MuUnlocked *u, GError **error)
 		}
 		cfg.fd = (guint32) u->file_fd;
 		cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+		cfg.info.lo_offset = offset;
+		cfg.info.lo_sizelimit = size;
 		g_strlcpy ((gchar *) cfg.info.lo_file_name, LOOP_NAME, LO_NAME_SIZE);
 		if (ioctl (fd, LOOP_CONFIGURE, &cfg) == 0) {
 			u->loop_fd = fd;
@@ -166,14 +173,20 @@ open_file (MuUnlocked *u, guint64 max_size, GError **error)
 	return TRUE;
 }
 
-static gboolean
-activate (MuUnlocked *u, GError **error)
+/* A mapping name that says who made it; short enough for device-mapper (127). */
+static gchar *
+new_dm_name (const gchar *prefix)
 {
 	g_autofree gchar *suffix = g_uuid_string_random ();
 
-	/* A name that says who made it; short enough for device-mapper (127). */
 	suffix[8] = '\0';
-	u->dm_name = g_strconcat (DM_PREFIX, suffix, NULL);
+	return g_strconcat (prefix, suffix, NULL);
+}
+
+static gboolean
+activate (MuUnlocked *u, GError **error)
+{
+	u->dm_name = new_dm_name (DM_PREFIX);
 	/* The volume key the trial produced: the keyslot's PBKDF does not run again. */
 	if (!mu_bundle_activate (u->bundle, u->dm_name, error))
 		return FALSE;
@@ -291,26 +304,53 @@ unmount_inner (MuUnlocked *u, GError **error)
 	return TRUE;
 }
 
+/* Closes mapping @name; udev may still be probing it for a moment after it appeared. */
 static gboolean
-deactivate (MuUnlocked *u, GError **error)
+deactivate_name (const gchar *name, const gchar *what, GError **error)
 {
 	int r = 0;
 
-	if (!u->active)
-		return TRUE;
-	/* udev may still be probing the new device for a moment after it appeared. */
 	for (guint attempt = 0; attempt < 50; attempt++) {
-		r = crypt_deactivate (NULL, u->dm_name);
+		r = crypt_deactivate (NULL, name);
 		if (r != -EBUSY)
 			break;
 		g_usleep (100 * 1000);
 	}
 	if (r < 0 && r != -ENODEV) {
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot close dm-crypt mapping %s: %s",
-			     u->dm_name, g_strerror (-r));
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot close %s mapping %s: %s", what,
+			     name, g_strerror (-r));
 		return FALSE;
 	}
+	return TRUE;
+}
+
+static gboolean
+deactivate (MuUnlocked *u, GError **error)
+{
+	if (!u->active)
+		return TRUE;
+	if (!deactivate_name (u->dm_name, "dm-crypt", error))
+		return FALSE;
 	u->active = FALSE;
+	return TRUE;
+}
+
+/* After the dm-crypt mapping above it: that one holds it open. */
+static gboolean
+deactivate_verity (MuUnlocked *u, GError **error)
+{
+	if (!u->verity_active)
+		return TRUE;
+	if (u->active) {
+		g_set_error (error, MU_ERROR, MU_ERROR_IO,
+			     "cannot close dm-verity mapping %s: the dm-crypt mapping %s above it "
+			     "is still open",
+			     u->verity_name, u->dm_name);
+		return FALSE;
+	}
+	if (!deactivate_name (u->verity_name, "dm-verity", error))
+		return FALSE;
+	u->verity_active = FALSE;
 	return TRUE;
 }
 
@@ -319,12 +359,18 @@ mu_unlocked_close (MuUnlocked *u, GError **error)
 {
 	g_autoptr (GError) unmount_error = NULL;
 	g_autoptr (GError) deactivate_error = NULL;
+	g_autoptr (GError) verity_error = NULL;
 
 	g_return_val_if_fail (u != NULL, FALSE);
 	/* Each step is tried even when the one before failed: a mount that would
 	 * not go must not also leave the mapping and the loop device behind. */
 	(void) unmount_inner (u, &unmount_error);
 	(void) deactivate (u, &deactivate_error);
+	(void) deactivate_verity (u, &verity_error);
+	if (deactivate_error == NULL && verity_error != NULL)
+		deactivate_error = g_steal_pointer (&verity_error);
+	else if (verity_error != NULL)
+		g_warning ("finish: %s", verity_error->message);
 	g_clear_pointer (&u->bundle, mu_bundle_free);
 	/* Closing the last descriptor of an autoclear loop device detaches it. */
 	if (u->loop_fd >= 0) {
@@ -366,6 +412,7 @@ mu_unlocked_free (MuUnlocked *u)
 	g_free (u->path);
 	g_free (u->loop_dev);
 	g_free (u->dm_name);
+	g_free (u->verity_name);
 	g_free (u->mount_dir);
 	g_free (u->key_id);
 	g_free (u);
@@ -389,7 +436,7 @@ unlock_bundle (const gchar *path, int fd, GPtrArray *keys, const MuUnlockOptions
 			return NULL;
 		}
 	}
-	if (!open_file (u, options->max_size, error) || !attach_loop (u, error))
+	if (!open_file (u, options->max_size, error) || !attach_loop (u, 0, 0, error))
 		return NULL;
 	u->bundle = mu_bundle_open_device (u->loop_dev, u->path, error);
 	if (u->bundle == NULL)
@@ -421,6 +468,59 @@ mu_unlock_bundle_fd (int fd, const gchar *name, GPtrArray *keys, const MuUnlockO
 	g_return_val_if_fail (fd >= 0, NULL);
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 	return unlock_bundle (name, fd, keys, options, cancellable, error);
+}
+
+MuUnlocked *
+mu_unlock_bundle_v2 (int fd, const gchar *name, const MuSignedHeader *header,
+		     const MuSecret *volume_key, const gchar *key_id, gint slot,
+		     const MuUnlockOptions *options, GError **error)
+{
+	g_autoptr (MuUnlocked) u = NULL;
+	g_autofree gchar *verity_device = NULL;
+
+	g_return_val_if_fail (fd >= 0 && name != NULL && header != NULL, NULL);
+	g_return_val_if_fail (volume_key != NULL && options != NULL, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	u = g_new0 (MuUnlocked, 1);
+	u->path = g_strdup (name);
+	u->loop_fd = -1;
+	u->slot = slot;
+	u->key_id = g_strdup (key_id);
+	u->by_fd = TRUE;
+	u->file_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+	if (u->file_fd < 0) {
+		mu_error_set_errno (error, errno, "cannot use '%s'", name);
+		return NULL;
+	}
+	/* The loop device shows the kernel the ciphertext and its hash tree, nothing of
+	 * the (unsigned) LUKS2 header before them. */
+	if (!attach_loop (u, header->data_offset,
+			  header->data_size + mu_signed_header_hash_tree_size (header), error))
+		return NULL;
+	u->verity_name = new_dm_name (MU_VERITY_DM_PREFIX);
+	if (!mu_verity_activate (u->loop_dev, header, u->verity_name, error))
+		return NULL;
+	u->verity_active = TRUE;
+	verity_device = g_strconcat ("/dev/mapper/", u->verity_name, NULL);
+	u->dm_name = new_dm_name (DM_PREFIX);
+	if (!mu_verity_activate_crypt (verity_device, header, volume_key, u->dm_name, error))
+		return NULL;
+	u->active = TRUE;
+	if (!mount_inner (u, options, error)) {
+		/* Asked before the mappings go away with @u. */
+		if (mu_verity_is_corrupted (u->verity_name))
+			mu_verity_set_corrupt_error (error);
+		return NULL;
+	}
+	return g_steal_pointer (&u);
+}
+
+gboolean
+mu_unlocked_is_corrupted (MuUnlocked *u)
+{
+	g_return_val_if_fail (u != NULL, FALSE);
+	return u->verity_active && mu_verity_is_corrupted (u->verity_name);
 }
 
 gboolean
@@ -583,26 +683,39 @@ detach_stale_loops (void)
 	}
 }
 
+/* Closes the stale mappings of @mappings whose names do (or do not) start with
+ * MU_VERITY_DM_PREFIX. */
+static void
+close_stale_mappings (GHashTable *mappings, gboolean verity)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init (&iter, mappings);
+	while (g_hash_table_iter_next (&iter, NULL, &value)) {
+		const gchar *name = value;
+		int r;
+
+		if (g_str_has_prefix (name, MU_VERITY_DM_PREFIX) != verity)
+			continue;
+		r = crypt_deactivate (NULL, name);
+		if (r < 0)
+			g_warning ("cannot close stale mapping %s: %s", name, g_strerror (-r));
+		else
+			g_message ("closed stale mapping %s left by an earlier run", name);
+	}
+}
+
 void
 mu_unlock_cleanup_stale (void)
 {
 	g_autoptr (GHashTable) mappings = stale_mappings ();
-	GHashTableIter iter;
-	gpointer name;
 
-	/* In this order: a mapping cannot close while mounted, nor a loop device
-	 * detach while a mapping holds it. */
+	/* In this order: a mapping cannot close while mounted, a verity mapping while
+	 * the dm-crypt mapping of a v2 bundle sits on it, nor a loop device detach while
+	 * a mapping holds it. */
 	unmount_stale (mappings);
-	g_hash_table_iter_init (&iter, mappings);
-	while (g_hash_table_iter_next (&iter, NULL, &name)) {
-		int r = crypt_deactivate (NULL, name);
-
-		if (r < 0)
-			g_warning ("cannot close stale mapping %s: %s", (const gchar *) name,
-				   g_strerror (-r));
-		else
-			g_message ("closed stale mapping %s left by an earlier run",
-				   (const gchar *) name);
-	}
+	close_stale_mappings (mappings, FALSE);
+	close_stale_mappings (mappings, TRUE);
 	detach_stale_loops ();
 }

@@ -5,6 +5,8 @@
 
 #include "mu-bundle.h"
 #include "mu-key.h"
+#include "mu-secret.h"
+#include "mu-signed-header.h"
 
 G_BEGIN_DECLS
 
@@ -52,6 +54,21 @@ MuUnlocked *mu_unlock_bundle_fd (int fd, const gchar *name, GPtrArray *keys,
 				 const MuUnlockOptions *options, GCancellable *cancellable,
 				 GError **error);
 
+/*
+ * Format v2: after a key trial on the bundle file gave @volume_key (of keyslot @slot, key
+ * @key_id), opens the verified @header's data path from the file open as @fd (a duplicate
+ * is kept): a read-only loop device over the data segment and its hash tree only,
+ * dm-verity "mediaupd-verity-..." with the signed root hash, dm-crypt "mediaupd-..." on
+ * top, the inner filesystem mounted as for v1. No PBKDF runs here.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+MuUnlocked *mu_unlock_bundle_v2 (int fd, const gchar *name, const MuSignedHeader *header,
+				 const MuSecret *volume_key, const gchar *key_id, gint slot,
+				 const MuUnlockOptions *options, GError **error);
+
+/* Format v2: the kernel met a block that does not match the signed hash tree. */
+gboolean mu_unlocked_is_corrupted (MuUnlocked *unlocked);
+
 /* FALSE once the medium holding the bundle file has gone (its block device is no more). */
 gboolean mu_unlocked_medium_present (MuUnlocked *unlocked);
 
@@ -71,7 +88,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuUnlocked, mu_unlocked_free)
 
 /*
  * What a killed install left: unmounts every mount of a "mediaupd-*" mapping (in
- * this mount namespace), then closes those mappings, then detaches the loop
+ * this mount namespace), then closes those mappings (the dm-crypt ones before the
+ * "mediaupd-verity-*" ones they sit on), then detaches the loop
  * devices named "mediaupd-bundle". Run it only when no install is running (at
  * daemon start, or under the install lock). Logs what it removed or could not.
  */

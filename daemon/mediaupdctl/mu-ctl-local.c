@@ -89,6 +89,7 @@ print_result (MuCtlOut *out, const MuInstallResult *r, const GError *error)
 		mu_json_builder_add_text_member (b, "bundle", r->bundle);
 		mu_json_builder_add_text_member (b, "key_id", r->key_id);
 		mu_json_builder_add_int_member (b, "keyslot", r->keyslot);
+		mu_json_builder_add_int_member (b, "key_trials", r->key_trials);
 		mu_json_builder_add_text_member (b, "signing_key", r->signing_key_id);
 		mu_json_builder_add_text_member (b, "osname", r->osname);
 		mu_json_builder_add_text_member (b, "from_commit", r->from_commit);

@@ -88,9 +88,12 @@ test_check_label (void)
 		const gchar *label;
 		const gchar *subsystem;
 		MuErrorCode code; /* MU_ERROR_LAST: accepted */
+		guint version;    /* when accepted */
 	} cases[] = {
-		{ "mediaupd-bundle", "mediaupd-v1", MU_ERROR_LAST },
-		{ "mediaupd-bundle", "mediaupd-v2", MU_ERROR_UNSUPPORTED_FORMAT },
+		{ "mediaupd-bundle", "mediaupd-v1", MU_ERROR_LAST, 1 },
+		{ "mediaupd-bundle", "mediaupd-v2", MU_ERROR_LAST, 2 },
+		{ "mediaupd-bundle", "mediaupd-v3", MU_ERROR_UNSUPPORTED_FORMAT },
+		{ "mediaupd-bundle", "mediaupd-v2 ", MU_ERROR_UNSUPPORTED_FORMAT },
 		{ "mediaupd-bundle", "mediaupd-v10", MU_ERROR_UNSUPPORTED_FORMAT },
 		{ "mediaupd-bundle", "mediaupd-v", MU_ERROR_UNSUPPORTED_FORMAT },
 		{ "mediaupd-bundle", "apertis-v2", MU_ERROR_NOT_A_BUNDLE },
@@ -111,12 +114,51 @@ test_check_label (void)
 		if (cases[i].code == MU_ERROR_LAST) {
 			g_assert_no_error (error);
 			g_assert_true (ok);
-			g_assert_cmpuint (version, ==, 1);
+			g_assert_cmpuint (version, ==, cases[i].version);
 		} else {
 			g_assert_error (error, MU_ERROR, (gint) cases[i].code);
 			g_assert_false (ok);
 			g_assert_cmpuint (version, ==, 0);
 		}
+	}
+}
+
+/* [Bundle] Formats= as a bit set: each version alone, both, and what the refusal says. */
+static void
+test_format_allowed (void)
+{
+	static const struct {
+		guint version;
+		guint formats;
+		gboolean accepted;
+		const gchar *says; /* in the refusal */
+	} cases[] = {
+		{ 2, MU_BUNDLE_FORMATS_DEFAULT, TRUE, NULL },
+		{ 1, MU_BUNDLE_FORMATS_DEFAULT, FALSE, "not authenticated before" },
+		{ 1, MU_BUNDLE_FORMATS_DEFAULT, FALSE, "[Bundle] Formats=1;2" },
+		{ 1, MU_BUNDLE_FORMAT_BIT (1) | MU_BUNDLE_FORMAT_BIT (2), TRUE, NULL },
+		{ 2, MU_BUNDLE_FORMAT_BIT (1) | MU_BUNDLE_FORMAT_BIT (2), TRUE, NULL },
+		{ 1, MU_BUNDLE_FORMAT_BIT (1), TRUE, NULL },
+		{ 2, MU_BUNDLE_FORMAT_BIT (1), FALSE, "format v2" },
+		{ 3, MU_BUNDLE_FORMAT_BIT (1) | MU_BUNDLE_FORMAT_BIT (2), FALSE, "format v3" },
+		{ 40, G_MAXUINT, FALSE, "format v40" },
+		{ 0, G_MAXUINT, FALSE, "format v0" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GError) error = NULL;
+		gboolean ok = mu_bundle_check_format_allowed ("b.enc", cases[i].version,
+							      cases[i].formats, &error);
+
+		if (cases[i].accepted) {
+			g_assert_no_error (error);
+			g_assert_true (ok);
+			continue;
+		}
+		g_assert_false (ok);
+		g_assert_error (error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT);
+		g_assert_nonnull (strstr (error->message, "'b.enc'"));
+		g_assert_nonnull (strstr (error->message, cases[i].says));
 	}
 }
 
@@ -317,6 +359,7 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/bundle-parse/check-label", test_check_label);
 	g_test_add_func ("/bundle-parse/check-label-escaped", test_check_label_escaped);
+	g_test_add_func ("/bundle-parse/format-allowed", test_format_allowed);
 	g_test_add_func ("/bundle-parse/parse-token", test_parse_token);
 	g_test_add_func ("/bundle-parse/summarize", test_summarize);
 	g_test_add_func ("/bundle-parse/pbkdf-limits", test_pbkdf_limits_table);

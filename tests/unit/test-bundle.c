@@ -429,7 +429,7 @@ test_unsupported_version (gconstpointer data)
 {
 	const MuLuksFixtures *fx = data;
 
-	assert_open_fails (fx->v2, MU_ERROR_UNSUPPORTED_FORMAT);
+	assert_open_fails (fx->future, MU_ERROR_UNSUPPORTED_FORMAT);
 }
 
 static void

@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 
+#include "mu-bundle.h"
 #include "mu-config.h"
 #include "mu-error.h"
 
@@ -33,6 +34,49 @@ test_config_defaults (void)
 	g_assert_true (g_strv_contains ((const gchar *const *) config->revoked,
 					"/usr/share/ostree/revoked.ed25519"));
 	g_assert_cmpuint (config->free_space_margin, ==, 64 * 1024 * 1024);
+	/* Only format v2, authenticated before anything is decrypted. */
+	g_assert_cmpuint (config->bundle_formats, ==, MU_BUNDLE_FORMAT_BIT (2));
+}
+
+/* [Bundle] Formats=: the lists people write, and what is refused. */
+static void
+test_config_formats (void)
+{
+	static const struct {
+		const gchar *value;
+		guint formats; /* 0: refused */
+		const gchar *in_message;
+	} cases[] = {
+		{ "2", MU_BUNDLE_FORMAT_BIT (2), NULL },
+		{ "1;2", MU_BUNDLE_FORMAT_BIT (1) | MU_BUNDLE_FORMAT_BIT (2), NULL },
+		{ "1 2", MU_BUNDLE_FORMAT_BIT (1) | MU_BUNDLE_FORMAT_BIT (2), NULL },
+		{ "2, 1", MU_BUNDLE_FORMAT_BIT (1) | MU_BUNDLE_FORMAT_BIT (2), NULL },
+		{ "1", MU_BUNDLE_FORMAT_BIT (1), NULL },
+		{ "2;2;", MU_BUNDLE_FORMAT_BIT (2), NULL },
+		{ "", 0, "give at least one bundle format" },
+		{ ";", 0, "give at least one bundle format" },
+		{ "3", 0, "'3' is not a bundle format" },
+		{ "0", 0, "'0' is not a bundle format" },
+		{ "v2", 0, "'v2' is not a bundle format" },
+		{ "1;-2", 0, "'-2' is not a bundle format" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GError) error = NULL;
+		g_autofree gchar *text = g_strdup_printf ("[Bundle]\nFormats=%s\n", cases[i].value);
+		g_autoptr (MuConfig) config = parse (text, &error);
+
+		g_test_message ("Formats=%s", cases[i].value);
+		if (cases[i].formats != 0) {
+			g_assert_no_error (error);
+			g_assert_cmpuint (config->bundle_formats, ==, cases[i].formats);
+			continue;
+		}
+		g_assert_null (config);
+		g_assert_error (error, MU_ERROR, MU_ERROR_CONFIG);
+		g_assert_nonnull (strstr (error->message, "[Bundle] Formats"));
+		g_assert_nonnull (strstr (error->message, cases[i].in_message));
+	}
 }
 
 static void
@@ -217,6 +261,7 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/config/defaults", test_config_defaults);
 	g_test_add_func ("/config/all-keys", test_config_all_keys);
+	g_test_add_func ("/config/formats", test_config_formats);
 	g_test_add_func ("/config/strict", test_config_strict);
 	g_test_add_func ("/config/file", test_config_file);
 	g_test_add_func ("/config/unlock", test_config_unlock);

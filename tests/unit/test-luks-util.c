@@ -163,8 +163,8 @@ mu_luks_fixtures_new (void)
 	fx->no_label = make_fixture (fx, "no-label.luks", FALSE, "--no-label", NULL);
 	fx->other_subsystem = make_fixture (fx, "other-subsystem.luks", FALSE, "--subsystem",
 					    "apertis-v2", NULL);
-	fx->v2 = make_fixture (fx, "v2.bundle", FALSE, "--subsystem",
-			       MU_BUNDLE_LUKS_SUBSYSTEM_PREFIX "2", NULL);
+	fx->future = make_fixture (fx, "future.bundle", FALSE, "--subsystem",
+				   MU_BUNDLE_LUKS_SUBSYSTEM_PREFIX "9", NULL);
 	fx->luks1 = make_fixture (fx, "luks1.luks", FALSE, "--luks1", NULL);
 	fx->unfinished = make_fixture (fx, "unfinished.bundle", FALSE, "--init-only", NULL);
 
@@ -222,7 +222,7 @@ mu_luks_fixtures_free (MuLuksFixtures *fx)
 	g_free (fx->foreign);
 	g_free (fx->no_label);
 	g_free (fx->other_subsystem);
-	g_free (fx->v2);
+	g_free (fx->future);
 	g_free (fx->luks1);
 	g_free (fx->random);
 	g_free (fx->empty);

@@ -31,7 +31,7 @@ typedef struct {
 	gchar *foreign;         /* label "someone-else" */
 	gchar *no_label;        /* no label, no subsystem */
 	gchar *other_subsystem; /* our label, subsystem "apertis-v2" */
-	gchar *v2;              /* our label, subsystem "mediaupd-v2" */
+	gchar *future;          /* our label, subsystem "mediaupd-v9": a format to come */
 	gchar *luks1;
 	gchar *random; /* 64 KiB of random bytes */
 	gchar *empty;  /* 0 bytes */

@@ -78,6 +78,47 @@ test_progress_apply_bytes (void)
 	g_assert_cmpuint (mu_progress_get_state (p).percentage, ==, full.percentage);
 }
 
+/* Format v2: verify and check come before unlock, then verify again for the delta. The
+ * percentage never goes back, and apply starts where it does for v1. */
+static void
+test_progress_v2_order (void)
+{
+	static const MuPhase v1[] = { MU_PHASE_DISCOVER, MU_PHASE_UNLOCK, MU_PHASE_VERIFY,
+				      MU_PHASE_CHECK, MU_PHASE_APPLY };
+	static const MuPhase v2[] = { MU_PHASE_DISCOVER, MU_PHASE_VERIFY, MU_PHASE_CHECK,
+				      MU_PHASE_UNLOCK,   MU_PHASE_VERIFY, MU_PHASE_APPLY };
+	g_autoptr (MuProgress) p = mu_progress_new (NULL, NULL);
+	guint at_apply_v1 = 0;
+	guint last = 0;
+	guint at_unlock = 0;
+
+	for (guint i = 0; i < G_N_ELEMENTS (v1); i++)
+		mu_progress_begin_phase (p, v1[i]);
+	at_apply_v1 = mu_progress_get_state (p).percentage;
+	mu_progress_done (p);
+
+	/* The same object for the next install: discover starts it afresh. */
+	for (guint i = 0; i < G_N_ELEMENTS (v2); i++) {
+		MuProgressState s;
+
+		mu_progress_begin_phase (p, v2[i]);
+		s = mu_progress_get_state (p);
+		g_assert_cmpint (s.phase, ==, v2[i]);
+		if (i > 0)
+			g_assert_cmpuint (s.percentage, >=, last);
+		else
+			g_assert_cmpuint (s.percentage, ==, 0);
+		if (v2[i] == MU_PHASE_UNLOCK)
+			at_unlock = s.percentage;
+		last = s.percentage;
+	}
+	/* Unlock starts after discover, verify and check, not back at discover's end. */
+	g_assert_cmpuint (at_unlock, >, 2);
+	g_assert_cmpuint (last, ==, at_apply_v1);
+	mu_progress_set_bytes (p, 50, 100);
+	g_assert_cmpuint (mu_progress_get_state (p).percentage, >, at_apply_v1);
+}
+
 static void
 test_progress_names (void)
 {
@@ -92,6 +133,7 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/progress/monotonic", test_progress_monotonic);
 	g_test_add_func ("/progress/apply-bytes", test_progress_apply_bytes);
+	g_test_add_func ("/progress/v2-order", test_progress_v2_order);
 	g_test_add_func ("/progress/names", test_progress_names);
 	return g_test_run ();
 }

@@ -262,8 +262,7 @@ test_refusals (gconstpointer data)
 	assert_fails ("NotFound", "No such file", missing, NULL);
 	assert_fails ("NotABundle", "no LUKS2 header", fx->random, NULL);
 	assert_fails ("NotABundle", "foreign LUKS2 file", fx->foreign, NULL);
-	/* A v2 label without the signed header token: nothing to show. */
-	assert_fails ("Unsigned", "mediaupd-signed", fx->v2, NULL);
+	assert_fails ("UnsupportedFormat", "mediaupd-v9", fx->future, NULL);
 	assert_fails ("CorruptBundle", "truncated", fx->cut_in_header, NULL);
 	assert_fails ("CorruptBundle", "truncated", fx->cut_mid_sector, NULL);
 	assert_fails ("InvalidKey", "at least 32", "--key", fx->short_key_path, fx->three, NULL);

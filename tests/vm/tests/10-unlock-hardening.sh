@@ -67,10 +67,10 @@ rm -f "$img" "$img.orig"
 
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
 guest_setup
-g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Unlock]' \
-	'Filesystems=erofs;squashfs;ext4' >$CONF_EXT4"
-g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Unlock]' \
-	'MaxArgon2MemoryKiB=4194304' >$CONF_MEM"
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+	'[Unlock]' 'Filesystems=erofs;squashfs;ext4' >$CONF_EXT4"
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+	'[Unlock]' 'MaxArgon2MemoryKiB=4194304' >$CONF_MEM"
 plug_and_wait usb "$T_WORK/stick.img" stick /dev/sda1 ext4 >/dev/null
 g udisksctl mount -b /dev/sda1 -o ro,nosuid,nodev,noexec >/dev/null
 mnt=$(g findmnt -n -o TARGET --source /dev/sda1 | head -n 1)

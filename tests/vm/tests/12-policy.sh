@@ -132,7 +132,8 @@ g sh -c "printf '%s\n' '[Update]' 'RequireBindings=true' >>$GUEST_CONF"
 objects_before=$(objects)
 refused unbound.enc WrongOs check "RequireBindings=true"
 check_eq "require-bindings: repository objects" "$(objects)" "$objects_before"
-g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' >$GUEST_CONF"
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+	>$GUEST_CONF"
 
 # The same bundle without the requirement: its tree is for this OS, so it installs, and
 # replaces the pending v3.

@@ -85,9 +85,11 @@ daemon_clean() {
 }
 
 # daemon_conf [LINE...]: the daemon's configuration ($DAEMON_CONF, set by daemon_install): the
-# guest's keys, then LINE...; takes effect at the next start
+# guest's keys, v1 bundles allowed (the tests' bundles are v1), then LINE...; takes effect at
+# the next start
 daemon_conf() {
-	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \"\$@\" >$DAEMON_CONF" sh "$@"
+	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+		\"\$@\" >$DAEMON_CONF" sh "$@"
 }
 
 # daemon_restart: the daemon again, with the current configuration and drop-in

@@ -110,7 +110,9 @@ guest_setup() {
 	"$VM" copy-in "$KEYS/fallback-1.key" /etc/mediaupd/keys/fallback-1.key
 	"$VM" copy-in "$KEYS/example-signing.pub" /etc/ostree/trusted.ed25519.d/example.pub
 	g chmod 0600 /etc/mediaupd/keys/main-2026.key /etc/mediaupd/keys/fallback-1.key
-	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' >$GUEST_CONF"
+	# The bundles of these tests are v1 (make-encrypted-bundle.sh): allowed explicitly.
+	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+		>$GUEST_CONF"
 }
 
 # state: everything a refused or failed install must leave as it was
