@@ -17,45 +17,9 @@ TOOL=${MEDIAUPD_BUNDLE:?set MEDIAUPD_BUNDLE to the built mediaupd-bundle}
 MEDIAUPD_SOURCE_ROOT=${MEDIAUPD_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 unset MEDIAUPD_SIGNING_KEY_FILE MEDIAUPD_KEYS_DIR
 readonly REF=testos/x86_64/main
-readonly NOBODY=65534
 
-TESTS_RUN=0
-TESTS_FAILED=0
-
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	exit 1
-}
-
-# check DESCRIPTION FUNCTION [ARGS]: one TAP line; the function runs in a subshell under set -e.
-check() {
-	local desc=$1 rc
-	shift
-	TESTS_RUN=$((TESTS_RUN + 1))
-	set +e
-	(
-		set -e
-		"$@"
-	) >"$W/case.log" 2>&1
-	rc=$?
-	set -e
-	if [ "$rc" = 0 ]; then
-		echo "ok $TESTS_RUN - $desc"
-	else
-		echo "not ok $TESTS_RUN - $desc"
-		sed -e 's/^/# /' "$W/case.log" | tail -n 40
-		TESTS_FAILED=$((TESTS_FAILED + 1))
-	fi
-}
-
-AS_USER=()
-if [ "$(id -u)" = 0 ]; then
-	AS_USER=(setpriv "--reuid=$NOBODY" "--regid=$NOBODY" --clear-groups --)
-fi
-
-as_user() {
-	"${AS_USER[@]}" "$@"
-}
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/tap-lib.sh"
 
 # --- set-up ---------------------------------------------------------------------------------
 
@@ -582,5 +546,4 @@ check "create: bad --keyslot-room is a usage error; too many keys for the room r
 check "docs recipe: a bundle made by hand inspects, verifies and decrypts like create's" t_recipe
 check "sign-header refuses a bundle whose ciphertext does not match its hash tree" t_sign_header_refuses_bad_tree
 
-echo "1..$TESTS_RUN"
-[ "$TESTS_FAILED" = 0 ]
+tap_end

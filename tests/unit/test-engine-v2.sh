@@ -17,34 +17,8 @@ EDIT=${MEDIAUPD_SOURCE_ROOT:?set MEDIAUPD_SOURCE_ROOT}/tests/unit/luks2-edit.py
 unset MEDIAUPD_SIGNING_KEY_FILE MEDIAUPD_KEYS_DIR
 readonly REF=testos/x86_64/main
 
-TESTS_RUN=0
-TESTS_FAILED=0
-
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	exit 1
-}
-
-# check DESCRIPTION FUNCTION [ARGS]: one TAP line; the function runs in a subshell under set -e.
-check() {
-	local desc=$1 rc
-	shift
-	TESTS_RUN=$((TESTS_RUN + 1))
-	set +e
-	(
-		set -e
-		"$@"
-	) >"$W/case.log" 2>&1
-	rc=$?
-	set -e
-	if [ "$rc" = 0 ]; then
-		echo "ok $TESTS_RUN - $desc"
-	else
-		echo "not ok $TESTS_RUN - $desc"
-		sed -e 's/^/# /' "$W/case.log" | tail -n 40
-		TESTS_FAILED=$((TESTS_FAILED + 1))
-	fi
-}
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/tap-lib.sh"
 
 # json_field JSON NAME: a member of a JSON object, as text
 json_field() {

@@ -15,55 +15,11 @@ TOOL=${MEDIAUPD_BUNDLE:?set MEDIAUPD_BUNDLE to the built mediaupd-bundle}
 MEDIAUPD_SOURCE_ROOT=${MEDIAUPD_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 unset MEDIAUPD_SIGNING_KEY_FILE MEDIAUPD_KEYS_DIR
 readonly REF=os/x86_64/main
-readonly NOBODY=65534
 
-# --- TAP ------------------------------------------------------------------------------------
-
-TESTS_RUN=0
-TESTS_FAILED=0
-
-diag() {
-	printf '# %s\n' "$@"
-}
-
-# fail MESSAGE: ends the current test case (a subshell) as failed.
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	exit 1
-}
-
-# check DESCRIPTION FUNCTION [ARGS]: one TAP line; the function runs in a subshell under set -e.
-check() {
-	local desc=$1 rc
-	shift
-	TESTS_RUN=$((TESTS_RUN + 1))
-	set +e
-	(
-		set -e
-		"$@"
-	) >"$W/case.log" 2>&1
-	rc=$?
-	set -e
-	if [ "$rc" = 0 ]; then
-		echo "ok $TESTS_RUN - $desc"
-	else
-		echo "not ok $TESTS_RUN - $desc"
-		sed -e 's/^/# /' "$W/case.log" | tail -n 40
-		TESTS_FAILED=$((TESTS_FAILED + 1))
-	fi
-}
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/tap-lib.sh"
 
 # --- set-up ---------------------------------------------------------------------------------
-
-# The prefix that runs a command as the unprivileged user the bundle maker must work as.
-AS_USER=()
-if [ "$(id -u)" = 0 ]; then
-	AS_USER=(setpriv "--reuid=$NOBODY" "--regid=$NOBODY" --clear-groups --)
-fi
-
-as_user() {
-	"${AS_USER[@]}" "$@"
-}
 
 # The script and the tool must be reachable by that user; if a parent directory is not,
 # use copies inside the work directory.
