@@ -577,24 +577,12 @@ write_container (const CreateRun *run, CreateState *s, const MuSecret *volume_ke
 	return TRUE;
 }
 
-static gchar *
-hex_of (GBytes *bytes)
-{
-	gsize len;
-	const guint8 *data = g_bytes_get_data (bytes, &len);
-	GString *hex = g_string_new (NULL);
-
-	for (gsize i = 0; i < len; i++)
-		g_string_append_printf (hex, "%02x", data[i]);
-	return g_string_free (hex, FALSE);
-}
-
 static void
 print_summary (const CreateRun *run, const CreateOptions *o, const CreateState *s)
 {
 	const MuSignedHeader *h = s->header;
 	g_autofree gchar *pbkdf_text = mu_tool_pbkdf_describe (&s->pbkdf);
-	g_autofree gchar *root_hex = hex_of (h->root_hash);
+	g_autofree gchar *root_hex = mu_tool_hex (h->root_hash);
 	g_autoptr (GString) slots = g_string_new (NULL);
 	g_autoptr (GString) signers = g_string_new (NULL);
 

@@ -9,6 +9,7 @@
 
 #include "mu-error.h"
 #include "mu-tool-crypt.h"
+#include "mu-tool.h"
 
 #define HASH_LEN 32
 #define HASHES_PER_BLOCK (MU_TOOL_SECTOR_SIZE / HASH_LEN)
@@ -91,51 +92,6 @@ build_tree (GByteArray *leaves, GBytes *salt, guint8 *root)
 	return tree;
 }
 
-static gboolean
-pread_all (int fd, guint8 *buf, gsize len, guint64 offset, GError **error)
-{
-	while (len > 0) {
-		gssize n = pread (fd, buf, len, (off_t) offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			mu_error_set_errno (error, errno,
-					    "cannot read at offset %" G_GUINT64_FORMAT, offset);
-			return FALSE;
-		}
-		if (n == 0) {
-			g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
-				     "the file ends before offset %" G_GUINT64_FORMAT, offset);
-			return FALSE;
-		}
-		buf += n;
-		len -= (gsize) n;
-		offset += (guint64) n;
-	}
-	return TRUE;
-}
-
-static gboolean
-pwrite_all (int fd, const guint8 *buf, gsize len, guint64 offset, GError **error)
-{
-	while (len > 0) {
-		gssize n = pwrite (fd, buf, len, (off_t) offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			mu_error_set_errno (error, n < 0 ? errno : ENOSPC,
-					    "cannot write at offset %" G_GUINT64_FORMAT, offset);
-			return FALSE;
-		}
-		buf += n;
-		len -= (gsize) n;
-		offset += (guint64) n;
-	}
-	return TRUE;
-}
-
 /* @len bytes (whole sectors) from @in to @out, the first being sector @first_sector. */
 static gboolean
 xts_sectors (EVP_CIPHER_CTX *ctx, gboolean encrypt, guint64 first_sector, const guint8 *in,
@@ -210,10 +166,10 @@ mu_tool_encrypt_image (int image_fd, guint64 image_size, int out_fd, guint64 dat
 		gsize len = (gsize) MIN ((guint64) CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE,
 					 image_size - pos);
 
-		if (!pread_all (image_fd, plain, len, pos, error) ||
+		if (!mu_tool_pread_all (image_fd, plain, len, pos, error) ||
 		    !xts_sectors (ctx, TRUE, pos / MU_TOOL_SECTOR_SIZE, plain, cipher, len,
 				  error) ||
-		    !pwrite_all (out_fd, cipher, len, data_offset + pos, error)) {
+		    !mu_tool_pwrite_all (out_fd, cipher, len, data_offset + pos, error)) {
 			g_prefix_error (error, "encrypting the image: ");
 			return FALSE;
 		}
@@ -227,7 +183,7 @@ mu_tool_encrypt_image (int image_fd, guint64 image_size, int out_fd, guint64 dat
 	}
 	tree = build_tree (leaves, salt, root);
 	g_assert (tree->len == mu_tool_verity_tree_size (image_size));
-	if (!pwrite_all (out_fd, tree->data, tree->len, data_offset + image_size, error)) {
+	if (!mu_tool_pwrite_all (out_fd, tree->data, tree->len, data_offset + image_size, error)) {
 		g_prefix_error (error, "writing the hash tree: ");
 		return FALSE;
 	}
@@ -261,7 +217,7 @@ mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuSec
 		gsize len = (gsize) MIN ((guint64) CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE,
 					 data_size - pos);
 
-		if (!pread_all (fd, cipher, len, data_offset + pos, error))
+		if (!mu_tool_pread_all (fd, cipher, len, data_offset + pos, error))
 			return FALSE;
 		for (gsize off = 0; off < len; off += MU_TOOL_SECTOR_SIZE) {
 			guint8 digest[HASH_LEN];
@@ -272,7 +228,7 @@ mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuSec
 		if (image_fd >= 0) {
 			if (!xts_sectors (ctx, FALSE, pos / MU_TOOL_SECTOR_SIZE, cipher, plain, len,
 					  error) ||
-			    !pread_all (image_fd, expected, len, pos, error))
+			    !mu_tool_pread_all (image_fd, expected, len, pos, error))
 				return FALSE;
 			if (memcmp (plain, expected, len) != 0) {
 				g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
@@ -287,7 +243,7 @@ mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuSec
 	}
 	tree = build_tree (leaves, salt, computed_root);
 	stored = g_malloc (tree->len);
-	if (!pread_all (fd, stored, tree->len, data_offset + data_size, error)) {
+	if (!mu_tool_pread_all (fd, stored, tree->len, data_offset + data_size, error)) {
 		g_prefix_error (error, "reading the hash tree: ");
 		return FALSE;
 	}

@@ -63,18 +63,6 @@ mu_tool_inspect_is_v2 (const gchar *path)
 	       g_strcmp0 (crypt_get_subsystem (cd), MU_BUNDLE_LUKS_SUBSYSTEM_V2) == 0;
 }
 
-static gchar *
-hex_of (GBytes *bytes)
-{
-	gsize len;
-	const guint8 *data = g_bytes_get_data (bytes, &len);
-	GString *hex = g_string_new (NULL);
-
-	for (gsize i = 0; i < len; i++)
-		g_string_append_printf (hex, "%02x", data[i]);
-	return g_string_free (hex, FALSE);
-}
-
 static gboolean
 load_token (InspectV2 *v, GError **error)
 {
@@ -174,7 +162,7 @@ print_header_text (GPtrArray *pool, const MuSignedHeader *h)
 {
 	g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc ((gint64) h->timestamp);
 	g_autofree gchar *when_text = when != NULL ? g_date_time_format_iso8601 (when) : NULL;
-	g_autofree gchar *root = hex_of (h->root_hash);
+	g_autofree gchar *root = mu_tool_hex (h->root_hash);
 	g_autofree gchar *bindings = g_strjoinv (", ", h->ref_bindings);
 
 	g_print ("OS:          %s%s%s\n", h->os_id[0] != '\0' ? E (h->os_id) : "(no ID)",
@@ -261,8 +249,8 @@ add_error (JsonBuilder *b, const gchar *name, const GError *error)
 static void
 add_header_json (JsonBuilder *b, const MuSignedHeader *h)
 {
-	g_autofree gchar *root = hex_of (h->root_hash);
-	g_autofree gchar *salt = hex_of (h->verity_salt);
+	g_autofree gchar *root = mu_tool_hex (h->root_hash);
+	g_autofree gchar *salt = mu_tool_hex (h->verity_salt);
 
 	json_builder_set_member_name (b, "header");
 	json_builder_begin_object (b);

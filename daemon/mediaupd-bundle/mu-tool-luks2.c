@@ -8,6 +8,7 @@
 #include "mu-bundle-format.h"
 #include "mu-error.h"
 #include "mu-tool-luks2.h"
+#include "mu-tool.h"
 
 /* The binary LUKS2 header (cryptsetup's docs/on-disk-format-luks2.pdf): big endian. */
 #define LUKS2_BIN_HEADER_SIZE 4096
@@ -78,40 +79,6 @@ mu_tool_luks2_dump (struct crypt_device *cd, gchar **ret_text, JsonNode **ret_no
 	return TRUE;
 }
 
-static gboolean
-pread_all (int fd, guint8 *buf, gsize len, guint64 offset)
-{
-	while (len > 0) {
-		gssize n = pread (fd, buf, len, (off_t) offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return FALSE;
-		buf += n;
-		len -= (gsize) n;
-		offset += (guint64) n;
-	}
-	return TRUE;
-}
-
-static gboolean
-pwrite_all (int fd, const guint8 *buf, gsize len, guint64 offset)
-{
-	while (len > 0) {
-		gssize n = pwrite (fd, buf, len, (off_t) offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return FALSE;
-		buf += n;
-		len -= (gsize) n;
-		offset += (guint64) n;
-	}
-	return TRUE;
-}
-
 static guint64
 get_be64 (const guint8 *p)
 {
@@ -129,9 +96,8 @@ read_copy (int fd, guint copy, guint64 offset, guint64 *inout_hdr_size, GError *
 	g_autofree guint8 *data = NULL;
 	guint64 hdr_size;
 
-	if (!pread_all (fd, bin, sizeof bin, offset)) {
-		mu_error_set_errno (error, errno != 0 ? errno : EIO,
-				    "cannot read the LUKS2 header copy %u", copy + 1);
+	if (!mu_tool_pread_all (fd, bin, sizeof bin, offset, error)) {
+		g_prefix_error (error, "LUKS2 header copy %u: ", copy + 1);
 		return NULL;
 	}
 	hdr_size = get_be64 (bin + LUKS2_OFF_HDR_SIZE);
@@ -148,9 +114,9 @@ read_copy (int fd, guint copy, guint64 offset, guint64 *inout_hdr_size, GError *
 	}
 	data = g_malloc (hdr_size);
 	memcpy (data, bin, sizeof bin);
-	if (!pread_all (fd, data + sizeof bin, hdr_size - sizeof bin, offset + sizeof bin)) {
-		mu_error_set_errno (error, errno != 0 ? errno : EIO,
-				    "cannot read the LUKS2 header copy %u", copy + 1);
+	if (!mu_tool_pread_all (fd, data + sizeof bin, hdr_size - sizeof bin, offset + sizeof bin,
+				error)) {
+		g_prefix_error (error, "LUKS2 header copy %u: ", copy + 1);
 		return NULL;
 	}
 	*inout_hdr_size = hdr_size;
@@ -235,10 +201,13 @@ mu_tool_luks2_set_segment_size (int fd, guint64 size, GError **error)
 		g_checksum_get_digest (checksum, copy + LUKS2_OFF_CSUM, &digest_len);
 	}
 	/* The secondary first: a crash in between leaves a primary libcryptsetup prefers. */
-	if (!pwrite_all (fd, copies[1], hdr_size, hdr_size) ||
-	    !pwrite_all (fd, copies[0], hdr_size, 0) || fsync (fd) != 0) {
-		mu_error_set_errno (error, errno != 0 ? errno : EIO,
-				    "cannot write the LUKS2 header");
+	if (!mu_tool_pwrite_all (fd, copies[1], hdr_size, hdr_size, error) ||
+	    !mu_tool_pwrite_all (fd, copies[0], hdr_size, 0, error)) {
+		g_prefix_error (error, "cannot write the LUKS2 header: ");
+		return FALSE;
+	}
+	if (fsync (fd) != 0) {
+		mu_error_set_errno (error, errno, "cannot write the LUKS2 header");
 		return FALSE;
 	}
 	return TRUE;

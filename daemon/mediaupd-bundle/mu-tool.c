@@ -139,3 +139,60 @@ mu_tool_write_file_atomic (const gchar *path, const void *data, gsize len, mode_
 	}
 	return TRUE;
 }
+
+gboolean
+mu_tool_pread_all (int fd, guint8 *buf, gsize len, guint64 offset, GError **error)
+{
+	while (len > 0) {
+		gssize n = pread (fd, buf, len, (off_t) offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mu_error_set_errno (error, errno,
+					    "cannot read at offset %" G_GUINT64_FORMAT, offset);
+			return FALSE;
+		}
+		if (n == 0) {
+			g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
+				     "the file ends before offset %" G_GUINT64_FORMAT, offset);
+			return FALSE;
+		}
+		buf += n;
+		len -= (gsize) n;
+		offset += (guint64) n;
+	}
+	return TRUE;
+}
+
+gboolean
+mu_tool_pwrite_all (int fd, const guint8 *buf, gsize len, guint64 offset, GError **error)
+{
+	while (len > 0) {
+		gssize n = pwrite (fd, buf, len, (off_t) offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			mu_error_set_errno (error, n < 0 ? errno : ENOSPC,
+					    "cannot write at offset %" G_GUINT64_FORMAT, offset);
+			return FALSE;
+		}
+		buf += n;
+		len -= (gsize) n;
+		offset += (guint64) n;
+	}
+	return TRUE;
+}
+
+gchar *
+mu_tool_hex (GBytes *bytes)
+{
+	gsize len;
+	const guint8 *data = g_bytes_get_data (bytes, &len);
+	GString *hex = g_string_new (NULL);
+
+	for (gsize i = 0; i < len; i++)
+		g_string_append_printf (hex, "%02x", data[i]);
+	return g_string_free (hex, FALSE);
+}

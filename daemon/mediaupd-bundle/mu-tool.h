@@ -63,4 +63,14 @@ gboolean mu_tool_path_exists (const gchar *path);
 gboolean mu_tool_write_file_atomic (const gchar *path, const void *data, gsize len, mode_t mode,
 				    gboolean overwrite, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* Reads (writes) exactly @len bytes at @offset, retrying short transfers and EINTR. An end of
+ * file before @len bytes is MU_ERROR_CORRUPT_BUNDLE; a failed call, its errno's code. */
+gboolean mu_tool_pread_all (int fd, guint8 *buf, gsize len, guint64 offset,
+			    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean mu_tool_pwrite_all (int fd, const guint8 *buf, gsize len, guint64 offset,
+			     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* @bytes as lowercase hex digits. */
+gchar *mu_tool_hex (GBytes *bytes) G_GNUC_WARN_UNUSED_RESULT;
+
 G_END_DECLS
