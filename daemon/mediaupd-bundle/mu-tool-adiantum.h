@@ -29,8 +29,9 @@ G_BEGIN_DECLS
 
 typedef struct _MuToolAdiantum MuToolAdiantum;
 
-/* The keyed cipher (the derived keys in locked memory); MU_ERROR_FAILED if @key_len is not
- * MU_TOOL_ADIANTUM_KEY_LEN or OpenSSL has no AES-256 or Poly1305. */
+/* The keyed cipher (its keys in locked memory, the AES key also in OpenSSL's context);
+ * MU_ERROR_FAILED if @key_len is not MU_TOOL_ADIANTUM_KEY_LEN or OpenSSL has no AES-256 or
+ * Poly1305. */
 MuToolAdiantum *mu_tool_adiantum_new (const guint8 *key, gsize key_len,
 				      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 /* Wipes the keys. NULL is allowed. */
