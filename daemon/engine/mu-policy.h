@@ -39,11 +39,13 @@ typedef struct {
 	gboolean require_bindings; /* refuse a commit bound to no ref or collection */
 	guint64 free_bytes;        /* free in the sysroot repo's filesystem */
 	guint64 margin_bytes;      /* kept free beyond needed_bytes */
+	/* Commits that failed to boot here (mu-blacklist.h), NULL-terminated, or NULL. */
+	const gchar *const *blacklist;
 } MuPolicyLimits;
 
 /*
  * Decides whether @update may be applied on @system. Refusals, in the order checked:
- * MU_ERROR_WRONG_OS (ref or collection binding does not name this device's OS; or no
+ * MU_ERROR_BLACKLISTED (the to-commit is on @limits->blacklist), MU_ERROR_WRONG_OS (ref or collection binding does not name this device's OS; or no
  * binding at all while bindings are required or this device's OS has no ID to compare the
  * tree with), MU_ERROR_ALREADY_INSTALLED (the booted or the pending commit),
  * MU_ERROR_DOWNGRADE (older timestamp, or lower version when both have one, than the
