@@ -18,7 +18,7 @@
 
 typedef struct {
 	struct uboot_ctx *ctx;
-	gboolean opened;
+	gboolean opened; /* libuboot_open() was called: close, also after it failed */
 } UBootEnv;
 
 static void
@@ -50,6 +50,8 @@ uboot_env_open (const MuConfig *config, GError **error)
 			     config->uboot_env_config, g_strerror (-r));
 		return NULL;
 	}
+	/* A failed open keeps the environment's lock (libubootenv 0.3.2) until closed. */
+	env->opened = TRUE;
 	r = libuboot_open (env->ctx);
 	if (r < 0) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BOOT_ENV,
@@ -59,7 +61,6 @@ uboot_env_open (const MuConfig *config, GError **error)
 			     config->uboot_env_config, g_strerror (-r));
 		return NULL;
 	}
-	env->opened = TRUE;
 	return g_steal_pointer (&env);
 }
 

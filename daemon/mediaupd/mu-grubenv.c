@@ -8,8 +8,9 @@
 #include "mu-grubenv.h"
 
 struct _MuGrubEnv {
-	GPtrArray *names;  /* gchar*, in the order of the block */
-	GPtrArray *values; /* gchar*, same index */
+	GPtrArray *names;    /* gchar*, in the order of the block */
+	GPtrArray *values;   /* gchar*, same index */
+	GPtrArray *comments; /* gchar*, "# ..." lines without their newline */
 };
 
 MuGrubEnv *
@@ -19,6 +20,7 @@ mu_grubenv_new (void)
 
 	env->names = g_ptr_array_new_with_free_func (g_free);
 	env->values = g_ptr_array_new_with_free_func (g_free);
+	env->comments = g_ptr_array_new_with_free_func (g_free);
 	return env;
 }
 
@@ -29,6 +31,7 @@ mu_grubenv_free (MuGrubEnv *env)
 		return;
 	g_ptr_array_unref (env->names);
 	g_ptr_array_unref (env->values);
+	g_ptr_array_unref (env->comments);
 	g_free (env);
 }
 
@@ -48,6 +51,15 @@ valid_value (const gchar *s, gsize len)
 {
 	for (gsize i = 0; i < len; i++)
 		if (!g_ascii_isprint (s[i]) || s[i] == '\\')
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean
+valid_comment (const gchar *s, gsize len)
+{
+	for (gsize i = 0; i < len; i++)
+		if (!g_ascii_isprint (s[i]))
 			return FALSE;
 	return TRUE;
 }
@@ -124,14 +136,27 @@ mu_grubenv_parse (GBytes *block, GError **error)
 		(void) corrupt (error, "no '# GRUB Environment Block' header", 0);
 		return NULL;
 	}
-	while (pos < len && data[pos] != '#') {
+	while (pos < len) {
 		const gchar *line = data + pos;
 		const gchar *nl = memchr (line, '\n', len - pos);
 		const gchar *eq;
 
+		/* '#' up to the end is the padding; a '#' line before it a comment (newer
+		 * grub-editenv writes one under the header). */
+		if (*line == '#' && nl == NULL)
+			break;
 		if (nl == NULL) {
 			(void) corrupt (error, "a line without its end", pos);
 			return NULL;
+		}
+		if (*line == '#') {
+			if (!valid_comment (line, (gsize) (nl - line))) {
+				(void) corrupt (error, "an unreadable comment", pos);
+				return NULL;
+			}
+			g_ptr_array_add (env->comments, g_strndup (line, (gsize) (nl - line)));
+			pos = (gsize) (nl - data) + 1;
+			continue;
 		}
 		eq = memchr (line, '=', (gsize) (nl - line));
 		if (eq == NULL || !valid_name (line, (gsize) (eq - line)) ||
@@ -167,6 +192,8 @@ mu_grubenv_serialize (const MuGrubEnv *env, GError **error)
 
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+	for (guint i = 0; i < env->comments->len; i++)
+		g_string_append_printf (s, "%s\n", (const gchar *) env->comments->pdata[i]);
 	for (guint i = 0; i < env->names->len; i++)
 		g_string_append_printf (s, "%s=%s\n", (const gchar *) env->names->pdata[i],
 					(const gchar *) env->values->pdata[i]);

@@ -4,9 +4,10 @@
 /*
  * GRUB's environment block (grubenv), as grub-editenv and GRUB's load_env/save_env read and
  * write it: exactly 1024 bytes, the line "# GRUB Environment Block", then one "name=value"
- * line per variable, then '#' up to the end. The reader is strict: a block of another size,
- * without the header, with a line that is not name=value, a name given twice, a backslash
- * escape (which mediaupd never writes), or anything but '#' after the variables is
+ * line per variable (and "#" comment lines, kept as they are), then '#' up to the end. The
+ * reader is strict: a block of another size, without the header, with a line that is not
+ * name=value, a name given twice, a backslash escape (which mediaupd never writes), or
+ * anything but '#' after the variables is
  * MU_ERROR_CORRUPT_BOOT_ENV, so that a damaged block is refused and never rewritten.
  */
 
