@@ -366,6 +366,10 @@ check_policy (Install *in, MuPolicyUpdate *update, GError **error)
 		return FALSE;
 	blacklisted = mu_blacklist_commits (blacklist);
 	limits.blacklist = (const gchar *const *) blacklisted->pdata;
+	if (!mu_policy_check_blacklist (update, limits.blacklist, error)) {
+		mu_event_blacklisted_refused (update->to_commit, update->version);
+		return FALSE;
+	}
 	/* On a device the sysroot is "/" and must be the booted one. */
 	in->target = mu_ostree_target_open (in->config->sysroot,
 					    g_str_equal (in->config->sysroot, "/"), in->cancellable,
@@ -380,11 +384,8 @@ check_policy (Install *in, MuPolicyUpdate *update, GError **error)
 								    update->from_commit);
 	if (!mu_ostree_target_free_bytes (in->target, &limits.free_bytes, error))
 		return FALSE;
-	if (!mu_policy_check (&system, update, &limits, error)) {
-		if (g_error_matches (*error, MU_ERROR, MU_ERROR_BLACKLISTED))
-			mu_event_blacklisted_refused (update->to_commit, update->version);
+	if (!mu_policy_check (&system, update, &limits, error))
 		return FALSE;
-	}
 	/* v2: the tree's OS is known before the apply, from the signed header. */
 	if (in->header != NULL && mu_policy_needs_tree_check (update))
 		return mu_bundle_v2_check_tree_os (in->header, &system, error);

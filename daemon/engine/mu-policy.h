@@ -56,6 +56,12 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_policy_check (const MuPolicySystem *system, const MuPolicyUpdate *update,
 			  const MuPolicyLimits *limits, GError **error);
 
+/* The first check of mu_policy_check(), on its own: it needs nothing of the system, so the
+ * engine makes it before it even opens the sysroot. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_policy_check_blacklist (const MuPolicyUpdate *update, const gchar *const *blacklist,
+				    GError **error);
+
 /*
  * A commit bound to no ref and no collection says which OS it is for only in its tree:
  * after the apply, mu_policy_check_tree_os() must accept the tree's os-release.

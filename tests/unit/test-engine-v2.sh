@@ -133,9 +133,21 @@ t_v1_gate() {
 		--disable-locks
 	refused "$W/b/as-v1.bundle" UnsupportedFormat discover | grep -q 'Formats=1;2'
 }
+# A commit that failed to boot here: Blacklisted from the signed header, before any key; the
+# blacklist file is left as it was.
+t_blacklisted() {
+	local v2 before result
+	v2=$(ostree rev-parse --repo="$W/repo" "$REF")
+	printf '[Commit %s]\nVersion=2.0\nTime=1\n' "$v2" >"$W/state/blacklist"
+	before=$(sha256sum <"$W/state/blacklist")
+	result=$(refused "$GOOD" Blacklisted check)
+	grep -q "clear-blacklist $v2" <<<"$result" || fail "no hint: $result"
+	[ "$(sha256sum <"$W/state/blacklist")" = "$before" ] || fail "the blacklist changed"
+	rm "$W/state/blacklist"
+}
 
 setup
-echo "1..10"
+echo "1..11"
 check "a good v2 bundle reaches the policy check before any key" t_good_reaches_check
 check "signed by an unknown key: SignatureInvalid before any key" t_unknown_signer
 check "signed by a revoked key: KeyRevoked before any key" t_revoked_signer
@@ -146,4 +158,5 @@ check "no signed header: Unsigned before any key" t_no_token
 check "two signed headers: CorruptBundle before any key" t_two_tokens
 check "cut short: CorruptBundle before any key" t_truncated
 check "a v1 bundle under the default configuration: UnsupportedFormat before any key" t_v1_gate
+check "a blacklisted commit: Blacklisted before any key" t_blacklisted
 [ "$TESTS_FAILED" = 0 ]
