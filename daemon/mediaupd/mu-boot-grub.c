@@ -90,6 +90,7 @@ grub_read (const MuConfig *config, MuBootCounter *out_counter, GError **error)
 
 const MuBootBackend mu_boot_backend_grub = {
 	.name = "grub",
+	.counts = TRUE,
 	.arm = grub_arm,
 	.disarm = grub_disarm,
 	.read = grub_read,

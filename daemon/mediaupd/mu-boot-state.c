@@ -28,6 +28,7 @@ none_read (const MuConfig *config, MuBootCounter *out_counter, GError **error)
 
 static const MuBootBackend backend_none = {
 	.name = "none",
+	.counts = FALSE,
 	.arm = none_nothing,
 	.disarm = none_nothing,
 	.read = none_read,
@@ -68,7 +69,8 @@ mu_boot_arm (const MuBootBackend *backend, const MuConfig *config, MuDaemonState
 		g_prefix_error (error, "boot counter (%s): ", backend->name);
 		return FALSE;
 	}
-	mu_event_boot_armed (commit, version, backend->name);
+	if (backend->counts)
+		mu_event_boot_armed (commit, version, backend->name);
 	return TRUE;
 }
 

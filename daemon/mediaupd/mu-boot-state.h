@@ -34,6 +34,8 @@ gboolean mu_boot_counter_exhausted (const MuBootCounter *counter);
 
 typedef struct {
 	const gchar *name;
+	/* FALSE for "none": nothing is armed, so no arming is announced. */
+	gboolean counts;
 	/* A deploy made a new default deployment: arm the counter (count 0). */
 	gboolean (*arm) (const MuConfig *config, GError **error);
 	/* No trial under way any more: disarm the counter. */

@@ -142,6 +142,7 @@ uboot_read (const MuConfig *config, MuBootCounter *out_counter, GError **error)
 
 const MuBootBackend mu_boot_backend_uboot = {
 	.name = "uboot",
+	.counts = TRUE,
 	.arm = uboot_arm,
 	.disarm = uboot_disarm,
 	.read = uboot_read,

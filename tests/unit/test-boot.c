@@ -317,13 +317,14 @@ make_uboot_env (Fixture *f, const gchar *vars)
 	return g_steal_pointer (&bin);
 }
 
-static gchar *
-fw_get (Fixture *f, const gchar *name)
+/* fw_printenv reads @name as @expected. */
+static void
+assert_fw (Fixture *f, const gchar *name, const gchar *expected)
 {
 	g_autofree gchar *out = run ((const gchar *[]){
 		"fw_printenv", "-c", f->config->uboot_env_config, "-n", name, NULL });
 
-	return g_strdup (g_strstrip (out));
+	g_assert_cmpstr (g_strstrip (out), ==, expected);
 }
 
 static void
@@ -352,11 +353,11 @@ test_uboot_backend (Fixture *f, gconstpointer data)
 
 	g_assert_true (uboot->arm (f->config, &error));
 	g_assert_no_error (error);
-	g_assert_cmpstr (fw_get (f, "upgrade_available"), ==, "1");
-	g_assert_cmpstr (fw_get (f, "bootcount"), ==, "0");
+	assert_fw (f, "upgrade_available", "1");
+	assert_fw (f, "bootcount", "0");
 	/* The board's own limit stays; other variables too. */
-	g_assert_cmpstr (fw_get (f, "bootlimit"), ==, "2");
-	g_assert_cmpstr (fw_get (f, "bootcmd"), ==, "run distro_bootcmd");
+	assert_fw (f, "bootlimit", "2");
+	assert_fw (f, "bootcmd", "run distro_bootcmd");
 	g_assert_true (uboot->read (f->config, &counter, &error));
 	g_assert_true (counter.armed);
 	g_assert_cmpuint (counter.count, ==, 0);
@@ -372,8 +373,8 @@ test_uboot_backend (Fixture *f, gconstpointer data)
 
 	g_assert_true (uboot->disarm (f->config, &error));
 	g_assert_no_error (error);
-	g_assert_cmpstr (fw_get (f, "upgrade_available"), ==, "0");
-	g_assert_cmpstr (fw_get (f, "bootcount"), ==, "0");
+	assert_fw (f, "upgrade_available", "0");
+	assert_fw (f, "bootcount", "0");
 	g_assert_true (uboot->read (f->config, &counter, &error));
 	g_assert_false (counter.armed);
 }
@@ -392,7 +393,7 @@ test_uboot_backend_no_limit (Fixture *f, gconstpointer data)
 	f->config->boot_limit = 5;
 	g_assert_true (uboot->arm (f->config, &error));
 	g_assert_no_error (error);
-	g_assert_cmpstr (fw_get (f, "bootlimit"), ==, "5");
+	assert_fw (f, "bootlimit", "5");
 }
 
 /* A damaged environment (CRC mismatch) and a fw_env.config naming nothing are refused, and
@@ -480,6 +481,7 @@ fake_read (const MuConfig *config, MuBootCounter *out_counter, GError **error)
 
 static const MuBootBackend fake_backend = {
 	.name = "fake",
+	.counts = TRUE,
 	.arm = fake_arm,
 	.disarm = fake_disarm,
 	.read = fake_read,
@@ -664,6 +666,7 @@ test_boot_backends_by_name (void)
 
 		g_assert_nonnull (b);
 		g_assert_cmpstr (b->name, ==, names[i]);
+		g_assert_cmpint (b->counts, ==, i != 0);
 		g_assert_nonnull (b->arm);
 		g_assert_nonnull (b->disarm);
 		g_assert_nonnull (b->read);
