@@ -50,6 +50,9 @@ mu_config_new_defaults (void)
 	config->media_source = g_strdup ("udisks");
 	config->reboot_policy = g_strdup ("after-removal");
 	config->boot_backend = g_strdup ("none");
+	config->uboot_env_config = g_strdup ("/etc/fw_env.config");
+	config->grubenv = g_strdup ("/boot/grub/grubenv");
+	config->boot_limit = 3;
 	return config;
 }
 
@@ -70,6 +73,8 @@ mu_config_free (MuConfig *config)
 	g_free (config->media_source);
 	g_free (config->reboot_policy);
 	g_free (config->boot_backend);
+	g_free (config->uboot_env_config);
+	g_free (config->grubenv);
 	g_free (config);
 }
 
@@ -354,11 +359,14 @@ consume_daemon (GKeyFile *kf, MuConfig *c, GError **error)
 {
 	const gchar *sources[] = { "udisks", "none", NULL };
 	const gchar *policies[] = { "after-removal", "immediate", "never", NULL };
-	const gchar *backends[] = { "none", NULL };
+	const gchar *backends[] = { "none", "uboot", "grub", NULL };
 
 	return consume_choice (kf, "Media", "Source", sources, &c->media_source, error) &&
 	       consume_choice (kf, "Reboot", "Policy", policies, &c->reboot_policy, error) &&
-	       consume_choice (kf, "Boot", "Backend", backends, &c->boot_backend, error);
+	       consume_choice (kf, "Boot", "Backend", backends, &c->boot_backend, error) &&
+	       consume_path (kf, "Boot", "UBootEnvConfig", &c->uboot_env_config, error) &&
+	       consume_path (kf, "Boot", "GrubEnv", &c->grubenv, error) &&
+	       consume_uint (kf, "Boot", "BootLimit", 1, 100, &c->boot_limit, error);
 }
 
 /* Whatever is left after consuming the known keys is a mistake in the file. */

@@ -38,8 +38,15 @@ G_BEGIN_DECLS
  *                              system bus, the default) or none (only ApplyBundle over D-Bus)
  *   [Reboot]     Policy=       after a successful install from a medium with no agent:
  *                              after-removal (the default), immediate or never
- *   [Boot]       Backend=      the boot-state backend MarkBootSuccessful uses: none (records
- *                              the booted commit as the last good one in the state file)
+ *   [Boot]       Backend=      the boot counter armed after a deploy and disarmed by
+ *                              MarkBootSuccessful: none (no counter; only the state file
+ *                              records the last good commit), uboot (upgrade_available,
+ *                              bootcount, bootlimit through libubootenv) or grub (grubenv:
+ *                              docs/boot-counting.md)
+ *                UBootEnvConfig=  the fw_env.config libubootenv reads (/etc/fw_env.config)
+ *                GrubEnv=      the GRUB environment block (/boot/grub/grubenv)
+ *                BootLimit=    boots of a new version before the fallback (3), where the
+ *                              boot loader's environment does not set it
  */
 typedef struct {
 	GStrv key_dirs;
@@ -64,6 +71,9 @@ typedef struct {
 	gchar *media_source;
 	gchar *reboot_policy;
 	gchar *boot_backend;
+	gchar *uboot_env_config;
+	gchar *grubenv;
+	guint32 boot_limit;
 } MuConfig;
 
 #define MU_CONFIG_DEFAULT_PATH MEDIAUPD_SYSCONFDIR "/mediaupd.conf"

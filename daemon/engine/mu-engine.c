@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "mu-blacklist.h"
 #include "mu-bundle-format.h"
 #include "mu-bundle-v2.h"
 #include "mu-delta.h"
@@ -355,7 +356,20 @@ check_policy (Install *in, MuPolicyUpdate *update, GError **error)
 		.margin_bytes = in->config->free_space_margin,
 	};
 
+	g_autoptr (GPtrArray) blacklist = NULL;
+	g_autoptr (GPtrArray) blacklisted = NULL;
+
 	enter (in, MU_PHASE_CHECK);
+	/* Versions that failed to boot here are never tried again (mu-blacklist.h). */
+	blacklist = mu_blacklist_load (in->config->state_dir, error);
+	if (blacklist == NULL)
+		return FALSE;
+	blacklisted = mu_blacklist_commits (blacklist);
+	limits.blacklist = (const gchar *const *) blacklisted->pdata;
+	if (!mu_policy_check_blacklist (update, limits.blacklist, error)) {
+		mu_event_blacklisted_refused (update->to_commit, update->version);
+		return FALSE;
+	}
 	/* On a device the sysroot is "/" and must be the booted one. */
 	in->target = mu_ostree_target_open (in->config->sysroot,
 					    g_str_equal (in->config->sysroot, "/"), in->cancellable,
@@ -368,8 +382,9 @@ check_policy (Install *in, MuPolicyUpdate *update, GError **error)
 	if (update->from_commit != NULL)
 		update->from_present = mu_ostree_target_has_commit (in->target,
 								    update->from_commit);
-	if (!mu_ostree_target_free_bytes (in->target, &limits.free_bytes, error) ||
-	    !mu_policy_check (&system, update, &limits, error))
+	if (!mu_ostree_target_free_bytes (in->target, &limits.free_bytes, error))
+		return FALSE;
+	if (!mu_policy_check (&system, update, &limits, error))
 		return FALSE;
 	/* v2: the tree's OS is known before the apply, from the signed header. */
 	if (in->header != NULL && mu_policy_needs_tree_check (update))

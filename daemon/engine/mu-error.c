@@ -37,6 +37,8 @@ static const gchar *const error_names[MU_ERROR_LAST] = {
 	[MU_ERROR_NOT_RUNNING] = "NotRunning",
 	[MU_ERROR_WORKER_FAILED] = "WorkerFailed",
 	[MU_ERROR_SUPERSEDED] = "Superseded",
+	[MU_ERROR_BLACKLISTED] = "Blacklisted",
+	[MU_ERROR_CORRUPT_BOOT_ENV] = "CorruptBootEnv",
 };
 
 const gchar *

@@ -40,6 +40,8 @@ typedef enum {
 	MU_ERROR_NOT_RUNNING,       /* NotRunning: no install to act on (Cancel when idle) */
 	MU_ERROR_WORKER_FAILED,     /* WorkerFailed: the install process died without a result */
 	MU_ERROR_SUPERSEDED,        /* Superseded: a newer bundle on the same medium was chosen */
+	MU_ERROR_BLACKLISTED,       /* Blacklisted: the update's commit failed to boot before */
+	MU_ERROR_CORRUPT_BOOT_ENV,  /* CorruptBootEnv: the boot loader's environment is damaged */
 	MU_ERROR_LAST
 } MuErrorCode;
 

@@ -27,6 +27,7 @@ mu_error_is_refusal (const GError *error)
 	case MU_ERROR_MISSING_FROM_COMMIT:
 	case MU_ERROR_CORRUPT_DELTA:
 	case MU_ERROR_ALREADY_INSTALLED:
+	case MU_ERROR_BLACKLISTED:
 		return TRUE;
 	default:
 		return FALSE;
@@ -121,6 +122,13 @@ mu_error_advice (const GError *error)
 		       "support with the output of 'journalctl -u mediaupd'.";
 	case MU_ERROR_SUPERSEDED:
 		return "Nothing to do: a newer bundle on the same medium was installed instead.";
+	case MU_ERROR_BLACKLISTED:
+		return "This version failed to boot on this device before and was rolled back; "
+		       "use a newer bundle. Only when the cause is known to be fixed, allow it again "
+		       "with 'mediaupdctl clear-blacklist COMMIT'.";
+	case MU_ERROR_CORRUPT_BOOT_ENV:
+		return "The boot loader's environment is damaged or missing; restore it (U-Boot: "
+		       "fw_setenv, GRUB: grub-editenv) before the next update.";
 	default:
 		return "Check the journal lines before this one for the cause; if it persists, "
 		       "contact support with the output of 'journalctl -u mediaupd'.";
@@ -296,4 +304,57 @@ mu_event_boot_marked_good (const gchar *commit, const gchar *backend)
 			  "MESSAGE",
 			  "The booted system (commit %s) was marked good (boot-state backend %s)",
 			  E (commit), backend);
+}
+
+void
+mu_event_boot_armed (const gchar *commit, const gchar *version, const gchar *backend)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID", MU_EVENT_BOOT_ARMED_ID,
+			  "MEDIAUPD_EVENT", "boot-armed", "MEDIAUPD_COMMIT", E (commit),
+			  "MEDIAUPD_VERSION", E (version), "MEDIAUPD_BOOT_BACKEND", backend,
+			  "MESSAGE",
+			  "The boot counter is armed for commit %s (version %s, boot-state backend "
+			  "%s): the device falls back if it does not boot",
+			  E (commit), E (version), backend);
+}
+
+void
+mu_event_rolled_back (const gchar *failed_commit, const gchar *failed_version,
+		      const gchar *booted_commit, const gchar *backend)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID", MU_EVENT_ROLLED_BACK_ID,
+			  "MEDIAUPD_EVENT", "rolled-back", "MEDIAUPD_COMMIT", E (failed_commit),
+			  "MEDIAUPD_VERSION", E (failed_version), "MEDIAUPD_BOOTED_COMMIT",
+			  E (booted_commit), "MEDIAUPD_BOOT_BACKEND", backend, "MESSAGE",
+			  "The update to commit %s (version %s) did not boot: the boot loader fell "
+			  "back to commit %s; the failed version was removed and blacklisted",
+			  E (failed_commit), E (failed_version), E (booted_commit));
+}
+
+void
+mu_event_blacklisted_refused (const gchar *commit, const gchar *version)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID",
+			  MU_EVENT_BLACKLISTED_REFUSED_ID, "MEDIAUPD_EVENT", "blacklisted-refused",
+			  "MEDIAUPD_COMMIT", E (commit), "MEDIAUPD_VERSION", E (version),
+			  "MEDIAUPD_ERROR", mu_error_code_to_name (MU_ERROR_BLACKLISTED), "MESSAGE",
+			  "Refused the update to commit %s (version %s): it failed to boot on this "
+			  "device before",
+			  E (commit), E (version));
+}
+
+void
+mu_event_blacklist_cleared (const gchar *commit)
+{
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
+			  MU_EVENT_BLACKLIST_CLEARED_ID, "MEDIAUPD_EVENT", "blacklist-cleared",
+			  "MEDIAUPD_COMMIT", commit != NULL ? commit : "", "MESSAGE",
+			  "The blacklist of failed versions was cleared (%s)",
+			  commit != NULL ? commit : "every commit");
 }

@@ -28,6 +28,10 @@ G_BEGIN_DECLS
 #define MU_EVENT_REBOOT_PENDING_ID "9102871f0870444ca54efed658230120"
 #define MU_EVENT_REBOOTING_ID "67276b80ebe3473287c878a0aa403a95"
 #define MU_EVENT_BOOT_MARKED_GOOD_ID "9c8e5c9228d7473da7ef10b54e02cf16"
+#define MU_EVENT_BOOT_ARMED_ID "3f1c2b8e6d0a4c59a2e7b41d9c06f853"
+#define MU_EVENT_ROLLED_BACK_ID "c47d0e91b3a84f2e8d65f0a2b19e7c34"
+#define MU_EVENT_BLACKLISTED_REFUSED_ID "5e9a83c2d7f14b60b8c3a1e4f2d6097b"
+#define MU_EVENT_BLACKLIST_CLEARED_ID "a81f64d2c09e4b7385e2d1c6f4b3a950"
 
 /* A candidate bundle file was found on a medium. */
 void mu_event_bundle_found (const gchar *path, guint64 size);
@@ -72,6 +76,20 @@ void mu_event_rebooting (const gchar *reason);
 
 /* The booted deployment @commit was recorded as good by the boot-state backend @backend. */
 void mu_event_boot_marked_good (const gchar *commit, const gchar *backend);
+
+/* After a deploy of @commit, the backend @backend armed the boot counter. */
+void mu_event_boot_armed (const gchar *commit, const gchar *version, const gchar *backend);
+
+/* At start: the boot loader fell back from @failed_commit to @booted_commit, which was then
+ * undeployed and blacklisted. */
+void mu_event_rolled_back (const gchar *failed_commit, const gchar *failed_version,
+			   const gchar *booted_commit, const gchar *backend);
+
+/* A bundle carried @commit, which is blacklisted (MU_ERROR_BLACKLISTED). */
+void mu_event_blacklisted_refused (const gchar *commit, const gchar *version);
+
+/* The blacklist lost @commit (NULL: every commit). */
+void mu_event_blacklist_cleared (const gchar *commit);
 
 /* TRUE for codes that describe an unacceptable bundle rather than a failure. */
 gboolean mu_error_is_refusal (const GError *error);

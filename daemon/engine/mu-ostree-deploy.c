@@ -77,3 +77,53 @@ mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancellable *can
 			   target->refspec, local_error->message);
 	return TRUE;
 }
+
+gboolean
+mu_ostree_undeploy (const gchar *path, const gchar *commit, guint *ret_removed, GError **error)
+{
+	g_autoptr (GFile) file = g_file_new_for_path (path);
+	g_autoptr (OstreeSysroot) sysroot = ostree_sysroot_new (file);
+	g_autoptr (GPtrArray) deployments = NULL;
+	g_autoptr (GPtrArray) kept = g_ptr_array_new_with_free_func (g_object_unref);
+	OstreeDeployment *booted;
+	gboolean ok;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (!ostree_sysroot_load (sysroot, NULL, error) || !ostree_sysroot_lock (sysroot, error))
+		return FALSE;
+	/* Reload under the lock: another writer may have changed things meanwhile. */
+	if (!ostree_sysroot_load (sysroot, NULL, error)) {
+		ostree_sysroot_unlock (sysroot);
+		return FALSE;
+	}
+	booted = ostree_sysroot_get_booted_deployment (sysroot);
+	deployments = ostree_sysroot_get_deployments (sysroot);
+	for (guint i = 0; i < deployments->len; i++) {
+		OstreeDeployment *d = deployments->pdata[i];
+
+		if (g_str_equal (ostree_deployment_get_csum (d), commit) &&
+		    (booted == NULL || !ostree_deployment_equal (d, booted)))
+			continue;
+		g_ptr_array_add (kept, g_object_ref (d));
+	}
+	if (kept->len == deployments->len) {
+		ostree_sysroot_unlock (sysroot);
+		if (ret_removed != NULL)
+			*ret_removed = 0;
+		return TRUE;
+	}
+	if (kept->len == 0) {
+		ostree_sysroot_unlock (sysroot);
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "undeploy: %s is the only deployment; it is kept", commit);
+		return FALSE;
+	}
+	/* The boot configuration is swapped atomically, and what is no longer deployed is
+	 * cleaned up. */
+	ok = ostree_sysroot_write_deployments (sysroot, kept, NULL, error);
+	ostree_sysroot_unlock (sysroot);
+	if (ok && ret_removed != NULL)
+		*ret_removed = deployments->len - kept->len;
+	return ok;
+}

@@ -101,6 +101,16 @@ gboolean mu_ostree_deploy (MuOstreeTarget *target, const gchar *commit, GCancell
 			   GError **error);
 
 /*
+ * Removes every deployment of @commit from the sysroot at @path, except the booted one, and
+ * writes the boot configuration without them (atomically), as after a rollback: the next
+ * boot does not try the failed version again. Takes the sysroot lock. Nothing to remove is
+ * no error (*@ret_removed, optional, is 0).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_ostree_undeploy (const gchar *path, const gchar *commit, guint *ret_removed,
+			     GError **error);
+
+/*
  * What a status display shows: the current deployment (the booted one; the default one of a
  * sysroot that is not booted) and the pending one (the default when it is not the booted
  * one). Commits and versions are NULL where there is none. Read without the sysroot lock:

@@ -197,13 +197,33 @@ mu_policy_check_tree_os (const MuPolicySystem *system, const MuOsRelease *tree, 
 }
 
 gboolean
+mu_policy_check_blacklist (const MuPolicyUpdate *update, const gchar *const *blacklist,
+			   GError **error)
+{
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (blacklist == NULL || update->to_commit == NULL ||
+	    !g_strv_contains (blacklist, update->to_commit))
+		return TRUE;
+	g_set_error (error, MU_ERROR, MU_ERROR_BLACKLISTED,
+		     "commit %s%s%s%s failed to boot on this device before and was rolled "
+		     "back; use a newer bundle, or allow it again with 'mediaupdctl "
+		     "clear-blacklist %s'",
+		     update->to_commit, update->version != NULL ? " (version " : "",
+		     update->version != NULL ? update->version : "",
+		     update->version != NULL ? ")" : "", update->to_commit);
+	return FALSE;
+}
+
+gboolean
 mu_policy_check (const MuPolicySystem *system, const MuPolicyUpdate *update,
 		 const MuPolicyLimits *limits, GError **error)
 {
 	g_return_val_if_fail (system != NULL && update != NULL && limits != NULL, FALSE);
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-	if (!check_bindings (system, update, limits, error) ||
+	if (!mu_policy_check_blacklist (update, limits->blacklist, error) ||
+	    !check_bindings (system, update, limits, error) ||
 	    !check_not_installed (system, update, error))
 		return FALSE;
 	if (!limits->allow_downgrade &&

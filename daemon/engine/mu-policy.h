@@ -39,11 +39,13 @@ typedef struct {
 	gboolean require_bindings; /* refuse a commit bound to no ref or collection */
 	guint64 free_bytes;        /* free in the sysroot repo's filesystem */
 	guint64 margin_bytes;      /* kept free beyond needed_bytes */
+	/* Commits that failed to boot here (mu-blacklist.h), NULL-terminated, or NULL. */
+	const gchar *const *blacklist;
 } MuPolicyLimits;
 
 /*
  * Decides whether @update may be applied on @system. Refusals, in the order checked:
- * MU_ERROR_WRONG_OS (ref or collection binding does not name this device's OS; or no
+ * MU_ERROR_BLACKLISTED (the to-commit is on @limits->blacklist), MU_ERROR_WRONG_OS (ref or collection binding does not name this device's OS; or no
  * binding at all while bindings are required or this device's OS has no ID to compare the
  * tree with), MU_ERROR_ALREADY_INSTALLED (the booted or the pending commit),
  * MU_ERROR_DOWNGRADE (older timestamp, or lower version when both have one, than the
@@ -53,6 +55,12 @@ typedef struct {
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_policy_check (const MuPolicySystem *system, const MuPolicyUpdate *update,
 			  const MuPolicyLimits *limits, GError **error);
+
+/* The first check of mu_policy_check(), on its own: it needs nothing of the system, so the
+ * engine makes it before it even opens the sysroot. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_policy_check_blacklist (const MuPolicyUpdate *update, const gchar *const *blacklist,
+				    GError **error);
 
 /*
  * A commit bound to no ref and no collection says which OS it is for only in its tree:

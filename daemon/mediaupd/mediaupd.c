@@ -13,9 +13,11 @@
  *                             system bus, or none (the daemon then installs only what
  *                             ApplyBundle passes; the host tests run it so)
  *                    [Reboot] Policy=after-removal|immediate|never
- *                    [Boot]   Backend=none
+ *                    [Boot]   Backend=none|uboot|grub, UBootEnvConfig=, GrubEnv=,
+ *                             BootLimit=   the boot counter (docs/boot-counting.md)
  *                  and [Paths] StateDirectory= (the saved last result, pending
- *                  deployment), RuntimeDirectory= (the install lock, mount points).
+ *                  deployment, the blacklist of versions that failed to boot),
+ *                  RuntimeDirectory= (the install lock, mount points).
  * --version        prints the version.
  *
  * Environment:

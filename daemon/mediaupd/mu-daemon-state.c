@@ -35,6 +35,8 @@ mu_daemon_state_free (MuDaemonState *s)
 	g_free (s->pending_commit);
 	g_free (s->pending_version);
 	g_free (s->last_good_commit);
+	g_free (s->rolled_back_commit);
+	g_free (s->rolled_back_version);
 	g_free (s);
 }
 
@@ -76,6 +78,8 @@ mu_daemon_state_load (const gchar *state_dir)
 	take_string (kf, "Pending", "Commit", &s->pending_commit);
 	take_string (kf, "Pending", "Version", &s->pending_version);
 	take_string (kf, "Boot", "LastGood", &s->last_good_commit);
+	take_string (kf, "Boot", "RolledBackFrom", &s->rolled_back_commit);
+	take_string (kf, "Boot", "RolledBackVersion", &s->rolled_back_version);
 	/* Only our own names: a value from elsewhere would otherwise reach D-Bus clients. */
 	if (*s->error_name != '\0' && (!g_str_has_prefix (s->error_name, MU_ERROR_DBUS_PREFIX) ||
 				       !g_dbus_is_interface_name (s->error_name))) {
@@ -112,6 +116,8 @@ mu_daemon_state_save (const MuDaemonState *s, const gchar *state_dir, GError **e
 	set_optional (kf, "Pending", "Commit", s->pending_commit);
 	set_optional (kf, "Pending", "Version", s->pending_version);
 	set_optional (kf, "Boot", "LastGood", s->last_good_commit);
+	set_optional (kf, "Boot", "RolledBackFrom", s->rolled_back_commit);
+	set_optional (kf, "Boot", "RolledBackVersion", s->rolled_back_version);
 	data = g_key_file_to_data (kf, &len, NULL);
 	if (g_mkdir_with_parents (state_dir, 0755) < 0) {
 		int saved = errno;

@@ -7,7 +7,9 @@
  *
  *   [LastResult] Error= (D-Bus error name, "" after a success) Message= Bundle= Time= (µs)
  *   [Pending]    Commit= Version=   the deployment an install made, until it boots
- *   [Boot]       LastGood=          the commit last marked good (boot-state backend none)
+ *   [Boot]       LastGood=          the commit last marked good
+ *                RolledBackFrom= RolledBackVersion=   the deployment the boot loader last
+ *                                   fell back from (mu-boot-state.h)
  *
  * A missing file is an empty state; a damaged one is logged and read as empty, so that
  * the daemon always starts.
@@ -25,6 +27,8 @@ typedef struct {
 	gchar *pending_commit;
 	gchar *pending_version;
 	gchar *last_good_commit;
+	gchar *rolled_back_commit;
+	gchar *rolled_back_version;
 } MuDaemonState;
 
 MuDaemonState *mu_daemon_state_new (void);

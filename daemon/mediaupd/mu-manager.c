@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "mu-blacklist.h"
 #include "mu-boot-state.h"
 #include "mu-candidates.h"
 #include "mu-daemon-state.h"
@@ -187,6 +188,38 @@ publish_last_error (MuManager *m)
 {
 	mu_dbus_manager1_set_last_error (m->skeleton, g_variant_new ("(ss)", m->state->error_name,
 								     m->state->message));
+}
+
+/* The boot counter and what the state and the blacklist say, as properties. */
+static void
+publish_boot (MuManager *m)
+{
+	MuBootCounter counter = { .limit = m->config->boot_limit };
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GPtrArray) entries = mu_blacklist_load (m->config->state_dir, &error);
+	g_autoptr (GPtrArray) commits = NULL;
+
+	if (entries == NULL) {
+		g_warning ("%s", error->message);
+		g_clear_error (&error);
+		entries = g_ptr_array_new ();
+	}
+	commits = mu_blacklist_commits (entries);
+	if (!m->boot->read (m->config, &counter, &error)) {
+		g_warning ("boot counter (%s): %s", m->boot->name, error->message);
+		counter = (MuBootCounter){ .limit = m->config->boot_limit };
+	}
+#define S(x) ((x) != NULL ? (x) : "")
+	mu_dbus_manager1_set_boot_counter (m->skeleton,
+					   g_variant_new ("(buu)", counter.armed, counter.count,
+							  counter.limit));
+	mu_dbus_manager1_set_last_good_commit (m->skeleton, S (m->state->last_good_commit));
+	mu_dbus_manager1_set_rolled_back_from (m->skeleton,
+					       g_variant_new ("(ss)",
+							      S (m->state->rolled_back_commit),
+							      S (m->state->rolled_back_version)));
+#undef S
+	mu_dbus_manager1_set_blacklist (m->skeleton, (const gchar *const *) commits->pdata);
 }
 
 static void
@@ -570,14 +603,19 @@ record_result (MuManager *m, Job *job, const GError *error, GVariant *details)
 	m->state->time_us = g_get_real_time ();
 	if (error == NULL && details != NULL &&
 	    g_variant_lookup (details, "to-commit", "&s", &commit)) {
-		g_free (m->state->pending_commit);
-		g_free (m->state->pending_version);
-		m->state->pending_commit = g_strdup (commit);
-		m->state->pending_version = g_variant_lookup (details, "version", "&s", &version)
-						    ? g_strdup (version)
-						    : NULL;
+		g_autoptr (GError) arm_error = NULL;
+
+		if (!g_variant_lookup (details, "version", "&s", &version))
+			version = NULL;
+		/* The update is deployed either way; without a counter a failed boot of it
+		 * needs a hand to fall back. */
+		if (!mu_boot_arm (m->boot, m->config, m->state, commit, version, &arm_error))
+			g_warning ("%s; the update is deployed but a failed boot of it will not "
+				   "fall back by itself",
+				   arm_error->message);
 	}
 	save_state (m);
+	publish_boot (m);
 	publish_last_error (m);
 	mu_dbus_manager1_emit_completed (m->skeleton, error == NULL, m->state->error_name,
 					 m->state->message);
@@ -913,17 +951,31 @@ on_mark_boot_successful (MuDBusManager1 *skeleton, GDBusMethodInvocation *invoca
 
 		return refuse (invocation, MU_ERROR_FAILED, message);
 	}
-	if (!m->boot->mark_good (m->state, status.current_commit, &error))
+	if (!mu_boot_mark_good (m->boot, m->config, m->state, status.current_commit, &error))
 		return refuse (invocation,
 			       error->domain == MU_ERROR ? error->code : MU_ERROR_FAILED,
 			       error->message);
-	if (g_strcmp0 (m->state->pending_commit, status.current_commit) == 0) {
-		g_clear_pointer (&m->state->pending_commit, g_free);
-		g_clear_pointer (&m->state->pending_version, g_free);
-	}
 	save_state (m);
-	mu_event_boot_marked_good (status.current_commit, m->boot->name);
+	publish_boot (m);
 	mu_dbus_manager1_complete_mark_boot_successful (skeleton, invocation);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+on_clear_blacklist (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation,
+		    const gchar *commit, gpointer user_data)
+{
+	MuManager *m = user_data;
+	g_autoptr (GError) error = NULL;
+
+	if (!mu_blacklist_clear (m->config->state_dir, *commit != '\0' ? commit : NULL, &error))
+		return refuse (invocation,
+			       error->domain == MU_ERROR ? error->code : MU_ERROR_FAILED,
+			       error->message);
+	g_info ("blacklist cleared by %s", g_dbus_method_invocation_get_sender (invocation));
+	mu_event_blacklist_cleared (*commit != '\0' ? commit : NULL);
+	publish_boot (m);
+	mu_dbus_manager1_complete_clear_blacklist (skeleton, invocation);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -991,6 +1043,43 @@ on_unregister_agent (MuDBusManager1 *skeleton, GDBusMethodInvocation *invocation
 
 /* ---- life ---- */
 
+static gboolean
+undeploy (const gchar *sysroot, const gchar *commit, GError **error)
+{
+	guint removed = 0;
+
+	if (!mu_ostree_undeploy (sysroot, commit, &removed, error))
+		return FALSE;
+	g_info ("removed %u deployment(s) of commit %s", removed, commit);
+	return TRUE;
+}
+
+/* At start, before any install: did the boot loader give up on the last update? */
+static void
+check_rollback (MuManager *m)
+{
+	g_auto (MuOstreeStatus) status = { 0 };
+	g_autoptr (GError) error = NULL;
+	MuBootVerdict verdict = MU_BOOT_NOTHING;
+
+	if (m->state->pending_commit == NULL)
+		return;
+	if (!mu_ostree_read_status (m->config->sysroot, &status, &error)) {
+		g_debug ("no OSTree status of %s: %s", m->config->sysroot, error->message);
+		return;
+	}
+	if (!mu_boot_check_rollback (m->boot, m->config, m->state, status.current_commit, undeploy,
+				     &verdict, &error)) {
+		g_warning ("%s; tried again at the next start", error->message);
+		return;
+	}
+	if (verdict == MU_BOOT_ROLLED_BACK)
+		save_state (m);
+	else if (verdict == MU_BOOT_TRIAL)
+		g_info ("commit %s is on trial: it is marked good once the system booted fine",
+			status.current_commit);
+}
+
 MuManager *
 mu_manager_new (const MuConfig *config, const gchar *config_path, GDBusConnection *bus,
 		MuMediaSource *source)
@@ -1009,6 +1098,9 @@ mu_manager_new (const MuConfig *config, const gchar *config_path, GDBusConnectio
 	m->skeleton = mu_dbus_manager1_skeleton_new ();
 	mu_dbus_manager1_set_reboot_policy (m->skeleton, config->reboot_policy);
 	mu_dbus_manager1_set_agent (m->skeleton, "");
+	mu_dbus_manager1_set_boot_backend (m->skeleton, m->boot->name);
+	check_rollback (m);
+	publish_boot (m);
 	publish_queue (m);
 	publish_last_error (m);
 	set_progress (m, NULL);
@@ -1019,6 +1111,8 @@ mu_manager_new (const MuConfig *config, const gchar *config_path, GDBusConnectio
 	g_signal_connect (m->skeleton, "handle-cancel", G_CALLBACK (on_cancel), m);
 	g_signal_connect (m->skeleton, "handle-mark-boot-successful",
 			  G_CALLBACK (on_mark_boot_successful), m);
+	g_signal_connect (m->skeleton, "handle-clear-blacklist", G_CALLBACK (on_clear_blacklist),
+			  m);
 	g_signal_connect (m->skeleton, "handle-register-agent", G_CALLBACK (on_register_agent), m);
 	g_signal_connect (m->skeleton, "handle-unregister-agent", G_CALLBACK (on_unregister_agent),
 			  m);

@@ -26,6 +26,8 @@ static const Command commands[] = {
 	{ "watch", mu_ctl_cmd_watch, "follow the daemon (--agent: and hold back its reboots)" },
 	{ "cancel", mu_ctl_cmd_cancel, "stop the running install at its next safe point" },
 	{ "mark-good", mu_ctl_cmd_mark_good, "record that the booted version works" },
+	{ "clear-blacklist", mu_ctl_cmd_clear_blacklist,
+	  "accept a version again that failed to boot" },
 };
 
 static void

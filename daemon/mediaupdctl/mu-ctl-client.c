@@ -33,6 +33,8 @@ mu_ctl_cmd_status (int argc, char **argv)
 	g_autofree gchar *text = NULL;
 	GVariant *progress;
 	GVariant *last_error;
+	GVariant *boot_counter;
+	GVariant *rolled_back;
 	MuCtlStatus status = { 0 };
 	MuCtlExit exit_status = MU_CTL_EXIT_OK;
 	MuCtlOut out;
@@ -62,6 +64,17 @@ mu_ctl_cmd_status (int argc, char **argv)
 	status.reboot_policy = mu_dbus_manager1_get_reboot_policy (proxy);
 	status.agent = mu_dbus_manager1_get_agent (proxy);
 	status.queued_media = mu_dbus_manager1_get_queued_media (proxy);
+	status.boot_backend = mu_dbus_manager1_get_boot_backend (proxy);
+	boot_counter = mu_dbus_manager1_get_boot_counter (proxy);
+	if (boot_counter != NULL)
+		g_variant_get (boot_counter, "(buu)", &status.boot_armed, &status.boot_count,
+			       &status.boot_limit);
+	status.last_good_commit = mu_dbus_manager1_get_last_good_commit (proxy);
+	rolled_back = mu_dbus_manager1_get_rolled_back_from (proxy);
+	if (rolled_back != NULL)
+		g_variant_get (rolled_back, "(&s&s)", &status.rolled_back_commit,
+			       &status.rolled_back_version);
+	status.blacklist = mu_dbus_manager1_get_blacklist (proxy);
 
 	if (json) {
 		text = mu_ctl_status_to_json (&status);
@@ -256,10 +269,11 @@ mu_ctl_cmd_inspect (int argc, char **argv)
 	return MU_CTL_EXIT_OK;
 }
 
-/* A method without arguments nor results; @done is what to say after it. */
+/* A method without results; @done is what to say after it. With @arg_usage, it takes one
+ * string: the optional argument of the command ("" when not given). */
 static int
-simple_call (int argc, char **argv, const gchar *method, const gchar *summary,
-	     const gchar *description, const gchar *failed, const gchar *done)
+simple_call (int argc, char **argv, const gchar *method, const gchar *arg_usage,
+	     const gchar *summary, const gchar *description, const gchar *failed, const gchar *done)
 {
 	gboolean json = FALSE;
 	GOptionEntry entries[] = {
@@ -268,7 +282,10 @@ simple_call (int argc, char **argv, const gchar *method, const gchar *summary,
 		{ NULL },
 	};
 	g_autoptr (GOptionContext) ctx = g_option_context_new (summary);
-	g_autofree gchar *usage = g_strdup_printf ("mediaupdctl %s [--json]", argv[0]);
+	g_autofree gchar *usage = g_strdup_printf ("mediaupdctl %s [--json]%s%s", argv[0],
+						   arg_usage != NULL ? " " : "",
+						   arg_usage != NULL ? arg_usage : "");
+	GVariant *params = NULL;
 	g_autoptr (MuDBusManager1) proxy = NULL;
 	g_autoptr (GVariant) reply = NULL;
 	g_autoptr (GError) error = NULL;
@@ -277,14 +294,23 @@ simple_call (int argc, char **argv, const gchar *method, const gchar *summary,
 
 	g_option_context_add_main_entries (ctx, entries, NULL);
 	g_option_context_set_description (ctx, description);
-	if (!mu_ctl_parse_options (ctx, &argc, &argv, 0, usage))
+	if (!mu_ctl_parse_options (ctx, &argc, &argv, arg_usage != NULL ? -1 : 0, usage))
 		return MU_CTL_EXIT_USAGE;
+	if (arg_usage != NULL && argc > 2) {
+		g_printerr ("Too many arguments.\nUsage: %s\n", usage);
+		return MU_CTL_EXIT_USAGE;
+	}
+	if (arg_usage != NULL)
+		params = g_variant_new ("(s)", argc == 2 ? argv[1] : "");
 	mu_ctl_out_init (&out, json);
 	proxy = mu_ctl_connect (&out, &exit_status);
-	if (proxy == NULL)
+	if (proxy == NULL) {
+		if (params != NULL)
+			g_variant_unref (g_variant_ref_sink (params));
 		return exit_status;
-	reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, NULL, G_DBUS_CALL_FLAGS_NONE,
-					-1, NULL, &error);
+	}
+	reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), method, params,
+					G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
 	if (reply == NULL)
 		return mu_ctl_report_error (&out, failed, error);
 	if (json) {
@@ -301,7 +327,7 @@ int
 mu_ctl_cmd_mark_good (int argc, char **argv)
 {
 	return simple_call (
-		argc, argv, "MarkBootSuccessful", "- the booted version works",
+		argc, argv, "MarkBootSuccessful", NULL, "- the booted version works",
 		"Tells the daemon that the booted version works: the boot counter is\n"
 		"disarmed and it is recorded as the last good one. As root.\n\n" MU_CTL_EXIT_HELP,
 		"Marking the booted version as good failed",
@@ -311,11 +337,24 @@ mu_ctl_cmd_mark_good (int argc, char **argv)
 int
 mu_ctl_cmd_cancel (int argc, char **argv)
 {
-	return simple_call (argc, argv, "Cancel", "- stop the running install",
+	return simple_call (argc, argv, "Cancel", NULL, "- stop the running install",
 			    "Asks the daemon to stop the running install at its next safe point\n"
 			    "(never during deploy); the install then ends with Cancelled and the\n"
 			    "device as it was. NotRunning when nothing is being installed.\n"
 			    "As root.\n\n" MU_CTL_EXIT_HELP,
 			    "Cancel failed",
 			    "Asked the daemon to stop the install at its next safe point.");
+}
+
+int
+mu_ctl_cmd_clear_blacklist (int argc, char **argv)
+{
+	return simple_call (
+		argc, argv, "ClearBlacklist", "[COMMIT]",
+		"[COMMIT] - accept a version again that failed to boot",
+		"A version that failed to boot and was rolled back is on the blacklist: a\n"
+		"bundle carrying it is refused (Blacklisted). This removes COMMIT from the\n"
+		"list ('mediaupdctl status' shows it), or every commit when none is given.\n"
+		"Only when the cause of the failed boot is known to be fixed. As root.\n\n" MU_CTL_EXIT_HELP,
+		"Clearing the blacklist failed", "The blacklist was cleared.");
 }

@@ -374,6 +374,39 @@ mu_ctl_json_error (const gchar *dbus_error_name, const gchar *message)
 	return end_event (b);
 }
 
+static void
+add_boot_members (JsonBuilder *b, const MuCtlStatus *s)
+{
+	json_builder_set_member_name (b, "boot");
+	json_builder_begin_object (b);
+	add_optional_text (b, "backend", s->boot_backend);
+	json_builder_set_member_name (b, "armed");
+	json_builder_add_boolean_value (b, s->boot_armed);
+	json_builder_set_member_name (b, "count");
+	json_builder_add_int_value (b, s->boot_count);
+	json_builder_set_member_name (b, "limit");
+	json_builder_add_int_value (b, s->boot_limit);
+	add_optional_text (b, "last_good_commit", s->last_good_commit);
+	json_builder_set_member_name (b, "rolled_back_from");
+	if (s->rolled_back_commit != NULL && *s->rolled_back_commit != '\0') {
+		json_builder_begin_object (b);
+		add_optional_text (b, "commit", s->rolled_back_commit);
+		add_optional_text (b, "version", s->rolled_back_version);
+		json_builder_end_object (b);
+	} else {
+		json_builder_add_null_value (b);
+	}
+	json_builder_set_member_name (b, "blacklist");
+	json_builder_begin_array (b);
+	for (gsize i = 0; s->blacklist != NULL && s->blacklist[i] != NULL; i++) {
+		g_autofree gchar *escaped = mu_escape_untrusted (s->blacklist[i]);
+
+		json_builder_add_string_value (b, escaped);
+	}
+	json_builder_end_array (b);
+	json_builder_end_object (b);
+}
+
 gchar *
 mu_ctl_status_to_json (const MuCtlStatus *s)
 {
@@ -407,6 +440,7 @@ mu_ctl_status_to_json (const MuCtlStatus *s)
 		json_builder_add_string_value (b, escaped);
 	}
 	json_builder_end_array (b);
+	add_boot_members (b, s);
 	json_builder_end_object (b);
 	return mu_json_builder_to_line (b);
 }
@@ -428,6 +462,30 @@ append_deployment (GString *out, GPtrArray *pool, const gchar *title, const gcha
 	}
 	g_string_append_printf (out, "%-15s %s (commit %s)%s\n", title, or_none (pool, version),
 				mu_escape_untrusted_in (pool, commit), note);
+}
+
+/* Boot counter, last good, rolled back from, blacklist. */
+static void
+append_boot (GString *out, GPtrArray *pool, const MuCtlStatus *s)
+{
+	if (s->boot_armed)
+		g_string_append_printf (out, "%-15s %s, armed: %u of %u boots of the new version\n",
+					"Boot counter:", or_none (pool, s->boot_backend),
+					s->boot_count, s->boot_limit);
+	else
+		g_string_append_printf (out, "%-15s %s, not armed\n",
+					"Boot counter:", or_none (pool, s->boot_backend));
+	g_string_append_printf (out, "%-15s %s\n", "Last good:",
+				s->last_good_commit != NULL && *s->last_good_commit != '\0'
+					? mu_escape_untrusted_in (pool, s->last_good_commit)
+					: "none");
+	append_deployment (out, pool, "Rolled back:", s->rolled_back_version, s->rolled_back_commit,
+			   ", failed to boot");
+	if (s->blacklist == NULL || s->blacklist[0] == NULL)
+		g_string_append_printf (out, "%-15s none\n", "Blacklist:");
+	for (gsize i = 0; s->blacklist != NULL && s->blacklist[i] != NULL; i++)
+		g_string_append_printf (out, "%-15s %s\n", i == 0 ? "Blacklist:" : "",
+					mu_escape_untrusted_in (pool, s->blacklist[i]));
 }
 
 gchar *
@@ -460,12 +518,11 @@ mu_ctl_status_to_text (const MuCtlStatus *s)
 					"Agent:", mu_escape_untrusted_in (pool, s->agent));
 	else
 		g_string_append_printf (out, "%-15s none\n", "Agent:");
-	if (s->queued_media == NULL || s->queued_media[0] == NULL) {
+	if (s->queued_media == NULL || s->queued_media[0] == NULL)
 		g_string_append_printf (out, "%-15s none\n", "Queued media:");
-		return g_string_free (g_steal_pointer (&out), FALSE);
-	}
-	for (gsize i = 0; s->queued_media[i] != NULL; i++)
+	for (gsize i = 0; s->queued_media != NULL && s->queued_media[i] != NULL; i++)
 		g_string_append_printf (out, "%-15s %s\n", i == 0 ? "Queued media:" : "",
 					mu_escape_untrusted_in (pool, s->queued_media[i]));
+	append_boot (out, pool, s);
 	return g_string_free (g_steal_pointer (&out), FALSE);
 }

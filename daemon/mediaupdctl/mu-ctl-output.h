@@ -109,12 +109,21 @@ typedef struct {
 	const gchar *reboot_policy;
 	const gchar *agent;
 	const gchar *const *queued_media;
+	const gchar *boot_backend; /* "none", "uboot", "grub" */
+	gboolean boot_armed;
+	guint boot_count;
+	guint boot_limit;
+	const gchar *last_good_commit;
+	const gchar *rolled_back_commit; /* "" when there was no rollback */
+	const gchar *rolled_back_version;
+	const gchar *const *blacklist;
 } MuCtlStatus;
 
 /* One JSON object: "state", "progress" {phase, percentage, bytes_done, bytes_total},
  * "last_error" (null or {error, dbus_error, message}), "current_version", "current_commit",
  * "pending_version", "pending_commit" (null when "" on the bus), "reboot_policy", "agent"
- * (null when none), "queued_media" (an array). */
+ * (null when none), "queued_media" (an array), "boot" {backend, armed, count, limit,
+ * last_good_commit, rolled_back_from (null or {commit, version}), blacklist (an array)}. */
 gchar *mu_ctl_status_to_json (const MuCtlStatus *status) G_GNUC_WARN_UNUSED_RESULT;
 /* The same for people, one "Name:  value" line each, ending in a newline. */
 gchar *mu_ctl_status_to_text (const MuCtlStatus *status) G_GNUC_WARN_UNUSED_RESULT;

@@ -116,6 +116,30 @@ test_config_all_keys (void)
 	g_assert_cmpstr (config->runtime_dir, ==, "/tmp/run");
 }
 
+/* [Boot]: the defaults of a device, and each key. */
+static void
+test_config_boot (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuConfig) defaults = parse ("", &error);
+	g_autoptr (MuConfig) config = parse ("[Boot]\n"
+					     "Backend=grub\n"
+					     "GrubEnv=/efi/grubenv\n"
+					     "UBootEnvConfig=/tmp/fw_env.config\n"
+					     "BootLimit=5\n",
+					     &error);
+
+	g_assert_no_error (error);
+	g_assert_cmpstr (defaults->boot_backend, ==, "none");
+	g_assert_cmpstr (defaults->uboot_env_config, ==, "/etc/fw_env.config");
+	g_assert_cmpstr (defaults->grubenv, ==, "/boot/grub/grubenv");
+	g_assert_cmpuint (defaults->boot_limit, ==, 3);
+	g_assert_cmpstr (config->boot_backend, ==, "grub");
+	g_assert_cmpstr (config->grubenv, ==, "/efi/grubenv");
+	g_assert_cmpstr (config->uboot_env_config, ==, "/tmp/fw_env.config");
+	g_assert_cmpuint (config->boot_limit, ==, 5);
+}
+
 /* Each malformed file is refused with MU_ERROR_CONFIG and a message naming the culprit. */
 static void
 test_config_strict (void)
@@ -138,6 +162,10 @@ test_config_strict (void)
 		{ "no group at all\n", "test.conf" },
 		{ "[Update]\nSysroot=/a\nSysroot=/b\n", "Sysroot is given more than once" },
 		{ "[Update]\nSysroot=/a\n[Update]\nExtra=1\n", "unknown key 'Extra'" },
+		{ "[Boot]\nBackend=efi\n", "'efi' is not one of none, uboot, grub" },
+		{ "[Boot]\nBootLimit=0\n", "[Boot] BootLimit: expected a whole number from 1" },
+		{ "[Boot]\nGrubEnv=grubenv\n", "not an absolute path" },
+		{ "[Boot]\nUBootEnvConfig=fw_env.config\n", "not an absolute path" },
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -265,5 +293,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/config/strict", test_config_strict);
 	g_test_add_func ("/config/file", test_config_file);
 	g_test_add_func ("/config/unlock", test_config_unlock);
+	g_test_add_func ("/config/boot", test_config_boot);
 	return g_test_run ();
 }

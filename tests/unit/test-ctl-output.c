@@ -349,6 +349,7 @@ test_status (void)
 {
 	const gchar *const queued[] = { "/org/freedesktop/UDisks2/block_devices/sdc1", "/x\033[31m",
 					NULL };
+	const gchar *const blacklist[] = { "dead", "bad\033", NULL };
 	MuCtlStatus busy = {
 		.state = "applying",
 		.phase = "apply",
@@ -376,9 +377,18 @@ test_status (void)
 		.pending_commit = "beef",
 		.reboot_policy = "never",
 		.agent = "",
+		.boot_backend = "uboot",
+		.boot_armed = TRUE,
+		.boot_count = 1,
+		.boot_limit = 3,
+		.last_good_commit = "c0ffee",
+		.rolled_back_commit = "dead",
+		.rolled_back_version = "3",
+		.blacklist = blacklist,
 	};
 	g_autoptr (JsonParser) parser = json_parser_new ();
 	g_autofree gchar *json = mu_ctl_status_to_json (&busy);
+	JsonObject *boot;
 	g_autofree gchar *idle_json = mu_ctl_status_to_json (&idle);
 	g_autofree gchar *text = mu_ctl_status_to_text (&busy);
 	g_autofree gchar *idle_text = mu_ctl_status_to_text (&idle);
@@ -410,6 +420,25 @@ test_status (void)
 	g_assert_cmpstr (json_object_get_string_member (o, "pending_version"), ==, "2.0");
 	g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "queued_media")),
 			  ==, 0);
+	boot = json_object_get_object_member (o, "boot");
+	g_assert_cmpstr (json_object_get_string_member (boot, "backend"), ==, "uboot");
+	g_assert_true (json_object_get_boolean_member (boot, "armed"));
+	g_assert_cmpint (json_object_get_int_member (boot, "count"), ==, 1);
+	g_assert_cmpint (json_object_get_int_member (boot, "limit"), ==, 3);
+	g_assert_cmpstr (json_object_get_string_member (boot, "last_good_commit"), ==, "c0ffee");
+	g_assert_cmpstr (json_object_get_string_member (
+				 json_object_get_object_member (boot, "rolled_back_from"),
+				 "version"),
+			 ==, "3");
+	g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (boot,
+										      "blacklist"),
+							1),
+			 ==, "bad\\x1b");
+	o = parse_line (parser, json);
+	boot = json_object_get_object_member (o, "boot");
+	g_assert_true (member_is_null (boot, "rolled_back_from"));
+	g_assert_true (member_is_null (boot, "last_good_commit"));
+	g_assert_false (json_object_get_boolean_member (boot, "armed"));
 
 	g_assert_cmpstr (text, ==,
 			 "State:          applying\n"
@@ -420,7 +449,11 @@ test_status (void)
 			 "Reboot policy:  after-removal\n"
 			 "Agent:          :1.42 (it decides about the reboot)\n"
 			 "Queued media:   /org/freedesktop/UDisks2/block_devices/sdc1\n"
-			 "                /x\\x1b[31m\n");
+			 "                /x\\x1b[31m\n"
+			 "Boot counter:   (none), not armed\n"
+			 "Last good:      none\n"
+			 "Rolled back:    none\n"
+			 "Blacklist:      none\n");
 	g_assert_cmpstr (idle_text, ==,
 			 "State:          idle\n"
 			 "Booted:         1.0 (commit c0ffee)\n"
@@ -428,7 +461,12 @@ test_status (void)
 			 "Last error:     none\n"
 			 "Reboot policy:  never\n"
 			 "Agent:          none\n"
-			 "Queued media:   none\n");
+			 "Queued media:   none\n"
+			 "Boot counter:   uboot, armed: 1 of 3 boots of the new version\n"
+			 "Last good:      c0ffee\n"
+			 "Rolled back:    3 (commit dead), failed to boot\n"
+			 "Blacklist:      dead\n"
+			 "                bad\\x1b\n");
 }
 
 int

@@ -520,6 +520,123 @@ test_sysroot (Fixture *f, gconstpointer data)
 	run_script (remove);
 }
 
+/* A GRUB environment block holding @vars ("name=value\n" lines). */
+static gchar *
+write_grubenv (Fixture *f, const gchar *vars)
+{
+	g_autofree gchar *path = g_build_filename (f->tmpdir, "grubenv", NULL);
+	g_autoptr (GString) block = g_string_new ("# GRUB Environment Block\n");
+
+	g_string_append (block, vars);
+	while (block->len < 1024)
+		g_string_append_c (block, '#');
+	g_assert_true (g_file_set_contents (path, block->str, (gssize) block->len, NULL));
+	return g_steal_pointer (&path);
+}
+
+/*
+ * The daemon starts after the boot loader gave up on the last update: the deployment it
+ * made (v2, pending in the state) is not what runs (v1) and the GRUB counter ran out. The
+ * daemon blacklists v2, disarms the counter and shows it all; ClearBlacklist takes it off
+ * the list again. Then a damaged grubenv: MarkBootSuccessful refuses it and writes nothing.
+ */
+static void
+test_rollback_at_start (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *script = g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "tests",
+						     "unit", "mk-ostree-sysroot.sh", NULL);
+	g_autofree gchar *world = g_build_filename (f->tmpdir, "world", NULL);
+	g_autofree gchar *commits_path = g_build_filename (world, "commits", NULL);
+	g_autofree gchar *blacklist_path = g_build_filename (f->state_dir, "blacklist", NULL);
+	g_autofree gchar *state_path = g_build_filename (f->state_dir, "state", NULL);
+	g_autofree gchar *commits = NULL;
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *pending = NULL;
+	g_autofree gchar *grubenv = NULL;
+	g_autofree gchar *env_text = NULL;
+	g_autofree gchar *v1 = NULL;
+	g_autofree gchar *v2 = NULL;
+	g_autofree gchar *state_before = NULL;
+	g_autofree gchar *env_before = NULL;
+	g_autofree gchar *env_after = NULL;
+	g_autoptr (GError) error = NULL;
+	const gchar *const make[] = { script, world, NULL };
+	const gchar *const remove[] = { script, "--remove", world, NULL };
+	const gchar *const *blacklist;
+	const gchar *commit = NULL;
+	const gchar *version = NULL;
+	gboolean armed = TRUE;
+	guint count = 99, limit = 0;
+
+	run_script (make);
+	g_assert_true (g_file_get_contents (commits_path, &commits, NULL, NULL));
+	v1 = g_strndup (strstr (commits, "v1=") + 3, 64);
+	v2 = g_strndup (strstr (commits, "v2=") + 3, 64);
+	grubenv = write_grubenv (f, "saved_entry=0\nboot_success=0\nboot_counter=0\n"
+				    "mediaupd_boot_limit=2\n");
+	extra = g_strdup_printf ("[Update]\nSysroot=%s/sysroot\n[Boot]\nBackend=grub\n"
+				 "GrubEnv=%s\nBootLimit=2\n",
+				 world, grubenv);
+	write_config (f, extra);
+	g_assert_cmpint (g_mkdir_with_parents (f->state_dir, 0700), ==, 0);
+	pending = g_strdup_printf ("[Pending]\nCommit=%s\nVersion=1.1\n", v2);
+	g_assert_true (g_file_set_contents (state_path, pending, -1, NULL));
+
+	start_daemon (f, NULL);
+	g_assert_cmpstr (mu_dbus_manager1_get_current_commit (f->proxy), ==, v1);
+	g_assert_cmpstr (mu_dbus_manager1_get_boot_backend (f->proxy), ==, "grub");
+	g_variant_get (mu_dbus_manager1_get_rolled_back_from (f->proxy), "(&s&s)", &commit,
+		       &version);
+	g_assert_cmpstr (commit, ==, v2);
+	g_assert_cmpstr (version, ==, "1.1");
+	blacklist = mu_dbus_manager1_get_blacklist (f->proxy);
+	g_assert_nonnull (blacklist);
+	g_assert_cmpstr (blacklist[0], ==, v2);
+	g_assert_null (blacklist[1]);
+	g_variant_get (mu_dbus_manager1_get_boot_counter (f->proxy), "(buu)", &armed, &count,
+		       &limit);
+	g_assert_false (armed);
+	g_assert_cmpuint (limit, ==, 2);
+	/* What the boot loader reads: no trial any more; its other variables kept. */
+	g_assert_true (g_file_get_contents (grubenv, &env_text, NULL, NULL));
+	g_assert_nonnull (strstr (env_text, "\nboot_success=1\n"));
+	g_assert_nonnull (strstr (env_text, "\nsaved_entry=0\n"));
+	state = read_state_file (f);
+	g_assert_null (strstr (state, "[Pending]"));
+	g_assert_nonnull (strstr (state, "RolledBackVersion=1.1"));
+
+	/* Not on the list: NotFound, and the list as it was. */
+	g_assert_false (mu_dbus_manager1_call_clear_blacklist_sync (f->proxy, v1, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_NOT_FOUND);
+	g_clear_error (&error);
+	g_assert_cmpstr (mu_dbus_manager1_get_blacklist (f->proxy)[0], ==, v2);
+	g_assert_true (mu_dbus_manager1_call_clear_blacklist_sync (f->proxy, v2, NULL, &error));
+	g_assert_no_error (error);
+	/* The property follows (PropertiesChanged reaches the proxy on the main context). */
+	WAIT_FOR (mu_dbus_manager1_get_blacklist (f->proxy) == NULL ||
+		  mu_dbus_manager1_get_blacklist (f->proxy)[0] == NULL);
+	g_clear_pointer (&env_text, g_free);
+	g_assert_true (g_file_get_contents (blacklist_path, &env_text, NULL, NULL));
+	g_assert_null (strstr (env_text, v2));
+
+	/* A damaged block: CorruptBootEnv, and neither it nor the state changes. */
+	g_clear_pointer (&grubenv, g_free);
+	grubenv = write_grubenv (f, "boot_success=0\nnot a variable\n");
+	g_assert_true (g_file_get_contents (grubenv, &env_before, NULL, NULL));
+	g_assert_true (g_file_get_contents (state_path, &state_before, NULL, NULL));
+	g_assert_false (mu_dbus_manager1_call_mark_boot_successful_sync (f->proxy, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BOOT_ENV);
+	g_assert_nonnull (strstr (error->message, "grub-editenv"));
+	g_assert_true (g_file_get_contents (grubenv, &env_after, NULL, NULL));
+	g_assert_cmpstr (env_after, ==, env_before);
+	g_clear_pointer (&state, g_free);
+	state = read_state_file (f);
+	g_assert_cmpstr (state, ==, state_before);
+	g_assert_cmpint (stop_daemon (f), ==, 0);
+	run_script (remove);
+}
+
 /* Where there is no OSTree system, nothing is marked and nothing is saved. */
 static void
 test_mark_good_no_sysroot (Fixture *f, gconstpointer data)
@@ -704,6 +821,7 @@ main (int argc, char **argv)
 	ADD ("agent", test_agent, NULL);
 	ADD ("sysroot", test_sysroot, NULL);
 	ADD ("mark-good-no-sysroot", test_mark_good_no_sysroot, NULL);
+	ADD ("rollback-at-start", test_rollback_at_start, NULL);
 	ADD ("sigterm-idle", test_sigterm_idle, NULL);
 	ADD ("worker-killed", test_worker_killed, NULL);
 	ADD ("sigterm-running", test_sigterm_running, NULL);

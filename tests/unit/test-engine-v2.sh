@@ -177,8 +177,21 @@ t_adiantum_relabelled() {
 	refused "$W/b/relabelled.bundle" CorruptBundle verify "$W/adiantum.conf" >/dev/null
 }
 
+# A commit that failed to boot here: Blacklisted from the signed header, before any key; the
+# blacklist file is left as it was.
+t_blacklisted() {
+	local v2 before result
+	v2=$(ostree rev-parse --repo="$W/repo" "$REF")
+	printf '[Commit %s]\nVersion=2.0\nTime=1\n' "$v2" >"$W/state/blacklist"
+	before=$(sha256sum <"$W/state/blacklist")
+	result=$(refused "$GOOD" Blacklisted check)
+	grep -q "clear-blacklist $v2" <<<"$result" || fail "no hint: $result"
+	[ "$(sha256sum <"$W/state/blacklist")" = "$before" ] || fail "the blacklist changed"
+	rm "$W/state/blacklist"
+}
+
 setup
-echo "1..13"
+echo "1..14"
 check "a good v2 bundle reaches the policy check before any key" t_good_reaches_check
 check "signed by an unknown key: SignatureInvalid before any key" t_unknown_signer
 check "signed by a revoked key: KeyRevoked before any key" t_revoked_signer
@@ -192,4 +205,5 @@ check "a v1 bundle under the default configuration: UnsupportedFormat before any
 check "an adiantum bundle under the default configuration: UnsupportedFormat before any key" t_adiantum_default
 check "an adiantum bundle with [Unlock] Ciphers= allowing it reaches the policy check" t_adiantum_allowed
 check "an aes-xts bundle relabelled adiantum: CorruptBundle before any key" t_adiantum_relabelled
+check "a blacklisted commit: Blacklisted before any key" t_blacklisted
 [ "$TESTS_FAILED" = 0 ]

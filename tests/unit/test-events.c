@@ -171,6 +171,25 @@ test_events_daemon (void)
 	mu_event_boot_marked_good ("abcd", "none");
 	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_BOOT_MARKED_GOOD_ID);
 	g_assert_cmpstr (field ("MEDIAUPD_BOOT_BACKEND"), ==, "none");
+
+	mu_event_boot_armed ("abcd", "2.\n0", "uboot");
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_BOOT_ARMED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_BOOT_BACKEND"), ==, "uboot");
+
+	mu_event_rolled_back ("bad1", "4\n", "good0", "grub");
+	assert_fields_harmless ();
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_ROLLED_BACK_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_COMMIT"), ==, "bad1");
+	g_assert_cmpstr (field ("MEDIAUPD_BOOTED_COMMIT"), ==, "good0");
+
+	mu_event_blacklisted_refused ("bad1", "4");
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_BLACKLISTED_REFUSED_ID);
+	g_assert_cmpstr (field ("MEDIAUPD_ERROR"), ==, "Blacklisted");
+
+	mu_event_blacklist_cleared (NULL);
+	g_assert_cmpstr (field ("MESSAGE_ID"), ==, MU_EVENT_BLACKLIST_CLEARED_ID);
+	g_assert_nonnull (strstr (field ("MESSAGE"), "every commit"));
 }
 
 /* Which failures become MediaRemoved when the stick is gone: what a failing read can
@@ -190,7 +209,7 @@ test_events_removal_rule (void)
 		MU_ERROR_NO_TRUSTED_KEYS, MU_ERROR_CANCELLED, MU_ERROR_BUSY, MU_ERROR_CONFIG,
 		MU_ERROR_INVALID_KEY, MU_ERROR_KEY_PERMISSIONS, MU_ERROR_MEDIA_REMOVED,
 		MU_ERROR_INVALID_ARGUMENT, MU_ERROR_NOT_RUNNING, MU_ERROR_WORKER_FAILED,
-		MU_ERROR_SUPERSEDED,
+		MU_ERROR_SUPERSEDED, MU_ERROR_BLACKLISTED, MU_ERROR_CORRUPT_BOOT_ENV,
 	};
 	/* clang-format on */
 	g_autoptr (GError) ostree_read = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "read");

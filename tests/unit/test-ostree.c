@@ -911,6 +911,60 @@ test_binding_wrong_type (Fixture *f, gconstpointer data)
 	}
 }
 
+/* After a rollback the failed deployment goes, with its boot entry; the other stays. */
+static void
+test_undeploy (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GBytes) sb = read_superblock (f, "delta");
+	int parts = open_delta (f, "delta");
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
+	g_autoptr (MuOstreeTarget) target = NULL;
+	g_autoptr (MuProgress) progress = mu_progress_new (NULL, NULL);
+	g_autofree gchar *v1_line = g_strdup_printf ("deployment %s.", f->v1);
+	g_autofree gchar *v2_line = g_strdup_printf ("deployment %s.", f->v2);
+	g_autofree gchar *after = NULL;
+	g_autofree gchar *again = NULL;
+	guint removed = 99;
+
+	g_assert_no_error (error);
+	target = mu_ostree_target_open (f->sysroot, FALSE, NULL, &error);
+	g_assert_no_error (error);
+	mu_progress_begin_phase (progress, MU_PHASE_APPLY);
+	g_assert_true (mu_ostree_apply_delta (target, sb, info, parts, progress, NULL, &error));
+	close (parts);
+	g_assert_true (mu_ostree_deploy (target, f->v2, NULL, &error));
+	g_assert_no_error (error);
+	g_clear_pointer (&target, mu_ostree_target_free);
+	after = system_state (f);
+	g_assert_nonnull (strstr (after, v2_line));
+	g_assert_nonnull (strstr (after, "title Test OS 1.1"));
+	g_clear_pointer (&after, g_free);
+
+	g_assert_true (mu_ostree_undeploy (f->sysroot, f->v2, &removed, &error));
+	g_assert_no_error (error);
+	g_assert_cmpuint (removed, ==, 1);
+	after = system_state (f);
+	g_test_message ("%s", after);
+	g_assert_null (strstr (after, v2_line));
+	g_assert_nonnull (strstr (after, v1_line));
+	g_assert_null (strstr (after, "title Test OS 1.1"));
+	g_assert_nonnull (strstr (after, "title Test OS 1.0"));
+
+	/* Nothing more to remove: no error, nothing changes. */
+	g_assert_true (mu_ostree_undeploy (f->sysroot, f->v2, &removed, &error));
+	g_assert_cmpuint (removed, ==, 0);
+	again = system_state (f);
+	g_assert_cmpstr (again, ==, after);
+
+	/* The only deployment is never removed. */
+	g_assert_false (mu_ostree_undeploy (f->sysroot, f->v1, &removed, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_FAILED);
+	g_clear_pointer (&again, g_free);
+	again = system_state (f);
+	g_assert_cmpstr (again, ==, after);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -946,6 +1000,7 @@ main (int argc, char **argv)
 	ADD ("/ostree/tree-os/same", test_tree_same_os, NULL);
 	ADD ("/ostree/tree-os/wrong", test_tree_wrong_os, NULL);
 	ADD ("/ostree/binding-wrong-type", test_binding_wrong_type, NULL);
+	ADD ("/ostree/undeploy", test_undeploy, NULL);
 #undef ADD
 	return g_test_run ();
 }

@@ -284,6 +284,54 @@ test_policy_wrong_os_message (void)
 			 "'testos/x86_64/main'; use a bundle made for this device's OS");
 }
 
+/* A commit that failed to boot here is refused first, whatever else holds for it. */
+static void
+test_policy_blacklist (void)
+{
+	const MuPolicySystem system = { .commit = BOOTED,
+					.origin_ref = "testos/x86_64/main",
+					.timestamp = 1000,
+					.version = "2.0",
+					.os_id = "testos" };
+	const gchar *const listed[] = { PENDING, NEWER, NULL };
+	const gchar *const others[] = { PENDING, NULL };
+	const MuPolicyLimits limits = { .free_bytes = G_MAXUINT64, .blacklist = listed };
+	const MuPolicyLimits lenient = { .free_bytes = G_MAXUINT64,
+					 .allow_downgrade = TRUE,
+					 .blacklist = listed };
+	const MuPolicyLimits not_listed = { .free_bytes = G_MAXUINT64, .blacklist = others };
+	const MuPolicyUpdate good = { .to_commit = NEWER,
+				      .timestamp = 2000,
+				      .version = "4",
+				      .ref_bindings = this_ref };
+	const MuPolicyUpdate wrong_os = { .to_commit = NEWER,
+					  .timestamp = 2000,
+					  .ref_bindings = other_ref };
+	g_autoptr (GError) error = NULL;
+
+	g_assert_false (mu_policy_check (&system, &good, &limits, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_BLACKLISTED);
+	g_assert_cmpstr (error->message, ==,
+			 "commit " NEWER " (version 4) failed to boot on this device before and "
+			 "was rolled back; use a newer bundle, or allow it again with "
+			 "'mediaupdctl clear-blacklist " NEWER "'");
+	g_clear_error (&error);
+	/* Allowing downgrades does not allow a failed version. */
+	g_assert_false (mu_policy_check (&system, &good, &lenient, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_BLACKLISTED);
+	g_clear_error (&error);
+	/* Checked before the OS: the device says it knows this one, not that it is foreign. */
+	g_assert_false (mu_policy_check (&system, &wrong_os, &limits, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_BLACKLISTED);
+	g_clear_error (&error);
+	/* Another listed commit, or no list, leave the update acceptable. */
+	g_assert_true (mu_policy_check (&system, &good, &not_listed, &error));
+	g_assert_no_error (error);
+	g_assert_true (mu_policy_check (&system, &good,
+					&(MuPolicyLimits){ .free_bytes = G_MAXUINT64 }, &error));
+	g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -293,5 +341,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/policy/wrong-os-message", test_policy_wrong_os_message);
 	g_test_add_func ("/policy/messages", test_policy_messages);
 	g_test_add_func ("/policy/tree-os", test_policy_tree_os);
+	g_test_add_func ("/policy/blacklist", test_policy_blacklist);
 	return g_test_run ();
 }
