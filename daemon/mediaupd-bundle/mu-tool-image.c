@@ -281,6 +281,9 @@ mu_tool_run (const gchar *what, const gchar *const *argv, GError **error)
 
 	g_debug ("running: %s", cmdline);
 	g_subprocess_launcher_set_child_setup (launcher, unblock_signals, NULL, NULL);
+	/* The image's times are fixed by the arguments; with SOURCE_DATE_EPOCH set (as
+	 * dpkg-buildpackage and many CI jobs do) mksquashfs refuses -mkfs-time and -all-time. */
+	g_subprocess_launcher_unsetenv (launcher, "SOURCE_DATE_EPOCH");
 	proc = g_subprocess_launcher_spawnv (launcher, argv, error);
 	if (proc == NULL) {
 		g_prefix_error (error, "%s: ", what);
