@@ -165,7 +165,7 @@ round() {
 		cat "$LOGS/round-$n-$v.out"
 		fail "round $n ($v) exited $rc"
 	}
-	check_eq "deployment 0 after round $n ($v)" "$(default_commit)" "$VM_COMMIT_2" >/dev/null
+	check_eq "deployment 0 after round $n ($v)" "$(default_commit)" "$VM_COMMIT_2"
 	g journalctl -b -o json --no-pager --output-fields=MESSAGE_ID,_COMM \
 		"${EVENT_IDS[@]/#/MESSAGE_ID=}" >"$T_WORK/journal.json"
 	"$REPORT" round "$v" "$n" "$(host_load)" "$(stat -c %s "${BUNDLE[$v]}")" "$mark" \
