@@ -410,8 +410,9 @@ check_cipher (const gchar *what, const gchar *cipher, gint64 key_size,
 	g_set_error (
 		error, MU_ERROR, MU_ERROR_UNSUPPORTED_FORMAT,
 		"%s is encrypted with '%s', which this device does not accept (only " MU_BUNDLE_CIPHER
-		"%s); rebuild the bundle with make-encrypted-bundle.sh, or "
-		"allow the cipher in [Unlock] Ciphers=",
+		"%s); get a bundle made with the default cipher (" MU_BUNDLE_CIPHER
+		"), or allow the "
+		"cipher in [Unlock] Ciphers= of mediaupd.conf",
 		what, shown,
 		extra_ciphers != NULL && extra_ciphers[0] != NULL ? " and [Unlock] Ciphers=" : "");
 	return FALSE;

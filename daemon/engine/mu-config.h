@@ -17,14 +17,16 @@ G_BEGIN_DECLS
  *                MaxSize=      largest bundle file accepted, in MiB
  *                Formats=      bundle format versions accepted (default 2; "1;2" also
  *                              takes v1 bundles, which are not authenticated before
- *                              the kernel parses their decrypted image)
+ *                              the kernel parses their decrypted image); the data
+ *                              ciphers accepted are [Unlock] Ciphers=
  *   [Update]     Sysroot=      the OSTree sysroot to update
  *                AllowDowngrade=  accept bundles older than the booted commit
  *                RequireBindings= refuse commits bound to no ref or collection (without,
  *                                 their tree's os-release must name the booted OS)
  *                FreeSpaceMarginMiB=  kept free beyond the delta's size
  *   [Unlock]     Ciphers=      LUKS2 ciphers accepted besides aes-xts-plain64 (e.g.
- *                              xchacha12,aes-adiantum-plain64); cipher_null never
+ *                              xchacha12,aes-adiantum-plain64, for bundles made with
+ *                              create --cipher adiantum); cipher_null never
  *                Filesystems=  inner image types accepted (erofs;squashfs; ext4 opt-in)
  *                MaxPbkdf2Iterations=, MaxArgon2Time=, MaxArgon2MemoryKiB=,
  *                MaxArgon2Threads=  the costliest keyslot PBKDF tried; argon2 memory

@@ -18,7 +18,7 @@ mu_tool_check_keys (const gchar *path, GPtrArray *keys, const gint *slots,
 		    const MuSecret *volume_key, GError **error)
 {
 	g_autoptr (MuCryptDevice) cd = mu_tool_luks2_load (path, error);
-	g_autoptr (MuSecret) got = mu_secret_new (MU_TOOL_XTS_KEY_LEN);
+	g_autoptr (MuSecret) got = mu_secret_new (MU_TOOL_MAX_KEY_LEN);
 
 	if (cd == NULL)
 		return FALSE;

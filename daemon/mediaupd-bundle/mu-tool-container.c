@@ -159,7 +159,7 @@ mu_tool_container_data_offset (guint keyslot_room)
 
 struct crypt_device *
 mu_tool_container_format (const gchar *path, int fd, guint keyslot_room, guint64 data_size,
-			  const MuSecret *volume_key, GError **error)
+			  const MuToolCipher *cipher, const MuSecret *volume_key, GError **error)
 {
 	g_autoptr (MuCryptDevice) cd = NULL;
 	guint64 data_offset = mu_tool_container_data_offset (keyslot_room);
@@ -193,8 +193,15 @@ mu_tool_container_format (const gchar *path, int fd, guint keyslot_room, guint64
 	}
 	g_clear_pointer (&cd, crypt_free);
 	/* libcryptsetup makes the segment run to the end of the file ("dynamic"); in v2 it ends
-	 * where the hash tree begins. */
-	if (!mu_tool_luks2_set_segment_size (fd, data_size, error))
+	 * where the hash tree begins. The header is formatted with aes-xts-plain64 (with the
+	 * volume key of @cipher: the digest and the keyslots do not depend on the cipher), since
+	 * crypt_format test-encrypts with the data cipher and has no Adiantum without
+	 * device-mapper or AF_ALG; the segment then names @cipher. */
+	if (!mu_tool_luks2_set_segment (fd, data_size,
+					g_str_equal (cipher->spec, "aes-xts-plain64")
+						? NULL
+						: cipher->spec,
+					error))
 		return NULL;
 	return mu_tool_luks2_load (path, error);
 }
@@ -213,6 +220,14 @@ mu_tool_container_add_key (struct crypt_device *cd, const MuKey *key, const MuSe
 	if (r < 0) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
 			     "libcryptsetup refuses the PBKDF %s (%s)", pbkdf->type,
+			     g_strerror (-r));
+		return FALSE;
+	}
+	r = crypt_keyslot_set_encryption (cd, MU_TOOL_KEYSLOT_CIPHER, MU_TOOL_XTS_KEY_LEN);
+	if (r < 0) {
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "libcryptsetup refuses the keyslot cipher " MU_TOOL_KEYSLOT_CIPHER
+			     " (%s)",
 			     g_strerror (-r));
 		return FALSE;
 	}

@@ -7,6 +7,7 @@
 #include "mu-key.h"
 #include "mu-secret.h"
 #include "mu-signed-header.h"
+#include "mu-tool-crypt.h"
 #include "mu-tool-image.h"
 
 G_BEGIN_DECLS
@@ -47,15 +48,19 @@ guint64 mu_tool_container_data_offset (guint keyslot_room);
 
 /*
  * Writes a v2 LUKS2 header to @path (open as @fd, already as long as the whole bundle):
- * label, subsystem, aes-xts-plain64 with @volume_key, 4096-byte sectors, the v2 metadata
- * size, room for @keyslot_room keyslots, and a data segment of exactly @data_size bytes.
- * No keyslot yet. Returns the loaded header.
+ * label, subsystem, the data segment in @cipher with @volume_key, 4096-byte sectors, the v2
+ * metadata size, room for @keyslot_room keyslots, and a data segment of exactly @data_size
+ * bytes. No keyslot yet. Returns the loaded header.
  */
 struct crypt_device *mu_tool_container_format (const gchar *path, int fd, guint keyslot_room,
-					       guint64 data_size, const MuSecret *volume_key,
+					       guint64 data_size, const MuToolCipher *cipher,
+					       const MuSecret *volume_key,
 					       GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Adds a keyslot for @key holding @volume_key with @pbkdf, and its key-id token. */
+/* Adds a keyslot for @key holding @volume_key with @pbkdf, and its key-id token. The
+ * keyslot area is encrypted with aes-xts-plain64 (512-bit) whatever the data cipher:
+ * libcryptsetup encrypts keyslots in userspace, where it has no Adiantum without the
+ * kernel's AF_ALG, and the device accepts aes-xts keyslots always. */
 gboolean mu_tool_container_add_key (struct crypt_device *cd, const MuKey *key,
 				    const MuSecret *volume_key,
 				    const struct crypt_pbkdf_type *pbkdf, gint *ret_slot,

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "mu-error.h"
+#include "mu-tool-adiantum.h"
 #include "mu-tool-crypt.h"
 #include "mu-tool.h"
 
@@ -92,43 +93,101 @@ build_tree (GByteArray *leaves, GBytes *salt, guint8 *root)
 	return tree;
 }
 
-/* @len bytes (whole sectors) from @in to @out, the first being sector @first_sector. */
-static gboolean
-xts_sectors (EVP_CIPHER_CTX *ctx, gboolean encrypt, guint64 first_sector, const guint8 *in,
-	     guint8 *out, gsize len, GError **error)
-{
-	for (gsize off = 0; off < len; off += MU_TOOL_SECTOR_SIZE) {
-		guint8 iv[16] = { 0 };
-		guint64 tweak = GUINT64_TO_LE ((first_sector + off / MU_TOOL_SECTOR_SIZE) *
-					       (MU_TOOL_SECTOR_SIZE / 512));
-		int n = 0;
+static const MuToolCipher ciphers[] = {
+	{ "aes-xts-plain64", "aes-xts-plain64", "aes", "xts-plain64", MU_TOOL_XTS_KEY_LEN, FALSE },
+	{ "adiantum", "xchacha12,aes-adiantum-plain64", "xchacha12,aes", "adiantum-plain64",
+	  MU_TOOL_ADIANTUM_KEY_LEN, TRUE },
+};
 
-		memcpy (iv, &tweak, sizeof tweak);
-		if (EVP_CipherInit_ex (ctx, NULL, NULL, NULL, iv, encrypt) != 1 ||
-		    EVP_CipherUpdate (ctx, out + off, &n, in + off, MU_TOOL_SECTOR_SIZE) != 1 ||
-		    n != MU_TOOL_SECTOR_SIZE) {
-			g_set_error (error, MU_ERROR, MU_ERROR_FAILED, "aes-xts failed (OpenSSL)");
-			return FALSE;
-		}
+const MuToolCipher *
+mu_tool_cipher_lookup (const gchar *name)
+{
+	for (guint i = 0; i < G_N_ELEMENTS (ciphers); i++) {
+		if (g_strcmp0 (name, ciphers[i].name) == 0 ||
+		    g_strcmp0 (name, ciphers[i].spec) == 0)
+			return &ciphers[i];
 	}
-	return TRUE;
+	return NULL;
 }
 
-static EVP_CIPHER_CTX *
-xts_new (const MuSecret *volume_key, gboolean encrypt, GError **error)
+const MuToolCipher *
+mu_tool_cipher_default (void)
 {
-	g_autoptr (EVP_CIPHER_CTX) ctx = EVP_CIPHER_CTX_new ();
+	return &ciphers[0];
+}
 
-	if (volume_key->len != MU_TOOL_XTS_KEY_LEN || ctx == NULL ||
-	    EVP_CipherInit_ex (ctx, EVP_aes_256_xts (), NULL, volume_key->data, NULL, encrypt) !=
-		    1) {
+/* One direction of the data cipher, keyed. */
+typedef struct {
+	gboolean encrypt;
+	EVP_CIPHER_CTX *xts;
+	MuToolAdiantum *adiantum;
+} Sectors;
+
+static void
+sectors_free (Sectors *s)
+{
+	EVP_CIPHER_CTX_free (s->xts);
+	mu_tool_adiantum_free (s->adiantum);
+	g_free (s);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Sectors, sectors_free)
+
+static Sectors *
+sectors_new (const MuToolCipher *cipher, const MuSecret *volume_key, gboolean encrypt,
+	     GError **error)
+{
+	g_autoptr (Sectors) s = g_new0 (Sectors, 1);
+
+	s->encrypt = encrypt;
+	if (volume_key->len != cipher->key_len) {
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "%s takes a %" G_GSIZE_FORMAT "-byte key, not %" G_GSIZE_FORMAT,
+			     cipher->spec, cipher->key_len, volume_key->len);
+		return NULL;
+	}
+	if (cipher->adiantum) {
+		s->adiantum = mu_tool_adiantum_new (volume_key->data, volume_key->len, error);
+		return s->adiantum != NULL ? g_steal_pointer (&s) : NULL;
+	}
+	s->xts = EVP_CIPHER_CTX_new ();
+	if (s->xts == NULL || EVP_CipherInit_ex (s->xts, EVP_aes_256_xts (), NULL, volume_key->data,
+						 NULL, encrypt) != 1) {
 		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
 			     "cannot set up aes-256-xts with a %" G_GSIZE_FORMAT
 			     "-byte key (OpenSSL)",
 			     volume_key->len);
 		return NULL;
 	}
-	return g_steal_pointer (&ctx);
+	return g_steal_pointer (&s);
+}
+
+/* @len bytes (whole sectors) from @in to @out, the first being sector @first_sector. */
+static gboolean
+sectors_crypt (Sectors *s, guint64 first_sector, const guint8 *in, guint8 *out, gsize len,
+	       GError **error)
+{
+	for (gsize off = 0; off < len; off += MU_TOOL_SECTOR_SIZE) {
+		/* plain64: the sector in 512-byte units, little endian, zero-padded. */
+		guint8 iv[MU_TOOL_ADIANTUM_TWEAK_LEN] = { 0 };
+		guint64 number = GUINT64_TO_LE ((first_sector + off / MU_TOOL_SECTOR_SIZE) *
+						(MU_TOOL_SECTOR_SIZE / 512));
+		int n = 0;
+
+		memcpy (iv, &number, sizeof number);
+		if (s->adiantum != NULL) {
+			if (!mu_tool_adiantum_crypt (s->adiantum, s->encrypt, iv, in + off,
+						     out + off, MU_TOOL_SECTOR_SIZE, error))
+				return FALSE;
+			continue;
+		}
+		if (EVP_CipherInit_ex (s->xts, NULL, NULL, NULL, iv, s->encrypt) != 1 ||
+		    EVP_CipherUpdate (s->xts, out + off, &n, in + off, MU_TOOL_SECTOR_SIZE) != 1 ||
+		    n != MU_TOOL_SECTOR_SIZE) {
+			g_set_error (error, MU_ERROR, MU_ERROR_FAILED, "aes-xts failed (OpenSSL)");
+			return FALSE;
+		}
+	}
+	return TRUE;
 }
 
 static gboolean
@@ -146,11 +205,12 @@ check_sizes (guint64 data_size, GError **error)
 
 gboolean
 mu_tool_encrypt_image (int image_fd, guint64 image_size, int out_fd, guint64 data_offset,
-		       const MuSecret *volume_key, GBytes *salt, GBytes **ret_root, GError **error)
+		       const MuToolCipher *cipher, const MuSecret *volume_key, GBytes *salt,
+		       GBytes **ret_root, GError **error)
 {
-	g_autoptr (EVP_CIPHER_CTX) ctx = NULL;
+	g_autoptr (Sectors) ctx = NULL;
 	g_autofree guint8 *plain = g_malloc (CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE);
-	g_autofree guint8 *cipher = g_malloc (CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE);
+	g_autofree guint8 *ciphertext = g_malloc (CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE);
 	g_autoptr (GByteArray) leaves = g_byte_array_new ();
 	g_autoptr (GByteArray) tree = NULL;
 	guint8 root[HASH_LEN];
@@ -159,7 +219,7 @@ mu_tool_encrypt_image (int image_fd, guint64 image_size, int out_fd, guint64 dat
 
 	if (!check_sizes (image_size, error))
 		return FALSE;
-	ctx = xts_new (volume_key, TRUE, error);
+	ctx = sectors_new (cipher, volume_key, TRUE, error);
 	if (ctx == NULL)
 		return FALSE;
 	for (guint64 pos = 0; pos < image_size;) {
@@ -167,16 +227,16 @@ mu_tool_encrypt_image (int image_fd, guint64 image_size, int out_fd, guint64 dat
 					 image_size - pos);
 
 		if (!mu_tool_pread_all (image_fd, plain, len, pos, error) ||
-		    !xts_sectors (ctx, TRUE, pos / MU_TOOL_SECTOR_SIZE, plain, cipher, len,
-				  error) ||
-		    !mu_tool_pwrite_all (out_fd, cipher, len, data_offset + pos, error)) {
+		    !sectors_crypt (ctx, pos / MU_TOOL_SECTOR_SIZE, plain, ciphertext, len,
+				    error) ||
+		    !mu_tool_pwrite_all (out_fd, ciphertext, len, data_offset + pos, error)) {
 			g_prefix_error (error, "encrypting the image: ");
 			return FALSE;
 		}
 		for (gsize off = 0; off < len; off += MU_TOOL_SECTOR_SIZE) {
 			guint8 digest[HASH_LEN];
 
-			hash_block (salt, cipher + off, digest);
+			hash_block (salt, ciphertext + off, digest);
 			g_byte_array_append (leaves, digest, sizeof digest);
 		}
 		pos += len;
@@ -192,13 +252,14 @@ mu_tool_encrypt_image (int image_fd, guint64 image_size, int out_fd, guint64 dat
 }
 
 gboolean
-mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuSecret *volume_key,
-		     GBytes *salt, GBytes *root, int image_fd, GError **error)
+mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuToolCipher *cipher,
+		     const MuSecret *volume_key, GBytes *salt, GBytes *root, int image_fd,
+		     GError **error)
 {
-	g_autoptr (EVP_CIPHER_CTX) ctx = NULL;
+	g_autoptr (Sectors) ctx = NULL;
 	g_autofree guint8 *plain = g_malloc (CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE);
 	g_autofree guint8 *expected = g_malloc (CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE);
-	g_autofree guint8 *cipher = g_malloc (CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE);
+	g_autofree guint8 *ciphertext = g_malloc (CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE);
 	g_autoptr (GByteArray) leaves = g_byte_array_new ();
 	g_autoptr (GByteArray) tree = NULL;
 	g_autofree guint8 *stored = NULL;
@@ -209,7 +270,7 @@ mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuSec
 	if (!check_sizes (data_size, error))
 		return FALSE;
 	if (image_fd >= 0) {
-		ctx = xts_new (volume_key, FALSE, error);
+		ctx = sectors_new (cipher, volume_key, FALSE, error);
 		if (ctx == NULL)
 			return FALSE;
 	}
@@ -217,17 +278,17 @@ mu_tool_check_image (int fd, guint64 data_offset, guint64 data_size, const MuSec
 		gsize len = (gsize) MIN ((guint64) CHUNK_SECTORS * MU_TOOL_SECTOR_SIZE,
 					 data_size - pos);
 
-		if (!mu_tool_pread_all (fd, cipher, len, data_offset + pos, error))
+		if (!mu_tool_pread_all (fd, ciphertext, len, data_offset + pos, error))
 			return FALSE;
 		for (gsize off = 0; off < len; off += MU_TOOL_SECTOR_SIZE) {
 			guint8 digest[HASH_LEN];
 
-			hash_block (salt, cipher + off, digest);
+			hash_block (salt, ciphertext + off, digest);
 			g_byte_array_append (leaves, digest, sizeof digest);
 		}
 		if (image_fd >= 0) {
-			if (!xts_sectors (ctx, FALSE, pos / MU_TOOL_SECTOR_SIZE, cipher, plain, len,
-					  error) ||
+			if (!sectors_crypt (ctx, pos / MU_TOOL_SECTOR_SIZE, ciphertext, plain, len,
+					    error) ||
 			    !mu_tool_pread_all (image_fd, expected, len, pos, error))
 				return FALSE;
 			if (memcmp (plain, expected, len) != 0) {

@@ -123,9 +123,11 @@ read_copy (int fd, guint copy, guint64 offset, guint64 *inout_hdr_size, GError *
 	return g_steal_pointer (&data);
 }
 
-/* The JSON area of @data with segment "0"'s size set; NULL if it is not there. */
+/* The JSON area of @data with segment "0"'s size (and encryption) set; NULL if it is not
+ * there. */
 static gchar *
-edit_json (const guint8 *data, guint64 hdr_size, guint64 size, GError **error)
+edit_json (const guint8 *data, guint64 hdr_size, guint64 size, const gchar *encryption,
+	   GError **error)
 {
 	gsize area = hdr_size - LUKS2_BIN_HEADER_SIZE;
 	g_autofree gchar *text = g_strndup ((const gchar *) data + LUKS2_BIN_HEADER_SIZE, area);
@@ -152,12 +154,14 @@ edit_json (const guint8 *data, guint64 hdr_size, guint64 size, GError **error)
 		return NULL;
 	}
 	json_object_set_string_member (segment, "size", size_text);
+	if (encryption != NULL)
+		json_object_set_string_member (segment, "encryption", encryption);
 	json_generator_set_root (generator, json_parser_get_root (parser));
 	return json_generator_to_data (generator, NULL);
 }
 
 gboolean
-mu_tool_luks2_set_segment_size (int fd, guint64 size, GError **error)
+mu_tool_luks2_set_segment (int fd, guint64 size, const gchar *encryption, GError **error)
 {
 	guint64 hdr_size = 0;
 	g_autofree guint8 *primary = NULL;
@@ -176,7 +180,7 @@ mu_tool_luks2_set_segment_size (int fd, guint64 size, GError **error)
 		return FALSE;
 	copies[0] = primary;
 	copies[1] = secondary;
-	json = edit_json (primary, hdr_size, size, error);
+	json = edit_json (primary, hdr_size, size, encryption, error);
 	if (json == NULL)
 		return FALSE;
 	json_len = strlen (json);

@@ -11,7 +11,9 @@ G_BEGIN_DECLS
 /*
  * LUKS2 on a bundle file, for the tools that write bundles (create, rekey): loading the
  * header without locking (unprivileged), its JSON dump, the mediaupd-keyid tokens, and the
- * one edit libcryptsetup cannot make, a fixed data segment size.
+ * edits libcryptsetup cannot make: a fixed data segment size, and a data cipher it cannot
+ * run here (crypt_format test-encrypts with the data cipher, through device-mapper when
+ * userspace has no such cipher, as for Adiantum).
  */
 
 /* crypt_init + crypt_load (LUKS2) of @path, with libcryptsetup's log routed to GLib and no
@@ -24,13 +26,14 @@ gboolean mu_tool_luks2_dump (struct crypt_device *cd, gchar **ret_text, JsonNode
 			     GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
- * Rewrites the "size" of data segment "0" to @size bytes (libcryptsetup writes "dynamic")
- * in both binary header copies of the LUKS2 file @fd: the JSON area, the sequence id + 1
- * and the sha256 checksum, as libcryptsetup itself would. The file must not be loaded by
- * anyone while this runs; load it again afterwards.
+ * Rewrites the "size" of data segment "0" to @size bytes (libcryptsetup writes "dynamic"),
+ * and its "encryption" to @encryption unless that is NULL, in both binary header copies of
+ * the LUKS2 file @fd: the JSON area, the sequence id + 1 and the sha256 checksum, as
+ * libcryptsetup itself would. The file must not be loaded by anyone while this runs; load
+ * it again afterwards.
  */
-gboolean mu_tool_luks2_set_segment_size (int fd, guint64 size,
-					 GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean mu_tool_luks2_set_segment (int fd, guint64 size, const gchar *encryption,
+				    GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* A mediaupd-keyid token for @slot and @key_id (v1 and v2 alike). */
 gchar *mu_tool_keyid_token_json (gint slot, const gchar *key_id);

@@ -148,7 +148,7 @@ sign_header (const SignHeaderOptions *o, const gchar *path)
 			(void) close (fd);
 		return mu_tool_fail (NULL, error);
 	}
-	r = mu_tool_luks2_set_segment_size (fd, data_size, &error) ? 0 : -1;
+	r = mu_tool_luks2_set_segment (fd, data_size, NULL, &error) ? 0 : -1;
 	(void) close (fd);
 	if (r < 0)
 		return mu_tool_fail (NULL, error);
@@ -175,7 +175,7 @@ sign_header (const SignHeaderOptions *o, const gchar *path)
 		return mu_tool_fail (NULL, error);
 	}
 	fd = open (path, O_RDONLY | O_CLOEXEC);
-	r = fd >= 0 && mu_tool_check_image (fd, header->data_offset, header->data_size, NULL,
+	r = fd >= 0 && mu_tool_check_image (fd, header->data_offset, header->data_size, NULL, NULL,
 					    header->verity_salt, header->root_hash, -1, &error);
 	if (fd >= 0)
 		(void) close (fd);

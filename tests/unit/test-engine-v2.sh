@@ -8,6 +8,9 @@
 # of one; a good bundle gets as far as the policy check (there is no OSTree sysroot here),
 # still without a key trial. What needs dm-verity and dm-crypt is vm test 18.
 #
+# The data cipher: a bundle made with `create --cipher adiantum` is refused under the default
+# configuration, and gets as far as the good one when [Unlock] Ciphers= allows it.
+#
 # Environment: MEDIAUPD_BUNDLE, MEDIAUPDCTL (the built programs), MEDIAUPD_SOURCE_ROOT.
 set -euo pipefail
 
@@ -63,6 +66,18 @@ setup() {
 			--output "$W/b/$s.bundle" >/dev/null 2>&1 || fail "create $s.bundle"
 	done
 	GOOD=$W/b/sign.bundle
+	"$TOOL" create --repo "$W/repo" --ref "$REF" --from "$V1" --cipher adiantum \
+		--key "main-2026=$W/keys/main-2026.key" --signing-key "$W/sign.secret" \
+		--output "$W/b/adiantum.bundle" >/dev/null 2>&1 || fail "create adiantum.bundle"
+	ADIANTUM=$W/b/adiantum.bundle
+	with_ciphers serpent-xts-plain64 >"$W/serpent.conf"
+	with_ciphers xchacha12,aes-adiantum-plain64 >"$W/adiantum.conf"
+}
+
+# with_ciphers LIST: the test configuration with [Unlock] Ciphers=LIST
+with_ciphers() {
+	cat "$W/v2.conf"
+	printf '[Unlock]\nCiphers=%s\n' "$1"
 }
 
 # crafted NAME EDIT-ARGS...: a copy of the good bundle with its LUKS2 JSON rewritten
@@ -74,10 +89,11 @@ crafted() {
 	! cmp -s "$GOOD" "$out" || fail "$out is the good bundle"
 }
 
-# refused BUNDLE ERROR PHASE: the engine refuses BUNDLE with ERROR in PHASE, before any key
+# refused BUNDLE ERROR PHASE [CONFIG]: the engine refuses BUNDLE with ERROR in PHASE, before
+# any key (with the test configuration unless CONFIG is given)
 refused() {
-	local bundle=$1 want=$2 phase=$3 out result
-	out=$(G_MESSAGES_DEBUG=all "$CTL" apply --local "$bundle" --json --config "$W/v2.conf" 2>&1) &&
+	local bundle=$1 want=$2 phase=$3 config=${4:-$W/v2.conf} out result
+	out=$(G_MESSAGES_DEBUG=all "$CTL" apply --local "$bundle" --json --config "$config" 2>&1) &&
 		fail "$bundle was accepted"
 	result=$(grep '^{"event":"result"' <<<"$out" | tail -n 1)
 	[ -n "$result" ] || fail "no result line: $out"
@@ -133,9 +149,36 @@ t_v1_gate() {
 		--disable-locks
 	refused "$W/b/as-v1.bundle" UnsupportedFormat discover | grep -q 'Formats=1;2'
 }
+t_adiantum_default() {
+	local sum result
+	sum=$(sha256sum <"$ADIANTUM")
+	result=$(refused "$ADIANTUM" UnsupportedFormat verify)
+	grep -q "encrypted with 'xchacha12,aes-adiantum-plain64'" <<<"$result" || fail "$result"
+	grep -qF '[Unlock] Ciphers=' <<<"$result" || fail "no way out named: $result"
+	[ "$(json_field "$result" signing_key)" = "" ] || fail "verified before refusing: $result"
+	# Another extra cipher does not let it in either.
+	refused "$ADIANTUM" UnsupportedFormat verify "$W/serpent.conf" >/dev/null
+	[ "$(sha256sum <"$ADIANTUM")" = "$sum" ] || fail "the bundle changed"
+	# Nothing in the state or runtime directories but the engine's lock file.
+	[ -z "$(find "$W/run" "$W/state" -mindepth 1 ! -path "$W/run/lock" -print -quit)" ] ||
+		fail "left: $(ls -AR "$W/run" "$W/state")"
+}
+t_adiantum_allowed() {
+	local result
+	result=$(refused "$ADIANTUM" NotFound check "$W/adiantum.conf")
+	[ "$(json_field "$result" signing_key)" = "$(cat "$W/sign.pub")" ] || fail "$result"
+	[ "$(json_field "$result" version)" = 2.0 ] || fail "$result"
+	# Allowed or not, the aes-xts bundle still gets as far.
+	refused "$GOOD" NotFound check "$W/adiantum.conf" >/dev/null
+}
+t_adiantum_relabelled() {
+	# An aes-xts bundle whose live header claims adiantum: the signed header says otherwise.
+	crafted relabelled.bundle --set 'segments.0.encryption="xchacha12,aes-adiantum-plain64"'
+	refused "$W/b/relabelled.bundle" CorruptBundle verify "$W/adiantum.conf" >/dev/null
+}
 
 setup
-echo "1..10"
+echo "1..13"
 check "a good v2 bundle reaches the policy check before any key" t_good_reaches_check
 check "signed by an unknown key: SignatureInvalid before any key" t_unknown_signer
 check "signed by a revoked key: KeyRevoked before any key" t_revoked_signer
@@ -146,4 +189,7 @@ check "no signed header: Unsigned before any key" t_no_token
 check "two signed headers: CorruptBundle before any key" t_two_tokens
 check "cut short: CorruptBundle before any key" t_truncated
 check "a v1 bundle under the default configuration: UnsupportedFormat before any key" t_v1_gate
+check "an adiantum bundle under the default configuration: UnsupportedFormat before any key" t_adiantum_default
+check "an adiantum bundle with [Unlock] Ciphers= allowing it reaches the policy check" t_adiantum_allowed
+check "an aes-xts bundle relabelled adiantum: CorruptBundle before any key" t_adiantum_relabelled
 [ "$TESTS_FAILED" = 0 ]
