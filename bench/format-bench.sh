@@ -168,6 +168,7 @@ round() {
 	check_eq "deployment 0 after round $n ($v)" "$(default_commit)" "$VM_COMMIT_2"
 	g journalctl -b -o json --no-pager --output-fields=MESSAGE_ID,_COMM \
 		"${EVENT_IDS[@]/#/MESSAGE_ID=}" >"$T_WORK/journal.json"
+	cp "$T_WORK/journal.json" "$LOGS/round-$n-$v.journal.json"
 	"$REPORT" round "$v" "$n" "$(host_load)" "$(stat -c %s "${BUNDLE[$v]}")" "$mark" \
 		"$t_start" "$t_end" "$s0" "$s1" "$T_WORK/journal.json" >>"$CSV"
 	say "round $n $v: $(tail -n 1 "$CSV")"
