@@ -305,6 +305,8 @@ installed() {
 g mkdir -p /etc/mediaupd/keys-old /etc/mediaupd/keys-new
 "$VM" copy-in "$KEYS/main-2026.key" /etc/mediaupd/keys-old/main-2026.key
 "$VM" copy-in "$rk/new-2028.key" /etc/mediaupd/keys-new/new-2028.key
+# (new-2028.key was made by nobody on the host: the device takes only root's key files)
+g chown root:root /etc/mediaupd/keys-old/main-2026.key /etc/mediaupd/keys-new/new-2028.key
 g chmod 0600 /etc/mediaupd/keys-old/main-2026.key /etc/mediaupd/keys-new/new-2028.key
 g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys-old' >$CONF_OLD"
 g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys-new' >$CONF_NEW"
