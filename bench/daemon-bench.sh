@@ -43,6 +43,8 @@ export MEDIAUPD_BUILD_ROOT=${MEDIAUPD_BUILD_ROOT:-$BENCH_DIR/../build}
 . "$BENCH_DIR/../tests/vm/tests/engine-lib.sh"
 # shellcheck source=SCRIPTDIR/../tests/vm/tests/daemon-lib.sh
 . "$BENCH_DIR/../tests/vm/tests/daemon-lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
+. "$BENCH_DIR/bench-lib.sh"
 
 ROUNDS=${MEDIAUPD_BENCH_ROUNDS:-5}
 COLD_ROUNDS=${MEDIAUPD_BENCH_COLD_ROUNDS:-3}
@@ -68,29 +70,8 @@ mkdir -p "$OUT" "$CACHE" "$LOGS"
 
 # --- bundles and sticks, made before the guest is up (the guest lock is held meanwhile) ----
 eval "$("$VM" info)"
-# bundle_file NAME: the cached bundle NAME (full or small), made if missing
-bundle_file() {
-	local file from
-	case $1 in
-	full) from=(--empty) ;;
-	small) from=(--from "$VM_COMMIT_1") ;;
-	*) fail "unknown bundle '$1' in MEDIAUPD_BENCH_BUNDLES (full, small)" ;;
-	esac
-	file=$CACHE/$1-${VM_COMMIT_1:0:12}-${VM_COMMIT_2:0:12}.enc
-	if [ ! -s "$file" ]; then
-		MEDIAUPD_BUNDLE=$BUNDLE_TOOL "$SRC_ROOT/scripts/make-encrypted-bundle.sh" \
-			--repo "$VM_REPO" --ref "$VM_REF" "${from[@]}" --to "$VM_COMMIT_2" \
-			--signing-key "$KEYS/example-signing.secret" --key main-2026="$KEYS/main-2026.key" \
-			--output "$file.tmp" --force >"$T_WORK/make-bundle.log" 2>&1 || {
-			cat "$T_WORK/make-bundle.log"
-			fail "make-encrypted-bundle.sh failed for the $1 bundle"
-		}
-		mv "$file.tmp" "$file"
-	fi
-	echo "$file"
-}
 for b in "${BUNDLES[@]}"; do
-	f=$(bundle_file "$b")
+	f=$(bench_v1_bundle "$b")
 	daemon_stick "$T_WORK/stick-$b.img" "$f"
 	say "bundle $b: $(stat -c %s "$f") bytes, stick $T_WORK/stick-$b.img"
 done
@@ -113,32 +94,6 @@ g systemctl daemon-reload
 daemon_restart
 g "$GUEST_SRC/bench/guest/monitor.sh" "$GDIR"
 
-# snapshot: what every round must start from: deployments, refs, boot configuration, the
-# repo's objects, no mount, mapping or loop device
-snapshot() {
-	state
-	# shellcheck disable=SC2016 # (expanded in the guest)
-	g sh -c 'ostree refs | sort; echo objects: $(find /ostree/repo/objects -type f | wc -l)'
-}
-# guest_now: the guest's monotonic clock (uptime), seconds
-guest_now() { g cut -d' ' -f1 /proc/uptime; }
-host_load() { cut -d' ' -f1 /proc/loadavg; }
-# wait_gone: until the stick's partition is gone from the guest
-wait_gone() {
-	g timeout 30 sh -c 'while [ -e /dev/sda1 ] || [ -e /dev/sda ]; do sleep 0.1; done' ||
-		fail "the stick did not go from the guest"
-}
-# restore: back to the state of the snapshot taken at the start (checked)
-restore() {
-	if [ "$(default_commit)" != "$VM_COMMIT_1" ]; then
-		g ostree admin undeploy 0 >/dev/null
-	fi
-	g ostree reset "$VM_REF" "$VM_COMMIT_1"
-	g ostree prune --refs-only >/dev/null
-	snapshot >"$T_WORK/state.now"
-	diff "$T_WORK/state.start" "$T_WORK/state.now" ||
-		fail "the system is not back to the state of the start after the round"
-}
 # record BUNDLE METHOD ROUND DAEMON MARK [CMD_START CMD_END]: the round's CSV row
 record() {
 	g cat "$GDIR/udev.log" >"$T_WORK/udev.log"
@@ -265,15 +220,9 @@ g journalctl -b -o short-monotonic --no-pager -u mediaupd.service SYSLOG_IDENTIF
 	>"$LOGS/journal.txt"
 {
 	echo "# mediaupd daemon benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "host: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-	echo "qemu: $(qemu-system-x86_64 --version | head -n 1), TCG (see tests/vm/README.md)"
-	echo "guest: $(g uname -sr), $(g nproc) vCPUs, ${MEDIAUPD_VM_MEMORY:-1024M} RAM"
-	echo "host load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "build: $MEDIAUPD_BUILD_ROOT ($(meson introspect --buildoptions "$MEDIAUPD_BUILD_ROOT" |
-		python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))'))"
-	echo "source: $COMMIT (at the start of the run)"
+	bench_machine
 	for b in "${BUNDLES[@]}"; do
-		echo "bundle $b: $(stat -c %s "$(bundle_file "$b")") bytes"
+		echo "bundle $b: $(stat -c %s "$(bench_v1_bundle "$b")") bytes"
 	done
 	echo "rounds: $ROUNDS per method and bundle ($METHODS), $COLD_ROUNDS with the daemon stopped"
 	echo "mediaupd.service drop-in:"

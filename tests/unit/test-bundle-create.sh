@@ -7,7 +7,8 @@
 # verify, the data decrypted with cryptsetup reencrypt, the inner image extracted with the
 # filesystem's own tools and its delta applied with stock ostree.
 #
-# Also runs the recipe "Making a v2 bundle by hand" of docs/bundle-format.md as it stands.
+# Also runs the recipe "Making a v2 bundle by hand" of docs/bundle-format.md as it stands
+# (tests/unit/bundle-recipe.sh).
 #
 # Environment: MEDIAUPD_BUNDLE (the built mediaupd-bundle), MEDIAUPD_SOURCE_ROOT (for docs/;
 # default: two levels above this file).
@@ -525,17 +526,8 @@ t_cipher_usage() {
 
 # --- the recipe of docs/bundle-format.md ----------------------------------------------------
 
-# The first ```sh block after the heading "## Making a v2 bundle by hand".
-recipe() {
-	# shellcheck disable=SC2016 # sed expressions, not shell ones
-	sed -n '/^## Making a v2 bundle by hand$/,$p' "$MEDIAUPD_SOURCE_ROOT/docs/bundle-format.md" |
-		sed -n '/^```sh$/,/^```$/p' | sed -e '1d' -e '/^```$/,$d'
-}
-
 t_recipe() {
 	local d=$W/hand
-	recipe >"$W/recipe.sh"
-	[ "$(wc -l <"$W/recipe.sh")" -gt 20 ] || fail "no recipe found in the docs"
 	as_user mkdir -p "$d" "$W/hbin"
 	as_user ln -s "$TOOL" "$W/hbin/mediaupd-bundle"
 	as_user ostree init --repo="$d/repo" --mode=archive
@@ -545,7 +537,9 @@ t_recipe() {
 	as_user cp "$W/sign.secret" "$d/release.secret"
 	as_user cp "$W/sign.pub" "$d/release.pub"
 	as_user cp "$W/keys/main-2026.key" "$W/keys/fallback-1.key" "$d/"
-	(cd "$d" && as_user env PATH="$W/hbin:$PATH" bash -euo pipefail "$W/recipe.sh") \
+	# The recipe of the docs as it stands (tests/unit/bundle-recipe.sh, shared with vm test 18).
+	as_user env PATH="$W/hbin:$PATH" MEDIAUPD_SOURCE_ROOT="$MEDIAUPD_SOURCE_ROOT" \
+		"$MEDIAUPD_SOURCE_ROOT/tests/unit/bundle-recipe.sh" "$d" \
 		>"$W/recipe.out" 2>&1 || { tail -n 30 "$W/recipe.out"; fail "the recipe fails"; }
 	# It inspects and verifies like a bundle of create, for the same update.
 	local f
