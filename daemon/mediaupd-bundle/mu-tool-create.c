@@ -284,11 +284,11 @@ load_keys (const CreateOptions *o, GPtrArray *keys, GError **error)
 				return FALSE;
 		}
 	}
-	if (o->keyslot_room == 0 && keys->len > MU_BUNDLE_MAX_KEYSLOTS) {
+	if (keys->len > MU_BUNDLE_V2_MAX_KEYS) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
 			     "%u encryption keys given, a bundle holds at most %d: drop retired "
 			     "keys, or make one bundle per group of devices",
-			     keys->len, MU_BUNDLE_MAX_KEYSLOTS);
+			     keys->len, MU_BUNDLE_V2_MAX_KEYS);
 		return FALSE;
 	}
 	if (keys->len > keyslot_room (o, keys->len)) {
