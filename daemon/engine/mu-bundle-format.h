@@ -3,7 +3,7 @@
 
 /*
  * Constants of the mediaupd bundle format, version 1 (docs/bundle-format.md).
- * scripts/make-encrypted-bundle.sh writes the same values.
+ * tests/unit/make-v1-bundle.sh (legacy format 1, tests only) writes the same values.
  */
 
 /* LUKS2 label and subsystem: readable without a key, checked before any PBKDF. */
