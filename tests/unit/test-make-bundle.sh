@@ -241,6 +241,9 @@ t_missing_tool() {
 	grep -q "the tool 'mediaupd-bundle' is missing" "$W/tool.log" || fail "no clear message"
 	grep -q "mediaupd-tools" "$W/tool.log" || fail "does not say which package to install"
 	check_nothing_left "$W/refuse/x.enc"
+	# A PATH without mkfs.erofs: create says which package to install.
+	refused 1 "the tool 'mkfs.erofs' is missing: install the Debian package erofs-utils" \
+		PATH="$W/no-such-dir" "${COMMON[@]}" --keys-dir "$W/keys"
 }
 
 # 31 keys fit without any option (the header grows to them); 32 are refused: LUKS2 has 32
@@ -373,7 +376,7 @@ main() {
 	check "environment keys, --to, --empty, squashfs, argon2id, two signers, --keyslot-room" t_env_and_options
 	check "ext4 inner image with one --key" t_ext4
 	check "the tool: beside the script, on \$PATH, MEDIAUPD_BUNDLE; arguments and status passed" t_finds_tool
-	check "no tool: exit status 1, what to install, nothing left" t_missing_tool
+	check "no mediaupd-bundle, no mkfs.erofs: exit status 1, what to install, nothing left" t_missing_tool
 	check "31 keys fit without options; 32 are refused" t_31_keys_and_32
 	check "existing output kept without --force (exit 1), replaced with it" t_force
 	check "the example keys of keys-example/ make a bundle their trusted key accepts" t_example_keys
