@@ -3,7 +3,7 @@
 
 /*
  * Constants of the mediaupd bundle format, version 1 (docs/bundle-format.md).
- * scripts/make-encrypted-bundle.sh writes the same values.
+ * tests/unit/make-v1-bundle.sh (legacy format 1, tests only) writes the same values.
  */
 
 /* LUKS2 label and subsystem: readable without a key, checked before any PBKDF. */
@@ -62,6 +62,8 @@
 #define MU_BUNDLE_KEYSLOT_AREA_SIZE 258048
 #define MU_BUNDLE_V2_KEYSLOT_ROOM_DEFAULT 8
 #define MU_BUNDLE_MAX_KEYSLOTS 32
+/* LUKS2 has room for 32 tokens: one key-id token per key and the signed header's token. */
+#define MU_BUNDLE_V2_MAX_KEYS (MU_BUNDLE_MAX_KEYSLOTS - 1)
 
 /* dm-verity over the ciphertext: format 1, sha256, 4 KiB data and hash blocks, 32-byte salt. */
 #define MU_BUNDLE_VERITY_HASH "sha256"

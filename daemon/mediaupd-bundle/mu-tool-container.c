@@ -11,6 +11,7 @@
 #include "mu-tool-container.h"
 #include "mu-tool-crypt.h"
 #include "mu-tool-luks2.h"
+#include "mu-tool.h"
 
 #define PBKDF2_MIN_ITERATIONS 1000
 #define ARGON2_MIN_TIME 4
@@ -120,6 +121,10 @@ mu_tool_load_key (const gchar *id, const gchar *path, GError **error)
 			     "key id '%s' is not valid: a key id is 1..%d characters of A-Z a-z "
 			     "0-9 . _ - and does not start with '.' (e.g. main-2026)",
 			     id, MU_KEY_ID_MAX_LEN);
+		return NULL;
+	}
+	if (!mu_tool_check_secret_path ("key file", path, error)) {
+		g_prefix_error (error, "key id '%s': ", id);
 		return NULL;
 	}
 	data = mu_file_read_regular (path, MU_LUKS_KEY_MAX_LEN, MU_FILE_WIPE, MU_ERROR_INVALID_KEY,

@@ -67,7 +67,8 @@ typedef struct {
 	gint pbkdf_parallel;
 	gchar *cipher;
 	const MuToolCipher *data_cipher;
-	gint keyslot_room;
+	gchar *keyslot_room_text;
+	gint keyslot_room; /* 0: not given, room for the keys (at least the default) */
 } CreateOptions;
 
 static void
@@ -84,6 +85,7 @@ create_options_clear (CreateOptions *o)
 	g_free (o->fs);
 	g_free (o->pbkdf);
 	g_free (o->cipher);
+	g_free (o->keyslot_room_text);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CreateOptions, create_options_clear)
 
@@ -178,7 +180,11 @@ static gboolean
 load_signing_keys (gchar **paths, GPtrArray *keys, GError **error)
 {
 	for (guint i = 0; paths[i] != NULL; i++) {
-		MuEd25519SecretKey *key = mu_ed25519_secret_key_load (paths[i], error);
+		MuEd25519SecretKey *key = NULL;
+
+		if (!mu_tool_check_secret_path ("signing key", paths[i], error))
+			return FALSE;
+		key = mu_ed25519_secret_key_load (paths[i], error);
 
 		if (key == NULL) {
 			g_prefix_error (error, "signing key: ");
@@ -262,6 +268,15 @@ load_keys_dir (const gchar *dir, GPtrArray *keys, GError **error)
 	return TRUE;
 }
 
+/* The keyslots the header has room for: --keyslot-room, or enough for the keys given. */
+static guint
+keyslot_room (const CreateOptions *o, guint n_keys)
+{
+	if (o->keyslot_room != 0)
+		return (guint) o->keyslot_room;
+	return MAX (n_keys, (guint) MU_BUNDLE_V2_KEYSLOT_ROOM_DEFAULT);
+}
+
 static gboolean
 load_keys (const CreateOptions *o, GPtrArray *keys, GError **error)
 {
@@ -276,11 +291,18 @@ load_keys (const CreateOptions *o, GPtrArray *keys, GError **error)
 				return FALSE;
 		}
 	}
-	if (keys->len > (guint) o->keyslot_room) {
+	if (keys->len > MU_BUNDLE_V2_MAX_KEYS) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
+			     "%u encryption keys given, a bundle holds at most %d: drop retired "
+			     "keys, or make one bundle per group of devices",
+			     keys->len, MU_BUNDLE_V2_MAX_KEYS);
+		return FALSE;
+	}
+	if (keys->len > keyslot_room (o, keys->len)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
 			     "%u encryption keys given, more than the %d keyslots of room: raise "
 			     "--keyslot-room (at most %d)",
-			     keys->len, o->keyslot_room, MU_BUNDLE_MAX_KEYSLOTS);
+			     keys->len, keyslot_room (o, keys->len), MU_BUNDLE_MAX_KEYSLOTS);
 		return FALSE;
 	}
 	return TRUE;
@@ -480,6 +502,7 @@ typedef struct {
 	MuToolCommits *commits;
 	guint n_parts;
 	guint64 image_size;
+	guint keyslot_room;
 	gint slots[MU_BUNDLE_MAX_KEYSLOTS];
 	MuSignedHeader *header; /* as read back and verified */
 } CreateState;
@@ -508,7 +531,7 @@ write_container (const CreateRun *run, const CreateOptions *o, CreateState *s,
 	g_autofree gchar *token = NULL;
 	g_autofree gchar *pbkdf_text = mu_tool_pbkdf_describe (&s->pbkdf);
 	struct crypt_pbkdf_type pbkdf;
-	guint keyslot_room = (guint) o->keyslot_room;
+	guint keyslot_room = s->keyslot_room;
 	guint64 data_offset = mu_tool_container_data_offset (keyslot_room);
 	guint64 tree_size = mu_tool_verity_tree_size (s->image_size);
 	guint64 file_size = data_offset + s->image_size + tree_size;
@@ -629,7 +652,7 @@ print_summary (const CreateRun *run, const CreateOptions *o, const CreateState *
 	g_print ("Verity:      sha256 over the ciphertext, hash tree at %" G_GUINT64_FORMAT
 		 ", root %s\n",
 		 h->hash_offset, root_hex);
-	g_print ("Keyslots:    %u of %d: %s\n", s->keys->len, o->keyslot_room, slots->str);
+	g_print ("Keyslots:    %u of %u: %s\n", s->keys->len, s->keyslot_room, slots->str);
 	g_print ("Signed by:   %s\n", signers->str);
 	g_print ("Self-check:  every key opens only its own keyslot; header and delta signatures "
 		 "verify; verity root, decrypted data and files match\n");
@@ -662,6 +685,7 @@ create_bundle (const CreateOptions *o)
 	if (!load_signing_keys (o->signing_keys, s.signing_keys, &error) ||
 	    !load_keys (o, s.keys, &error) || !check_output (o, &error))
 		return mu_tool_fail (NULL, error);
+	s.keyslot_room = keyslot_room (o, s.keys->len);
 	s.commits = mu_tool_commits_resolve (o->repo, o->ref, o->to, o->empty ? NULL : o->from,
 					     &error);
 	if (s.commits == NULL || !start_run (o, &run, &error))
@@ -695,7 +719,7 @@ create_bundle (const CreateOptions *o)
 	}
 	if (!mu_tool_check_keys (run.partial, s.keys, s.slots, volume_key, &error) ||
 	    !mu_tool_check_signatures (run.partial, s.signing_keys, signed_superblock,
-				       mu_tool_container_data_offset ((guint) o->keyslot_room) +
+				       mu_tool_container_data_offset (s.keyslot_room) +
 					       s.image_size +
 					       mu_tool_verity_tree_size (s.image_size),
 				       &s.header, &error) ||
@@ -725,7 +749,7 @@ create_bundle (const CreateOptions *o)
 int
 mu_tool_cmd_create (int argc, char **argv)
 {
-	g_auto (CreateOptions) o = { .keyslot_room = MU_BUNDLE_V2_KEYSLOT_ROOM_DEFAULT };
+	g_auto (CreateOptions) o = { 0 };
 	GOptionEntry entries[] = {
 		{ "repo", 0, 0, G_OPTION_ARG_FILENAME, &o.repo,
 		  "OSTree repository (archive mode) holding the commits", "REPO" },
@@ -752,8 +776,9 @@ mu_tool_cmd_create (int argc, char **argv)
 		  "Data cipher: aes-xts-plain64 (the default) or adiantum (boards without AES "
 		  "instructions)",
 		  "NAME" },
-		{ "keyslot-room", 0, 0, G_OPTION_ARG_INT, &o.keyslot_room,
-		  "Keyslots the header has room for (default 8, at most 32), for rekeying later",
+		{ "keyslot-room", 0, 0, G_OPTION_ARG_STRING, &o.keyslot_room_text,
+		  "Keyslots the header has room for, for rekeying later (default: 8, or as "
+		  "many as there are keys; at most 32)",
 		  "N" },
 		{ "pbkdf", 0, 0, G_OPTION_ARG_STRING, &o.pbkdf,
 		  "Keyslot PBKDF: pbkdf2 (default) or argon2id", "NAME" },
@@ -794,9 +819,15 @@ mu_tool_cmd_create (int argc, char **argv)
 	if (o.data_cipher == NULL)
 		return mu_tool_usage_error (
 			"unknown --cipher '%s': use aes-xts-plain64 or adiantum", o.cipher);
-	if (o.keyslot_room < 1 || o.keyslot_room > MU_BUNDLE_MAX_KEYSLOTS)
-		return mu_tool_usage_error ("--keyslot-room %d is not valid: give 1..%d",
-					    o.keyslot_room, MU_BUNDLE_MAX_KEYSLOTS);
+	if (o.keyslot_room_text != NULL) {
+		gint64 room = 0;
+
+		if (!g_ascii_string_to_signed (o.keyslot_room_text, 10, 1, MU_BUNDLE_MAX_KEYSLOTS,
+					       &room, NULL))
+			return mu_tool_usage_error ("--keyslot-room '%s' is not valid: give 1..%d",
+						    o.keyslot_room_text, MU_BUNDLE_MAX_KEYSLOTS);
+		o.keyslot_room = (gint) room;
+	}
 	if (o.signing_keys == NULL) {
 		env = g_getenv ("MEDIAUPD_SIGNING_KEY_FILE");
 		if (env == NULL || env[0] == '\0')

@@ -267,6 +267,27 @@ unblock_signals (gpointer data)
 	pthread_sigmask (SIG_UNBLOCK, &all, NULL);
 }
 
+/* The Debian package of each tool mu_tool_run runs, for the message when it is missing. */
+static const gchar *
+tool_package (const gchar *tool)
+{
+	static const struct {
+		const gchar *tool;
+		const gchar *package;
+	} packages[] = {
+		{ "mkfs.erofs", "erofs-utils" },    { "fsck.erofs", "erofs-utils" },
+		{ "mksquashfs", "squashfs-tools" }, { "unsquashfs", "squashfs-tools" },
+		{ "mke2fs", "e2fsprogs" },          { "debugfs", "e2fsprogs" },
+		{ "resize2fs", "e2fsprogs" },       { "e2fsck", "e2fsprogs" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS (packages); i++) {
+		if (g_str_equal (packages[i].tool, tool))
+			return packages[i].package;
+	}
+	return NULL;
+}
+
 gboolean
 mu_tool_run (const gchar *what, const gchar *const *argv, GError **error)
 {
@@ -285,6 +306,16 @@ mu_tool_run (const gchar *what, const gchar *const *argv, GError **error)
 	 * dpkg-buildpackage and many CI jobs do) mksquashfs refuses -mkfs-time and -all-time. */
 	g_subprocess_launcher_unsetenv (launcher, "SOURCE_DATE_EPOCH");
 	proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+	if (proc == NULL && error != NULL &&
+	    g_error_matches (*error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) &&
+	    tool_package (argv[0]) != NULL) {
+		g_clear_error (error);
+		g_set_error (error, MU_ERROR, MU_ERROR_FAILED,
+			     "the tool '%s' is missing: install the Debian package %s (apt-get "
+			     "install %s)",
+			     argv[0], tool_package (argv[0]), tool_package (argv[0]));
+		return FALSE;
+	}
 	if (proc == NULL) {
 		g_prefix_error (error, "%s: ", what);
 		return FALSE;

@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /*
- * What goes inside a bundle, made the way scripts/make-encrypted-bundle.sh makes it: the
+ * What goes inside a bundle, made the way the format 1 maker made it (make-v1-bundle.sh): the
  * commits from an OSTree repository, the static delta between them, and the read-only inner
  * filesystem image (mkfs tools as subprocesses), and reading that image back.
  */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +56,26 @@ mu_tool_path_exists (const gchar *path)
 	GStatBuf st;
 
 	return g_lstat (path, &st) == 0 || errno != ENOENT;
+}
+
+gboolean
+mu_tool_check_secret_path (const gchar *what, const gchar *path, GError **error)
+{
+	gsize len = strlen (path);
+
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (len < 40 ||
+	    strspn (path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789+/=") != len ||
+	    mu_tool_path_exists (path))
+		return TRUE;
+	g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
+		     "%s: the value given (not shown) looks like key material, not a file path; "
+		     "secrets are read from files only: give the path of the file holding it "
+		     "(GitLab: a variable of type File)",
+		     what);
+	return FALSE;
 }
 
 static gboolean

@@ -56,6 +56,14 @@ int mu_tool_fail (const gchar *prefix, const GError *error);
 gboolean mu_tool_path_exists (const gchar *path);
 
 /*
+ * Secrets are read from files only. If @path is no file but looks like key material (40 or
+ * more base64 characters), sets an error that says so without showing it, so that a secret
+ * given as an option's value does not end up in a CI log; @what names the option.
+ */
+gboolean mu_tool_check_secret_path (const gchar *what, const gchar *path,
+				    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
  * Writes @data to @path atomically: a temporary file in the same directory with @mode,
  * synced, then renamed into place. Unless @overwrite, an existing @path is never replaced
  * (MU_ERROR_INVALID_ARGUMENT). On failure nothing is left behind.

@@ -494,7 +494,7 @@ test_apply_not_a_bundle (Fixture *f, gconstpointer data)
 static void
 test_apply_interrupted (Fixture *f, gconstpointer data)
 {
-	const gchar *const args[] = { "apply", luks->three, "--json", NULL };
+	const gchar *const args[] = { "apply", luks->unsigned_v2, "--json", NULL };
 	g_autoptr (GSubprocess) ctl = NULL;
 	g_auto (Run) r = { 0 };
 	g_auto (Run) after = { 0 };

@@ -93,8 +93,6 @@ mu_test_write_config (const gchar *path, const gchar *head, const gchar *tmpdir,
 						  "[Paths]\nStateDirectory=%s/state\n"
 						  "RuntimeDirectory=%s/run\n"
 						  "[Keys]\nDirectories=%s\n"
-						  /* The tests' bundles are of format v1. */
-						  "[Bundle]\nFormats=1;2\n"
 						  "%s",
 						  head, tmpdir, tmpdir, keys_dir,
 						  extra != NULL ? extra : "");

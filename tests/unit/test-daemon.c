@@ -745,7 +745,7 @@ test_cancel_running (Fixture *f, gconstpointer data)
 	g_autofree gchar *name = NULL;
 	GPid worker;
 
-	worker = apply_paused (f, luks->three, &r);
+	worker = apply_paused (f, luks->unsigned_v2, &r);
 	if (worker == 0)
 		return;
 	g_assert_true (mu_dbus_manager1_call_cancel_sync (f->proxy, NULL, &error));
@@ -769,7 +769,7 @@ test_sigterm_running (Fixture *f, gconstpointer data)
 	GPid worker;
 	gint status;
 
-	worker = apply_paused (f, luks->three, &r);
+	worker = apply_paused (f, luks->unsigned_v2, &r);
 	if (worker == 0)
 		return;
 	g_subprocess_send_signal (f->daemon, SIGTERM);

@@ -167,6 +167,8 @@ mu_luks_fixtures_new (void)
 				   MU_BUNDLE_LUKS_SUBSYSTEM_PREFIX "9", NULL);
 	fx->luks1 = make_fixture (fx, "luks1.luks", FALSE, "--luks1", NULL);
 	fx->unfinished = make_fixture (fx, "unfinished.bundle", FALSE, "--init-only", NULL);
+	fx->unsigned_v2 = make_fixture (fx, "unsigned-v2.bundle", TRUE, "--subsystem",
+					MU_BUNDLE_LUKS_SUBSYSTEM_V2, NULL);
 
 	fx->cut_in_header = derive_file (fx, fx->three, "cut-in-header.bundle", 300000, NULL, 0);
 	fx->cut_at_data = derive_file (fx, fx->three, "cut-at-data.bundle", FIXTURE_DATA_OFFSET,
@@ -233,6 +235,7 @@ mu_luks_fixtures_free (MuLuksFixtures *fx)
 	g_free (fx->damaged_both);
 	g_free (fx->damaged_primary);
 	g_free (fx->unfinished);
+	g_free (fx->unsigned_v2);
 	g_free (fx->tmpdir);
 	g_free (fx);
 }

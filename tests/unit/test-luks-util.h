@@ -42,6 +42,9 @@ typedef struct {
 	gchar *damaged_both;    /* both JSON header copies damaged */
 	gchar *damaged_primary; /* the first JSON header copy damaged */
 	gchar *unfinished;      /* a reencryption started, not finished */
+	/* As three, subsystem "mediaupd-v2" and no signed header: past the format gate of
+	 * discover under the default configuration, refused as Unsigned in verify. */
+	gchar *unsigned_v2;
 } MuLuksFixtures;
 
 /*

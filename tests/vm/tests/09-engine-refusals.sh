@@ -39,9 +39,11 @@ old=$(eng_commit mediaupd-testos/x86_64/old "$VM_COMMIT_1" 0.9 2020-01-01T00:00:
 ENG_REF=mediaupd-testos/x86_64/old make_update "$m/downgrade.enc" --from "$VM_COMMIT_1" \
 	--to "$old"
 
-# Hand-made bundles: what only a forger or a damaged copy would hold.
-delta_dir "$T_WORK/unsigned" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
-pack_bundle "$T_WORK/unsigned" "$m/unsigned.enc"
+# Hand-made bundles: what only a forger or a damaged copy would hold. In format 2 what is
+# signed first is the bundle's header, so an unsigned bundle is one without it (refused before
+# any key; the delta inside is never reached).
+cp "$m/good.enc" "$m/unsigned.enc"
+unsign "$m/unsigned.enc"
 delta_dir "$T_WORK/flipped-part" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
 sign_dir "$T_WORK/flipped-part" "$KEYS/example-signing.secret"
 part=$T_WORK/flipped-part/delta/0
@@ -49,11 +51,14 @@ flip_byte "$part" $(($(stat -c %s "$part") / 2))
 pack_bundle "$T_WORK/flipped-part" "$m/flipped-part.enc"
 delta_dir "$T_WORK/flipped-sb" --from="$VM_COMMIT_1" --to="$VM_COMMIT_2"
 sign_dir "$T_WORK/flipped-sb" "$KEYS/example-signing.secret"
+cp "$T_WORK/flipped-sb/delta/superblock" "$T_WORK/flipped-sb.signed"
 flip_byte "$T_WORK/flipped-sb/delta/superblock" 200
-pack_bundle "$T_WORK/flipped-sb" "$m/flipped-superblock.enc"
-# Damaged copies of a good bundle: both LUKS2 header copies' JSON, and a cut inside the header.
+# The signed header describes the genuine superblock; the image holds the flipped one.
+pack_bundle "$T_WORK/flipped-sb" "$m/flipped-superblock.enc" "$T_WORK/flipped-sb.signed"
+# Damaged copies of a good bundle: both LUKS2 header copies' JSON (64 KiB metadata areas, so
+# at 4096 and 65536 + 4096), and a cut inside the header.
 cp "$m/good.enc" "$m/corrupt-header.enc"
-for off in 4096 20480; do
+for off in 4096 69632; do
 	dd if=/dev/zero of="$m/corrupt-header.enc" bs=1 seek="$off" count=512 conv=notrunc 2>/dev/null
 done
 ! cmp -s "$m/good.enc" "$m/corrupt-header.enc" || fail "corrupt-header.enc equals good.enc"

@@ -7,7 +7,8 @@
 # private (no ID_FS_TYPE in udev, no filesystem in udisks2, unlike a mapping opened by hand)
 # and its mount is ro,nosuid,nodev,noexec,nosymfollow; the same install SIGKILLed leaves a
 # mount, a mapping and a loop device that mu_unlock_cleanup_stale removes; then an erofs v1->v2
-# and an ext4 (enabled) v1->v3 bundle install, each timed.
+# and an ext4 (enabled) v1->v3 bundle install, each timed. The bundles are format v2: the
+# crafted keyslots sit outside the signed header, as a forger would put them.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR
@@ -62,14 +63,14 @@ cp "$img" "$img.orig"
 byte=$(od -An -tu1 -j "$pos" -N1 "$img" | tr -d ' ')
 printf '%b' "\\$(printf '%03o' $((byte ^ 0xff)))" | dd of="$img" bs=1 seek="$pos" conv=notrunc 2>/dev/null
 cmp -s "$img" "$img.orig" && fail "the damaged ext4 image is the same as the good one"
-pack_image "$img" "$m/ext4-panic.enc"
+pack_image "$img" "$m/ext4-panic.enc" "$T_WORK/panic/delta/superblock"
 rm -f "$img" "$img.orig"
 
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
 guest_setup
-g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \
 	'[Unlock]' 'Filesystems=erofs;squashfs;ext4' >$CONF_EXT4"
-g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \
 	'[Unlock]' 'MaxArgon2MemoryKiB=4194304' >$CONF_MEM"
 plug_and_wait usb "$T_WORK/stick.img" stick /dev/sda1 ext4 >/dev/null
 g udisksctl mount -b /dev/sda1 -o ro,nosuid,nodev,noexec >/dev/null

@@ -37,6 +37,9 @@ assert_differs() {
 
 good_dir good
 pack_bundle "$T_WORK/good" "$m/good.enc"
+# The signed header of every hostile bundle describes this good delta; what the image holds
+# instead is what the engine meets after unlocking.
+GOOD_SB=$T_WORK/good/delta/superblock
 part_size=$(stat -c %s "$T_WORK/good/delta/0")
 say "v1 -> v2 delta: part 0 is $part_size bytes, superblock $(stat -c %s "$T_WORK/good/delta/superblock")"
 
@@ -47,33 +50,33 @@ printf 'hand-made test bundle\n' >"$T_WORK/delta-root/manifest"
 cp -a "$T_WORK/delta-root" "$T_WORK/delta-trap"
 ln -s / "$T_WORK/delta-root/delta"
 ln -s "$TRAP" "$T_WORK/delta-trap/delta"
-pack_bundle "$T_WORK/delta-root" "$m/delta-symlink-root.enc"
-pack_bundle "$T_WORK/delta-trap" "$m/delta-symlink-guest-dir.enc"
+pack_bundle "$T_WORK/delta-root" "$m/delta-symlink-root.enc" "$GOOD_SB"
+pack_bundle "$T_WORK/delta-trap" "$m/delta-symlink-guest-dir.enc" "$GOOD_SB"
 
 # delta/superblock: a symlink to /dev/zero, a FIFO, 12 MiB
 good_dir sb-zero
 ln -sf /dev/zero "$T_WORK/sb-zero/delta/superblock"
-pack_bundle "$T_WORK/sb-zero" "$m/superblock-dev-zero.enc"
+pack_bundle "$T_WORK/sb-zero" "$m/superblock-dev-zero.enc" "$GOOD_SB"
 good_dir sb-fifo
 rm "$T_WORK/sb-fifo/delta/superblock"
 mkfifo "$T_WORK/sb-fifo/delta/superblock"
-pack_bundle "$T_WORK/sb-fifo" "$m/superblock-fifo.enc"
+pack_bundle "$T_WORK/sb-fifo" "$m/superblock-fifo.enc" "$GOOD_SB"
 good_dir sb-huge
 { printf OSTSGNDT; head -c $((12 * 1024 * 1024)) /dev/urandom; } >"$T_WORK/sb-huge/delta/superblock"
-pack_bundle "$T_WORK/sb-huge" "$m/superblock-12mib.enc"
+pack_bundle "$T_WORK/sb-huge" "$m/superblock-12mib.enc" "$GOOD_SB"
 
 # Part 0: a symlink to /, a FIFO, a device node (the numbers of /dev/null)
 good_dir part-root
 ln -sf / "$T_WORK/part-root/delta/0"
-pack_bundle "$T_WORK/part-root" "$m/part-symlink-root.enc"
+pack_bundle "$T_WORK/part-root" "$m/part-symlink-root.enc" "$GOOD_SB"
 good_dir part-fifo
 rm "$T_WORK/part-fifo/delta/0"
 mkfifo "$T_WORK/part-fifo/delta/0"
-pack_bundle "$T_WORK/part-fifo" "$m/part-fifo.enc"
+pack_bundle "$T_WORK/part-fifo" "$m/part-fifo.enc" "$GOOD_SB"
 good_dir part-dev
 rm "$T_WORK/part-dev/delta/0"
 mknod "$T_WORK/part-dev/delta/0" c 1 3
-pack_bundle "$T_WORK/part-dev" "$m/part-device.enc"
+pack_bundle "$T_WORK/part-dev" "$m/part-device.enc" "$GOOD_SB"
 
 # Part 0 swapped for the part of another delta (v2 -> v3), cut or padded to the signed size.
 delta_dir "$T_WORK/other" --from="$VM_COMMIT_2" --to="$VM_COMMIT_3"
@@ -81,7 +84,7 @@ good_dir swapped
 cp "$T_WORK/other/delta/0" "$T_WORK/swapped/delta/0"
 truncate -s "$part_size" "$T_WORK/swapped/delta/0"
 assert_differs "$T_WORK/good/delta/0" "$T_WORK/swapped/delta/0"
-pack_bundle "$T_WORK/swapped" "$m/part-swapped.enc"
+pack_bundle "$T_WORK/swapped" "$m/part-swapped.enc" "$GOOD_SB"
 
 # The bomb: libostree's part format ('x', then an xz stream) of 64 MiB of zeros, cut to the
 # signed size of part 0; it expands to megabytes before the stream ends.
@@ -92,7 +95,7 @@ assert_differs "$T_WORK/good/delta/0" "$T_WORK/bomb/delta/0"
 bomb_expands=$({ tail -c +2 "$T_WORK/bomb/delta/0" | xz -dc 2>/dev/null || true; } | wc -c)
 say "xz bomb: $part_size bytes expand to $bomb_expands bytes"
 [ "$bomb_expands" -gt $((100 * part_size)) ] || fail "the bomb expands to only $bomb_expands bytes"
-pack_bundle "$T_WORK/bomb" "$m/xz-bomb.enc"
+pack_bundle "$T_WORK/bomb" "$m/xz-bomb.enc" "$GOOD_SB"
 
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
 

@@ -43,8 +43,7 @@ head -c 1M /dev/urandom >"$T_WORK/junk.enc"
 # reboot policy, which ApplyBundle never acts on.
 DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
 g mkdir -p "${DAEMON_CONF%/*}"
-g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
-	>$DAEMON_CONF"
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' >$DAEMON_CONF"
 g systemctl restart mediaupd.service
 daemon_wait_rest 60
 

@@ -78,7 +78,7 @@ ENG_REF=mediaupd-testos/x86_64/old make_v2 "$m/downgrade.enc" --from "$VM_COMMIT
 # The booted commit, as a delta from a later one: already installed comes first.
 make_v2 "$m/installed.enc" --from "$VM_COMMIT_2" --to "$VM_COMMIT_1"
 # A v1 bundle of the next update, for the format gate.
-make_update "$m/v1.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
+make_v1_update "$m/v1.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
 
 # Crafted copies of good.enc: what only a forger would write.
 cryptsetup luksDump --dump-volume-key --volume-key-file "$T_WORK/vk" --batch-mode \
@@ -205,7 +205,7 @@ check_eq "good.enc: left over" "$(state | grep -E '^(dm|loops|mounts):' | tr '\n
 echo "ok: a v2 bundle installed and deployed ($VM_COMMIT_2)"
 
 # The v1 bundle once the configuration allows format 1.
-result=$(engine "$GUEST_CONF" "$mnt/v1.enc")
+result=$(engine "$GUEST_CONF_V1" "$mnt/v1.enc")
 g grep -qx 'exit 0' /run/engine.log || { g cat /run/engine.log; fail "v1.enc: not installed"; }
 check_eq "v1.enc: to_commit" "$(json_field "$result" to_commit)" "$VM_COMMIT_3"
 g ostree admin status | grep -q "$VM_COMMIT_3" || fail "v1.enc: $VM_COMMIT_3 not deployed"

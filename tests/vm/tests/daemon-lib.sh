@@ -85,10 +85,10 @@ daemon_clean() {
 }
 
 # daemon_conf [LINE...]: the daemon's configuration ($DAEMON_CONF, set by daemon_install): the
-# guest's keys, v1 bundles allowed (the tests' bundles are v1), then LINE...; takes effect at
-# the next start
+# guest's keys (bundle formats: the default, v2 only), then LINE...; takes effect at the next
+# start
 daemon_conf() {
-	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
+	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \
 		\"\$@\" >$DAEMON_CONF" sh "$@"
 }
 

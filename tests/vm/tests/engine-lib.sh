@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Host-side helpers of the engine's vm tests (sourced after lib.sh): bundles made by
+# Host-side helpers of the engine's vm tests (sourced after lib.sh): bundles (format v2) made by
 # make-encrypted-bundle.sh from a scratch copy of the test OS repo, hand-made bad bundles,
 # the guest's device keys and trusted keys, and snapshots of what an install may change.
 
@@ -8,9 +8,14 @@ BUNDLE_TOOL=${MEDIAUPD_BUILD_ROOT:-}/daemon/mediaupd-bundle/mediaupd-bundle
 # The guest's configuration for the engine: the example keys, the sysroot of the booted
 # system, and the trusted signing keys in OSTree's places.
 GUEST_CONF=/etc/mediaupd/mediaupd.conf
-# LUKS2 layout of the hand-made bundles (what the bundle maker does, without its checks).
+# The same with format 1 allowed, for the tests about format 1 only.
+GUEST_CONF_V1=/etc/mediaupd/formats-1-2.conf
+# LUKS2 layout of the hand-made bundles (what the bundle maker does, without its checks):
+# format v2, 64 KiB metadata, room for two keyslots of 258048 bytes.
 LUKS_ARGS=(--type luks2 --cipher aes-xts-plain64 --key-size 512 --sector-size 4096
 	--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --batch-mode --disable-locks)
+PACK_META=65536
+PACK_KEYSLOTS=$((2 * 258048))
 
 # eng_repo: a writable scratch archive repo holding the test OS commits (the image's repo
 # is a shared cache and stays untouched)
@@ -32,8 +37,8 @@ eng_commit() {
 		--add-metadata-string=version="$version" -s "test commit $version" "$@"
 }
 
-# make_update OUTPUT (--from C | --empty) --to C [MAKER-ARGS...]: a bundle from the bundle maker
-# with the example signing key; keys main-2026 and fallback-1 unless MAKER-ARGS give keys
+# make_update OUTPUT (--from C | --empty) --to C [MAKER-ARGS...]: a v2 bundle from the bundle
+# maker with the example signing key; keys main-2026 and fallback-1 unless MAKER-ARGS give keys
 make_update() {
 	local out=$1
 	shift
@@ -49,6 +54,20 @@ make_update() {
 		>"$T_WORK/make-bundle.log" 2>&1 || {
 		cat "$T_WORK/make-bundle.log"
 		fail "make-encrypted-bundle.sh failed for $out"
+	}
+}
+
+# make_v1_update OUTPUT MAKER-ARGS...: a bundle of the legacy format 1, for the tests about
+# the format gate (tests/unit/make-v1-bundle.sh, tests only), as make_update otherwise
+make_v1_update() {
+	local out=$1
+	shift
+	MEDIAUPD_BUNDLE=$BUNDLE_TOOL "$SRC_ROOT/tests/unit/make-v1-bundle.sh" \
+		--repo "$ENG_REPO" --ref "${ENG_REF:-$VM_REF}" --output "$out" --force \
+		--key main-2026="$KEYS/main-2026.key" --key fallback-1="$KEYS/fallback-1.key" \
+		--signing-key "$KEYS/example-signing.secret" "$@" >"$T_WORK/make-bundle.log" 2>&1 || {
+		cat "$T_WORK/make-bundle.log"
+		fail "make-v1-bundle.sh failed for $out"
 	}
 }
 
@@ -69,25 +88,61 @@ sign_dir() {
 	rm "$1/superblock.unsigned"
 }
 
-# pack_image IMAGE OUTPUT: a filesystem image in a LUKS2 bundle that main-2026 opens
+# pack_image IMAGE OUTPUT SUPERBLOCK: a filesystem image in a v2 bundle that main-2026 opens,
+# made by hand as docs/bundle-format.md shows ("Making a v2 bundle by hand"): the image in a
+# LUKS2 file with one keyslot and its key-id token, dm-verity over the ciphertext, and a
+# signed header (example signing key) describing the update of the signed delta superblock
+# SUPERBLOCK, a commit of ${ENG_REF:-$VM_REF} in the scratch repo. The image need not hold
+# SUPERBLOCK: what it holds is what the device finds after unlocking.
 pack_image() {
-	cp "$1" "$2"
-	truncate -s +4M "$2"
-	cryptsetup reencrypt --encrypt "${LUKS_ARGS[@]}" --reduce-device-size 4M \
-		--luks2-metadata-size 16k --luks2-keyslots-size 520192 \
-		--key-file "$KEYS/main-2026.key" "$2" >/dev/null
-	cryptsetup config "$2" --label mediaupd-bundle --subsystem mediaupd-v1 --disable-locks
+	local img=$1 out=$2 sb=$3 padded=$T_WORK/pack.padded off size salt root
+	off=$((2 * PACK_META + PACK_KEYSLOTS))
+	cp "$img" "$padded"
+	truncate -s $((($(stat -c %s "$padded") + 4095) / 4096 * 4096)) "$padded"
+	size=$(stat -c %s "$padded")
+	rm -f "$out" "$T_WORK/pack.hdr"
+	truncate -s "$off" "$out"
+	cat "$padded" >>"$out"
+	rm -f "$padded"
+	cryptsetup reencrypt --encrypt "${LUKS_ARGS[@]}" --luks2-metadata-size "$PACK_META" \
+		--luks2-keyslots-size "$PACK_KEYSLOTS" --header "$T_WORK/pack.hdr" \
+		--offset $((off / 512)) --resilience none --key-file "$KEYS/main-2026.key" \
+		--key-slot 0 "$out" >/dev/null
+	cryptsetup luksHeaderRestore "$out" --header-backup-file "$T_WORK/pack.hdr" --batch-mode \
+		--disable-locks
+	rm -f "$T_WORK/pack.hdr"
+	cryptsetup config "$out" --label mediaupd-bundle --subsystem mediaupd-v2 --disable-locks
 	printf '{"type":"mediaupd-keyid","keyslots":["0"],"key_id":"main-2026"}' >"$T_WORK/tok.json"
-	cryptsetup token import --json-file "$T_WORK/tok.json" --token-id 0 "$2" --disable-locks
+	cryptsetup token import --json-file "$T_WORK/tok.json" --token-id 0 "$out" --disable-locks
+	dd if="$out" of="$T_WORK/pack.cipher" bs=4096 skip=$((off / 4096)) count=$((size / 4096)) \
+		status=none
+	salt=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	root=$(veritysetup format --no-superblock --hash=sha256 --data-block-size=4096 \
+		--hash-block-size=4096 --salt="$salt" --hash-offset=$((off + size)) \
+		"$T_WORK/pack.cipher" "$out" | sed -n 's/^Root hash:[[:space:]]*//p')
+	rm -f "$T_WORK/pack.cipher"
+	"$BUNDLE_TOOL" sign-header --repo "$ENG_REPO" --ref "${ENG_REF:-$VM_REF}" \
+		--superblock "$sb" --signing-key "$KEYS/example-signing.secret" --data-size "$size" \
+		--verity-salt "$salt" --root-hash "$root" "$out" >/dev/null
 }
 
-# pack_bundle DIR OUTPUT: DIR as an erofs image in a LUKS2 bundle that main-2026 opens
+# pack_bundle DIR OUTPUT [SUPERBLOCK]: DIR as an erofs image in a v2 bundle that main-2026
+# opens, its signed header made for SUPERBLOCK (default: DIR/delta/superblock)
 pack_bundle() {
-	local dir=$1 out=$2 img=$T_WORK/pack.img
+	local dir=$1 out=$2 sb=${3:-$1/delta/superblock} img=$T_WORK/pack.img
 	rm -f "$img" "$out"
 	mkfs.erofs --all-root -T0 "$img" "$dir" >/dev/null
-	pack_image "$img" "$out"
+	pack_image "$img" "$out" "$sb"
 	rm -f "$img"
+}
+
+# unsign BUNDLE: remove the signed header's token from BUNDLE, as a forger without a signing
+# key would ship it
+unsign() {
+	local id
+	id=$(cryptsetup luksDump --dump-json-metadata --disable-locks "$1" |
+		python3 -c 'import json,sys; print([k for k, t in json.load(sys.stdin)["tokens"].items() if t["type"] == "mediaupd-signed"][0])')
+	cryptsetup token remove --token-id "$id" --disable-locks "$1"
 }
 
 # flip_byte FILE OFFSET: XOR the byte at OFFSET with 0xff, so the file surely changes there
@@ -110,9 +165,10 @@ guest_setup() {
 	"$VM" copy-in "$KEYS/fallback-1.key" /etc/mediaupd/keys/fallback-1.key
 	"$VM" copy-in "$KEYS/example-signing.pub" /etc/ostree/trusted.ed25519.d/example.pub
 	g chmod 0600 /etc/mediaupd/keys/main-2026.key /etc/mediaupd/keys/fallback-1.key
-	# The bundles of these tests are v1 (make-encrypted-bundle.sh): allowed explicitly.
+	# The configuration a device ships with: format v2 only (the default).
+	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' >$GUEST_CONF"
 	g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' '[Bundle]' 'Formats=1;2' \
-		>$GUEST_CONF"
+		>$GUEST_CONF_V1"
 }
 
 # state: everything a refused or failed install must leave as it was
