@@ -11,7 +11,14 @@
 #    loop device or mount left);
 #  - a v1 bundle refused by the default configuration (UnsupportedFormat);
 #  - a v2 delta bundle installs and deploys (phases discover, verify, check, unlock, verify,
-#    apply, deploy; journal events), then the v1 bundle installs once Formats=1;2.
+#    apply, deploy; journal events), then the v1 bundle installs once Formats=1;2;
+#  - a bundle rekeyed on the host (`mediaupd-bundle rekey --add new-2028 --remove main-2026`,
+#    unprivileged): main-2026 opens no keyslot of it any more (cryptsetup), a device holding
+#    only main-2026 refuses it (NoKey, nothing changed), one holding only new-2028 installs it;
+#  - a bundle made by hand with the recipe of docs/bundle-format.md installs;
+#  - a full (--empty) v2 bundle installs, and the guest reboots into it.
+# Every bundle and the stick are made before the guest boots; each install leaves no mount,
+# mapping or loop device.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR
@@ -22,6 +29,10 @@ DEPLOYED_ID=a4e6b84b811cddf92a52a9a044444c78
 VERIFIED_ID=aa0b65aa8ffe85f686f013cb4ffa7ac8
 EDIT=$SRC_ROOT/tests/unit/luks2-edit.py
 CONF_V2=/etc/mediaupd/v2-only.conf
+# devices that hold only the key a rekey removed, or only the key it added
+CONF_OLD=/etc/mediaupd/old-key-only.conf
+CONF_NEW=/etc/mediaupd/new-key-only.conf
+NOBODY=65534
 m=$T_WORK/media
 mkdir -p "$m"
 
@@ -57,7 +68,8 @@ crafted() {
 	! cmp -s "$src" "$out" || fail "$out: the crafted bundle is the same as $src"
 }
 
-vm_up
+# The guest boots once every bundle is made (the full one takes the maker minutes).
+eval "$("$VM" info)"
 eng_repo
 
 # Bundles the bundle maker makes, but that this device must refuse before any key. Deltas
@@ -95,8 +107,63 @@ cp "$m/good.enc" "$m/flipped-first.enc"
 flip_byte "$m/flipped-first.enc" $((off + 1024 + 17))
 cp "$m/good.enc" "$m/flipped-middle.enc"
 flip_byte "$m/flipped-middle.enc" $((off + size / 2 + 123))
+# Newer commits of the tree of version 3 on the device's ref, one per update still to come,
+# each later than the one before (delta from the booted commit, hand-made, full).
+t0=$(date +%s)
+when() { date -u -d "@$((t0 + $1))" +%FT%TZ; }
+rekeyed_to=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 5 "$(when 1)" --bind-ref="$VM_REF")
+full_to=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 7 "$(when 3)" --bind-ref="$VM_REF")
+
+# Rekeyed on the host, unprivileged, with one key of the bundle and no signing key: the
+# keyslot of main-2026 removed, one for a new key added.
+rk=$T_WORK/rekey
+mkdir -m 0700 "$rk"
+make_v2 "$rk/rekeyed.enc" --from "$VM_COMMIT_1" --to "$rekeyed_to"
+cp "$KEYS/main-2026.key" "$rk/"
+chown -R "$NOBODY:$NOBODY" "$rk"
+as_nobody() { setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups -- "$@"; }
+as_nobody "$BUNDLE_TOOL" keygen --luks "$rk/new-2028.key" >/dev/null
+as_nobody "$BUNDLE_TOOL" rekey "$rk/rekeyed.enc" --key main-2026="$rk/main-2026.key" \
+	--add new-2028="$rk/new-2028.key" --remove main-2026 >"$T_WORK/rekey.log" 2>&1 || {
+	cat "$T_WORK/rekey.log"
+	fail "mediaupd-bundle rekey failed"
+}
+# test_key KEY: stock cryptsetup opens a keyslot of the rekeyed bundle with KEY (no dm)
+test_key() {
+	cryptsetup open --test-passphrase --disable-locks --key-file "$1" "$rk/rekeyed.enc" 2>/dev/null
+}
+! test_key "$rk/main-2026.key" || fail "the removed key main-2026 still opens the rekeyed bundle"
+test_key "$rk/new-2028.key" || fail "the added key new-2028 opens no keyslot of the rekeyed bundle"
+test_key "$KEYS/fallback-1.key" || fail "rekey lost the keyslot of fallback-1"
+echo "ok: rekeyed: main-2026 opens no keyslot, new-2028 and fallback-1 each open one"
+cp "$rk/rekeyed.enc" "$m/rekeyed.enc"
+
+# Made by hand: the recipe of docs/bundle-format.md as it stands, in a directory holding what
+# it starts from; its ref os/x86_64/main is a commit of version 3's tree on top of the booted
+# commit, bound to the device's ref as well.
+hand=$T_WORK/hand
+mkdir -p "$hand/bin"
+ln -s "$ENG_REPO" "$hand/repo"
+ln -s "$BUNDLE_TOOL" "$hand/bin/mediaupd-bundle"
+hand_to=$(eng_commit os/x86_64/main "$VM_COMMIT_3" 6 "$(when 2)" --parent="$VM_COMMIT_1" \
+	--bind-ref="$VM_REF")
+cp "$KEYS/example-signing.secret" "$hand/release.secret"
+cp "$KEYS/example-signing.pub" "$hand/release.pub"
+cp "$KEYS/main-2026.key" "$KEYS/fallback-1.key" "$hand/"
+PATH=$hand/bin:$PATH "$SRC_ROOT/tests/unit/bundle-recipe.sh" "$hand" >"$T_WORK/recipe.log" 2>&1 || {
+	tail -n 30 "$T_WORK/recipe.log"
+	fail "the recipe of docs/bundle-format.md failed"
+}
+cp "$hand/bundle" "$m/hand-made.enc"
+
+# A full update: every object of the commit, for a device on any commit.
+t_full=$SECONDS
+make_v2 "$m/full.enc" --empty --to "$full_to"
+say "full bundle: $(stat -c %s "$m/full.enc") bytes, made in $((SECONDS - t_full)) s"
+
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
 
+vm_up
 guest_setup
 # The configuration a device ships with: format v2 only (the default).
 g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' >$CONF_V2"
@@ -119,14 +186,15 @@ engine() {
 	g sh -c "grep '^{\"event\":\"result\"' /run/engine.log | tail -n 1"
 }
 
-# refused NAME ERROR EARLY: NAME fails with ERROR under the v2-only configuration, with a
+# refused NAME ERROR EARLY: NAME fails with ERROR under the v2-only configuration (or
+# REFUSE_CONF), with a
 # 'refused' event, and changes nothing. EARLY=early: also before any key trial, loop device
 # or mapping. Prints the message.
 refused() {
 	local name=$1 want=$2 early=${3:-} result events loops_before loops_after
 	repo_state >"$T_WORK/before"
 	loops_before=$(g sh -c "dmesg | grep -c 'loop[0-9]*: detected capacity change' || true")
-	result=$(engine "$CONF_V2" "$mnt/$name")
+	result=$(engine "${REFUSE_CONF:-$CONF_V2}" "$mnt/$name")
 	g grep -qx 'exit 1' /run/engine.log || fail "$name: the engine did not exit with 1"
 	check_eq "$name: error" "$(json_field "$result" error)" "$want" >&2
 	events=$(g journalctl -o cat --output-fields=MEDIAUPD_ERROR MESSAGE_ID="$REFUSED_ID" \
@@ -210,3 +278,59 @@ g grep -qx 'exit 0' /run/engine.log || { g cat /run/engine.log; fail "v1.enc: no
 check_eq "v1.enc: to_commit" "$(json_field "$result" to_commit)" "$VM_COMMIT_3"
 g ostree admin status | grep -q "$VM_COMMIT_3" || fail "v1.enc: $VM_COMMIT_3 not deployed"
 echo "ok: the v1 bundle installed with Formats=1;2"
+
+# left: what an install may leave behind (mediaupd mappings, loop devices, mounts under
+# /run/mediaupd), on one line
+left() { state | grep -E '^(dm|loops|mounts):' | tr '\n' ' '; }
+
+# installed CONF NAME TO KEY: NAME installs TO under CONF, opened with a key whose id
+# matches the extended regex KEY; TO is the new default deployment, with a deployed event;
+# nothing is left behind
+installed() {
+	local conf=$1 name=$2 to=$3 key=$4 result
+	result=$(engine "$conf" "$mnt/$name")
+	g grep -qx 'exit 0' /run/engine.log || {
+		g cat /run/engine.log
+		fail "$name: not installed"
+	}
+	check_eq "$name: to_commit" "$(json_field "$result" to_commit)" "$to"
+	grep -Eqx "$key" <<<"$(json_field "$result" key_id)" ||
+		fail "$name: opened with '$(json_field "$result" key_id)', not $key"
+	check_eq "$name: default deployment" "$(default_commit)" "$to"
+	g journalctl -o cat MESSAGE_ID="$DEPLOYED_ID" | grep -q "$to" || fail "$name: no deployed event"
+	check_eq "$name: left over" "$(left)" "dm: 0 loops: 0 mounts: 0 "
+}
+
+# The rekeyed bundle: the key it lost opens nothing on a device, the key it gained installs it.
+g mkdir -p /etc/mediaupd/keys-old /etc/mediaupd/keys-new
+"$VM" copy-in "$KEYS/main-2026.key" /etc/mediaupd/keys-old/main-2026.key
+"$VM" copy-in "$rk/new-2028.key" /etc/mediaupd/keys-new/new-2028.key
+# (new-2028.key was made by nobody on the host: the device takes only root's key files)
+g chown root:root /etc/mediaupd/keys-old/main-2026.key /etc/mediaupd/keys-new/new-2028.key
+g chmod 0600 /etc/mediaupd/keys-old/main-2026.key /etc/mediaupd/keys-new/new-2028.key
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys-old' >$CONF_OLD"
+g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys-new' >$CONF_NEW"
+msg=$(REFUSE_CONF=$CONF_OLD refused rekeyed.enc NoKey)
+result=$(g sh -c "grep '^{\"event\":\"result\"' /run/engine.log | tail -n 1")
+[ "$(json_field "$result" key_trials)" -ge 1 ] || fail "rekeyed.enc: main-2026 was not tried"
+g grep -q 'phase unlock' /run/engine.log || fail "rekeyed.enc: refused before unlock"
+echo "ok: rekeyed.enc with only the removed key main-2026: NoKey, nothing changed ($msg)"
+installed "$CONF_NEW" rekeyed.enc "$rekeyed_to" new-2028
+echo "ok: rekeyed.enc installed with only the added key new-2028 ($rekeyed_to)"
+
+# The bundle of the docs' recipe.
+installed "$CONF_V2" hand-made.enc "$hand_to" 'main-2026|fallback-1'
+echo "ok: the hand-made bundle (docs/bundle-format.md) installed ($hand_to)"
+
+# The full update installs, and the board boots it.
+t_full=$SECONDS
+installed "$CONF_V2" full.enc "$full_to" 'main-2026|fallback-1'
+say "full install: $((SECONDS - t_full)) s"
+echo "ok: the full v2 bundle installed ($full_to)"
+g udisksctl unmount -b /dev/sda1 >/dev/null
+"$VM" unplug stick
+t_boot=$SECONDS
+"$VM" reboot
+say "reboot: $((SECONDS - t_boot)) s"
+check_eq "booted commit after the full v2 update" "$(booted_commit)" "$full_to"
+check_eq "left over after the reboot" "$(left)" "dm: 0 loops: 0 mounts: 0 "
