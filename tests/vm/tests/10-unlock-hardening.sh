@@ -6,7 +6,8 @@
 # cleanly and the guest lives on; while an install is paused (SIGSTOP) its dm-crypt mapping is
 # private (no ID_FS_TYPE in udev, no filesystem in udisks2, unlike a mapping opened by hand)
 # and its mount is ro,nosuid,nodev,noexec,nosymfollow; the same install SIGKILLed leaves a
-# mount, a mapping and a loop device that mu_unlock_cleanup_stale removes; then an erofs v1->v2
+# mount, its dm-crypt and dm-verity mappings and a loop device that mu_unlock_cleanup_stale
+# removes; then an erofs v1->v2
 # and an ext4 (enabled) v1->v3 bundle install, each timed. The bundles are format v2: the
 # crafted keyslots sit outside the signed header, as a forger would put them.
 # shellcheck source-path=SCRIPTDIR
@@ -135,8 +136,12 @@ g sh -c "mediaupdctl apply --local '$mnt/full.enc' --json --config $GUEST_CONF \
 	timeout 300 sh -c 'until grep -q \"phase.:.apply\" /run/paused.out; do sleep 0.05; done'
 	kill -STOP \$(cat /run/paused.pid)"
 pid=$(g cat /run/paused.pid)
-dm=$(g sh -c "dmsetup ls | awk '/^mediaupd-/ { print \$1 }'")
-[ "$(wc -w <<<"$dm")" = 1 ] || fail "paused: expected one mediaupd mapping, got '$dm'"
+# A format 2 install has two mappings: dm-verity over the ciphertext, dm-crypt on top.
+dm=$(g sh -c "dmsetup ls | awk '/^mediaupd-/ && !/^mediaupd-verity-/ { print \$1 }'")
+[ "$(wc -w <<<"$dm")" = 1 ] || fail "paused: expected one mediaupd dm-crypt mapping, got '$dm'"
+verity=$(g sh -c "dmsetup ls | awk '/^mediaupd-verity-/ { print \$1 }'")
+[ "$(wc -w <<<"$verity")" = 1 ] || fail "paused: expected one mediaupd dm-verity mapping, got '$verity'"
+check_eq "paused: target of $verity" "$(g dmsetup table "$verity" | awk '{ print $3 }')" verity
 dmdev=$(g sh -c "basename \$(readlink -f /dev/mapper/$dm)")
 opts=$(g findmnt -n -o OPTIONS --source "/dev/mapper/$dm")
 for o in ro nosuid nodev noexec nosymfollow; do
@@ -177,21 +182,21 @@ echo "ok: paused: $dm ($dmdev) has no ID_FS_TYPE in udev, and udisks2 has $seen 
 g kill -KILL "$pid"
 g timeout 10 sh -c "while kill -0 $pid 2>/dev/null; do sleep 0.1; done"
 state >"$T_WORK/killed"
-for what in dm mounts; do
-	grep -q "^$what: 1\$" "$T_WORK/killed" || fail "killed: expected one leftover ($what)"
-done
+grep -q "^dm: 2\$" "$T_WORK/killed" || fail "killed: expected two leftover mappings"
+grep -q "^mounts: 1\$" "$T_WORK/killed" || fail "killed: expected one leftover mount"
 check_eq "killed: loop devices over full.enc" "$(loops full.enc)" 1
 mountpoint=$(g findmnt -n -o TARGET --source "/dev/mapper/$dm")
-echo "ok: killed: $dm mounted on $mountpoint and its loop device are left"
+echo "ok: killed: $dm mounted on $mountpoint, $verity under it and the loop device are left"
 out=$(g mediaupd-test-cleanup-stale 2>&1)
 say "$out"
 grep -q "unmounted stale mount $mountpoint" <<<"$out" || fail "cleanup: no unmount"
-grep -q "closed stale mapping $dm" <<<"$out" || fail "cleanup: mapping not closed"
+grep -q "closed stale mapping $dm" <<<"$out" || fail "cleanup: dm-crypt mapping not closed"
+grep -q "closed stale mapping $verity" <<<"$out" || fail "cleanup: dm-verity mapping not closed"
 g test ! -e "$mountpoint" || fail "cleanup: the mount point $mountpoint is left"
 check_eq "cleanup: loop devices over full.enc" "$(loops full.enc)" 0
 state >"$T_WORK/after"
 diff -u "$T_WORK/before" "$T_WORK/after" || fail "cleanup: something is left or changed"
-echo "ok: cleanup removed the mount, the mapping and the loop device of the killed install"
+echo "ok: cleanup removed the mount, both mappings and the loop device of the killed install"
 
 # Installs that must work, timed: the format's erofs v1->v2, and ext4 once enabled.
 t0=$(date +%s.%N)
