@@ -7,8 +7,9 @@
 # private (no ID_FS_TYPE in udev, no filesystem in udisks2, unlike a mapping opened by hand)
 # and its mount is ro,nosuid,nodev,noexec,nosymfollow; the same install SIGKILLed leaves a
 # mount, its dm-crypt and dm-verity mappings and a loop device that mu_unlock_cleanup_stale
-# removes; then an erofs v1->v2 and an ext4 (enabled) v1->v3 bundle install, each timed. The bundles are format v2: the
-# crafted keyslots sit outside the signed header, as a forger would put them.
+# removes; then an erofs v1->v2 and an ext4 (enabled) v1->v3 bundle install, each timed.
+# The bundles are format v2: the crafted keyslots sit outside the signed header, as a forger
+# would put them.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR
