@@ -224,9 +224,28 @@ def check_shipped_parses():
 
 
 check_single("mediaupd.8", [os.environ["MEDIAUPD"]], "mediaupd")
-check_single("make-encrypted-bundle.1",
-             ["bash", os.path.join(SRC, "scripts", "make-encrypted-bundle.sh")],
-             "make-encrypted-bundle.sh")
+# The script hands every argument to 'mediaupd-bundle create': its page documents create's
+# options, and its own --help names no option that create lacks.
+check_single("make-encrypted-bundle.1", [os.environ["MEDIAUPD_BUNDLE"], "create"],
+             "make-encrypted-bundle.sh (mediaupd-bundle create)")
+
+
+def check_wrapper_usage():
+    script = ["bash", os.path.join(SRC, "scripts", "make-encrypted-bundle.sh")]
+    try:
+        usage = set(OPTION_RE.findall(help_text(script).split("\n\n")[0]))
+        create = help_options(help_text([os.environ["MEDIAUPD_BUNDLE"], "create"]))
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        check("make-encrypted-bundle.sh: its usage names only options of create", [str(e)])
+        return
+    problems = [f"make-encrypted-bundle.sh: {o} is in its usage but not an option of create"
+                for o in sorted(usage - create)]
+    if len(usage) < 5:
+        problems.append(f"make-encrypted-bundle.sh --help: {len(usage)} options read from the usage")
+    check("make-encrypted-bundle.sh: its usage names only options of create", problems)
+
+
+check_wrapper_usage()
 check_commands("mediaupdctl.1", os.environ["MEDIAUPDCTL"], "mediaupdctl",
                ["status", "apply", "inspect", "watch", "cancel", "mark-good"])
 check_commands("mediaupd-bundle.1", os.environ["MEDIAUPD_BUNDLE"], "mediaupd-bundle",
