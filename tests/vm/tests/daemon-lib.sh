@@ -24,11 +24,15 @@ daemon_install() {
 		fail "meson install of $MEDIAUPD_BUILD_ROOT failed (is the build complete?)"
 	}
 	printf '%s\n' "$prefix" >"$stage/PREFIX"
+	DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
+	# The shipped configuration (every key commented out) is not copied: the test's own,
+	# written by daemon_conf, survives an install again after a reboot, as a package
+	# manager keeps a changed conffile.
+	rm -f "$stage$DAEMON_CONF"
 	g rm -rf /var/tmp/mediaupd-install
 	"$VM" copy-in "$stage" /var/tmp/mediaupd-install
 	g "$GUEST_SRC/tests/vm/tests/guest/install-daemon.sh" /var/tmp/mediaupd-install
 	g rm -rf /var/tmp/mediaupd-install
-	DAEMON_CONF=$(sed -n 's/^#define MEDIAUPD_SYSCONFDIR "\(.*\)"$/\1/p' "$MEDIAUPD_BUILD_ROOT/config.h")/mediaupd.conf
 	g mkdir -p "${DAEMON_CONF%/*}"
 	say "installed the build (prefix $prefix) into the guest"
 }
