@@ -13,6 +13,7 @@
 #include "mu-boot-state.h"
 #include "mu-error.h"
 #include "mu-grubenv.h"
+#include "test-luks-util.h"
 
 #define FAILED "4444444444444444444444444444444444444444444444444444444444444444"
 #define GOOD "1111111111111111111111111111111111111111111111111111111111111111"
@@ -21,24 +22,6 @@ typedef struct {
 	gchar *dir;
 	MuConfig *config;
 } Fixture;
-
-static void
-rm_rf (const gchar *path)
-{
-	g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-		if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-			rm_rf (child);
-		else
-			(void) g_unlink (child);
-	}
-	(void) g_rmdir (path);
-}
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
@@ -59,7 +42,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-	rm_rf (f->dir);
+	mu_test_remove_tree (f->dir);
 	g_free (f->dir);
 	mu_config_free (f->config);
 }
