@@ -44,12 +44,14 @@ make_v2() {
 	local args=("$@") signed=0 a
 	for a in "${args[@]}"; do [ "$a" = --signing-key ] && signed=1; done
 	[ "$signed" = 1 ] || args+=(--signing-key "$KEYS/example-signing.secret")
+	args+=(--key main-2026="$KEYS/main-2026.key" --key fallback-1="$KEYS/fallback-1.key")
+	bundle_cache_get "$out" create "${args[@]}" && return
 	"$BUNDLE_TOOL" create --repo "$ENG_REPO" --ref "${ENG_REF:-$VM_REF}" --output "$out" \
-		--force --key main-2026="$KEYS/main-2026.key" --key fallback-1="$KEYS/fallback-1.key" \
-		"${args[@]}" >"$T_WORK/create.log" 2>&1 || {
+		--force "${args[@]}" >"$T_WORK/create.log" 2>&1 || {
 		cat "$T_WORK/create.log"
 		fail "mediaupd-bundle create failed for $out"
 	}
+	bundle_cache_put "$out" create "${args[@]}"
 }
 
 # segment FILE FIELD: the data segment's offset or size (bytes) from FILE's LUKS2 JSON
@@ -109,7 +111,11 @@ cp "$m/good.enc" "$m/flipped-middle.enc"
 flip_byte "$m/flipped-middle.enc" $((off + size / 2 + 123))
 # Newer commits of the tree of version 3 on the device's ref, one per update still to come,
 # each later than the one before (delta from the booted commit, hand-made, full).
-t0=$(date +%s)
+# Dated after the image's newest commit, not by the clock, so that the commits (and the full
+# bundle made of one, which the bundle cache then finds again) are the same in every run on
+# the same image.
+t0=$(($(date -d "$(ostree --repo="$ENG_REPO" log "$VM_COMMIT_4" | sed -n 's/^Date: *//p' |
+	head -n 1)" +%s) + 3600))
 when() { date -u -d "@$((t0 + $1))" +%FT%TZ; }
 rekeyed_to=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 5 "$(when 1)" --bind-ref="$VM_REF")
 full_to=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 7 "$(when 3)" --bind-ref="$VM_REF")

@@ -37,6 +37,71 @@ eng_commit() {
 		--add-metadata-string=version="$version" -s "test commit $version" "$@"
 }
 
+# Full (--empty) bundles of the test OS take minutes to make (libostree compresses every
+# object of the tree), and several tests ship the same one. They are kept in
+# $MEDIAUPD_VM_CACHE/bundles, named by a hash of everything that goes into them: the sources
+# of the maker (daemon/, scripts/, meson files), the ref, every argument, and the content of
+# every file an argument names (keys, signing keys). Commits are named by their checksums.
+# So a cached bundle is what this tree's maker makes of these inputs; only the random salts
+# and volume key differ. MEDIAUPD_VM_BUNDLE_CACHE=0 turns the cache off.
+BUNDLE_CACHE=${MEDIAUPD_VM_CACHE:-/var/cache/mediaupd-vm}/bundles
+
+# bundle_cache_key ARGS...: the hash naming the bundle that the maker makes of ARGS
+bundle_cache_key() {
+	local a
+	{
+		(cd "$SRC_ROOT" && find daemon scripts meson.build meson_options.txt -type f -print0 |
+			LC_ALL=C sort -z | xargs -0 sha256sum)
+		printf 'ref %s\n' "${ENG_REF:-$VM_REF}"
+		for a in "$@"; do
+			if [ -f "$a" ]; then
+				printf 'file '
+				sha256sum <"$a"
+			elif [[ $a == *=* ]] && [ -f "${a#*=}" ]; then
+				printf 'arg %s=' "${a%%=*}"
+				sha256sum <"${a#*=}"
+			else
+				printf 'arg %s\n' "$a"
+			fi
+		done
+	} | sha256sum | cut -c1-32
+}
+
+# bundle_cache_get OUTPUT MAKER-ARGS...: copies the cached full bundle of MAKER-ARGS (those
+# of make_update, without --repo and --output) to OUTPUT; fails when it is not cached, or
+# when MAKER-ARGS do not make a full bundle
+bundle_cache_get() {
+	local out=$1 file
+	shift
+	bundle_cache_wanted "$@" || return
+	file=$BUNDLE_CACHE/full-$(bundle_cache_key "$@").enc
+	[ -s "$file" ] || return
+	cp "$file" "$out"
+	touch "$file"
+	echo "# full bundle from the cache: ${file##*/}"
+}
+
+# bundle_cache_put FILE MAKER-ARGS...: keeps a copy of the full bundle FILE that MAKER-ARGS
+# made; keeps the six bundles used last
+bundle_cache_put() {
+	local in=$1 file
+	shift
+	bundle_cache_wanted "$@" || return 0
+	file=$BUNDLE_CACHE/full-$(bundle_cache_key "$@").enc
+	mkdir -p "$BUNDLE_CACHE"
+	cp "$in" "$file.tmp.$$" && mv "$file.tmp.$$" "$file"
+	# shellcheck disable=SC2012 # the names are ours: full-HEX.enc
+	ls -t "$BUNDLE_CACHE"/full-*.enc | tail -n +7 | xargs -r rm -f
+}
+
+# bundle_cache_wanted MAKER-ARGS...: the cache is on and MAKER-ARGS make a full bundle
+bundle_cache_wanted() {
+	local a
+	[ "${MEDIAUPD_VM_BUNDLE_CACHE:-1}" != 0 ] || return 1
+	for a in "$@"; do [ "$a" = --empty ] && return 0; done
+	return 1
+}
+
 # make_update OUTPUT (--from C | --empty) --to C [MAKER-ARGS...]: a v2 bundle from the bundle
 # maker with the example signing key; keys main-2026 and fallback-1 unless MAKER-ARGS give keys
 make_update() {
@@ -49,12 +114,14 @@ make_update() {
 	local signed=0
 	for a in "${args[@]}"; do [ "$a" = --signing-key ] && signed=1; done
 	[ "$signed" = 1 ] || args+=(--signing-key "$KEYS/example-signing.secret")
+	bundle_cache_get "$out" "${args[@]}" && return
 	MEDIAUPD_BUNDLE=$BUNDLE_TOOL "$SRC_ROOT/scripts/make-encrypted-bundle.sh" \
 		--repo "$ENG_REPO" --ref "${ENG_REF:-$VM_REF}" --output "$out" --force "${args[@]}" \
 		>"$T_WORK/make-bundle.log" 2>&1 || {
 		cat "$T_WORK/make-bundle.log"
 		fail "make-encrypted-bundle.sh failed for $out"
 	}
+	bundle_cache_put "$out" "${args[@]}"
 }
 
 # make_v1_update OUTPUT MAKER-ARGS...: a bundle of the legacy format 1, for the tests about
