@@ -9,12 +9,14 @@
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/engine-lib.sh"
 
-vm_up
+# The image facts without booting: the bundles are made before the guest takes the machine.
+eval "$("$VM" info)"
 eng_repo
 make_update "$T_WORK/delta.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 make_update "$T_WORK/full.enc" --empty --to "$VM_COMMIT_3"
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs vfat "$T_WORK/delta.enc" \
 	"$T_WORK/full.enc"
+vm_up
 guest_setup
 g sh -c 'echo kept >/etc/mediaupd-local-change'
 check_eq "booted commit" "$(booted_commit)" "$VM_COMMIT_1"

@@ -16,7 +16,8 @@ FAILED_ID=6171ed3f47ee7550ef616de84e335ce1
 m=$T_WORK/media
 mkdir -p "$m"
 
-vm_up
+# The image facts without booting: the bundles are made before the guest takes the machine.
+eval "$("$VM" info)"
 eng_repo
 
 # Bundles the bundle maker makes, but that this device must refuse.
@@ -68,6 +69,7 @@ ln -s good.enc "$m/symlink.enc"
 mkfifo "$m/fifo.enc"
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
 
+vm_up
 guest_setup
 "$VM" copy-in "$T_WORK/revoked.pub" /etc/ostree/trusted.ed25519.d/revoked.pub
 "$VM" copy-in "$T_WORK/revoked.pub" /etc/ostree/revoked.ed25519.d/revoked.pub

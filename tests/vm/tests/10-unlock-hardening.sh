@@ -32,7 +32,8 @@ crafted() {
 	return 0
 }
 
-vm_up
+# The image facts without booting: the bundles are made before the guest takes the machine.
+eval "$("$VM" info)"
 eng_repo
 make_update "$m/good.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 make_update "$m/ext4.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3" --fs ext4
@@ -68,6 +69,7 @@ pack_image "$img" "$m/ext4-panic.enc" "$T_WORK/panic/delta/superblock"
 rm -f "$img" "$img.orig"
 
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
+vm_up
 guest_setup
 g sh -c "printf '%s\n' '[Keys]' 'Directories=/etc/mediaupd/keys' \
 	'[Unlock]' 'Filesystems=erofs;squashfs;ext4' >$CONF_EXT4"

@@ -40,7 +40,7 @@ eng_commit() {
 # Full (--empty) bundles of the test OS take minutes to make (libostree compresses every
 # object of the tree), and several tests ship the same one. They are kept in
 # $MEDIAUPD_VM_CACHE/bundles, named by a hash of everything that goes into them: the sources
-# of the maker (daemon/, scripts/, meson files), the ref, every argument, and the content of
+# of the maker (daemon/engine, daemon/mediaupd-bundle, scripts/, meson files), the ref, every argument, and the content of
 # every file an argument names (keys, signing keys). Commits are named by their checksums.
 # So a cached bundle is what this tree's maker makes of these inputs; only the random salts
 # and volume key differ. MEDIAUPD_VM_BUNDLE_CACHE=0 turns the cache off.
@@ -50,7 +50,8 @@ BUNDLE_CACHE=${MEDIAUPD_VM_CACHE:-/var/cache/mediaupd-vm}/bundles
 bundle_cache_key() {
 	local a
 	{
-		(cd "$SRC_ROOT" && find daemon scripts meson.build meson_options.txt -type f -print0 |
+		(cd "$SRC_ROOT" && find daemon/engine daemon/mediaupd-bundle scripts meson.build \
+			meson_options.txt -type f -print0 |
 			LC_ALL=C sort -z | xargs -0 sha256sum)
 		printf 'ref %s\n' "${ENG_REF:-$VM_REF}"
 		for a in "$@"; do
