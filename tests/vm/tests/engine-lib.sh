@@ -40,10 +40,12 @@ eng_commit() {
 # Full (--empty) bundles of the test OS take minutes to make (libostree compresses every
 # object of the tree), and several tests ship the same one. They are kept in
 # $MEDIAUPD_VM_CACHE/bundles, named by a hash of everything that goes into them: the sources
-# of the maker (daemon/engine, daemon/mediaupd-bundle, scripts/, meson files), the ref, every argument, and the content of
-# every file an argument names (keys, signing keys). Commits are named by their checksums.
-# So a cached bundle is what this tree's maker makes of these inputs; only the random salts
-# and volume key differ. MEDIAUPD_VM_BUNDLE_CACHE=0 turns the cache off.
+# of the maker (daemon/engine, daemon/mediaupd-bundle, scripts, the meson files), the ref,
+# every argument, and the content of every file an argument names (keys, signing keys).
+# Commits are named by their checksums. So a cached bundle is what this tree's maker makes
+# of these inputs; only the random salts and volume key differ.
+# MEDIAUPD_VM_BUNDLE_CACHE=0 turns the cache off.
+BUNDLE_CACHE=0 turns the cache off.
 BUNDLE_CACHE=${MEDIAUPD_VM_CACHE:-/var/cache/mediaupd-vm}/bundles
 
 # bundle_cache_key ARGS...: the hash naming the bundle that the maker makes of ARGS
