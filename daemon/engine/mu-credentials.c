@@ -156,10 +156,11 @@ read_stderr (GSubprocess *proc)
 	return mu_escape_untrusted (lines[n - 1]);
 }
 
-/* Waits for @proc; unless it exited 0, FALSE with @what, systemd-creds' own message and
- * @advice. */
+/* Waits for @proc; unless it exited 0, FALSE with @code, @what, systemd-creds' own message
+ * and @advice. */
 static gboolean
-wait_creds (GSubprocess *proc, const gchar *what, const gchar *advice, GError **error)
+wait_creds (GSubprocess *proc, MuErrorCode code, const gchar *what, const gchar *advice,
+	    GError **error)
 {
 	g_autofree gchar *message = read_stderr (proc);
 	g_autoptr (GError) wait_error = NULL;
@@ -224,7 +225,7 @@ decrypt_key (const gchar *path, const gchar *id, GError **error)
 	read_ok = mu_file_read_into (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out)), what,
 				     secret->data, secret->len, &len, &read_error);
 	g_input_stream_close (out, NULL, NULL);
-	if (!wait_creds (proc, failed,
+	if (!wait_creds (proc, MU_ERROR_INVALID_KEY, failed,
 			 ": it was sealed with another TPM or host key, or changed since; seal "
 			 "the plain key again here with 'mediaupdctl keys seal', or remove it",
 			 error))
@@ -312,7 +313,7 @@ encrypt_key (const MuKey *key, const gchar *with_key, GError **error)
 		sealed = g_input_stream_read_bytes (out, MU_CREDENTIAL_FILE_MAX_SIZE, NULL,
 						    &io_error);
 	g_input_stream_close (out, NULL, NULL);
-	if (!wait_creds (proc, what,
+	if (!wait_creds (proc, MU_ERROR_FAILED, what,
 			 ": check that this device has the host key (systemd-creds setup) or "
 			 "the TPM2 that --with-key asks for (systemd-creds has-tpm2)",
 			 error))
