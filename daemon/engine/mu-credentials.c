@@ -197,41 +197,53 @@ spawn_creds (const gchar *const *argv, GSubprocessFlags flags, GError **error)
 	return proc;
 }
 
-/* Runs `systemd-creds decrypt --name=ID PATH -` and reads its output into a key. */
+/*
+ * Runs `systemd-creds decrypt --name=ID - -` on @contents (what was read from @path, whose
+ * checks were made on that very file) and reads its output into a key.
+ */
 static MuKey *
-decrypt_key (const gchar *path, const gchar *id, GError **error)
+decrypt_key (const gchar *path, const gchar *id, GBytes *contents, GError **error)
 {
 	g_autofree gchar *name_arg = g_strdup_printf ("--name=%s", id);
 	const gchar *argv[] = {
-		SYSTEMD_CREDS, "decrypt", name_arg, "--newline=no", path, "-", NULL,
+		SYSTEMD_CREDS, "decrypt", name_arg, "--newline=no", "-", "-", NULL,
 	};
 	g_autofree gchar *what = g_strdup_printf ("Sealed key '%s'", path);
 	g_autofree gchar *failed =
 		g_strdup_printf ("Sealed key '%s' does not decrypt on this device", path);
 	g_autoptr (GSubprocess) proc = NULL;
 	g_autoptr (MuSecret) secret = NULL;
-	g_autoptr (GError) read_error = NULL;
+	g_autoptr (GError) io_error = NULL;
+	GOutputStream *in;
 	GInputStream *out;
 	gsize len = 0;
-	gboolean read_ok;
+	gboolean io_ok;
 
-	proc = spawn_creds (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
+	proc = spawn_creds (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+			    error);
 	if (proc == NULL)
 		return NULL;
+	/* systemd-creds reads all of its input before it writes anything. */
+	in = g_subprocess_get_stdin_pipe (proc);
+	io_ok = g_output_stream_write_all (in, g_bytes_get_data (contents, NULL),
+					   g_bytes_get_size (contents), NULL, NULL, &io_error) &&
+		g_output_stream_close (in, NULL, &io_error);
 	/* Straight from the pipe into the key's secret pages; one byte more than the longest
 	 * key tells a too long one. Closing the pipe then stops a writer that has more. */
 	secret = mu_secret_new (MU_KEY_BUFFER_LEN);
 	out = g_subprocess_get_stdout_pipe (proc);
-	read_ok = mu_file_read_into (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out)), what,
-				     secret->data, secret->len, &len, &read_error);
+	if (io_ok)
+		io_ok = mu_file_read_into (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out)),
+					   what, secret->data, secret->len, &len, &io_error);
 	g_input_stream_close (out, NULL, NULL);
 	if (!wait_creds (proc, MU_ERROR_INVALID_KEY, failed,
 			 ": it was sealed with another TPM or host key, or changed since; seal "
 			 "the plain key again here with 'mediaupdctl keys seal', or remove it",
 			 error))
 		return NULL;
-	if (!read_ok) {
-		g_propagate_error (error, g_steal_pointer (&read_error));
+	if (!io_ok) {
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "%s: talking to systemd-creds: %s", what,
+			     io_error->message);
 		return NULL;
 	}
 	return mu_key_new_take_secret (id, g_steal_pointer (&secret), len, what, error);
@@ -282,7 +294,7 @@ mu_credential_load_key (const gchar *path, MuKeyLoadFlags flags, GError **error)
 			     path);
 		return NULL;
 	}
-	return decrypt_key (path, id, error);
+	return decrypt_key (path, id, contents, error);
 }
 
 /* Runs `systemd-creds encrypt --name=ID --with-key=WITH - -` on @key's bytes. */
@@ -497,8 +509,12 @@ mu_credential_seal_key_file (const gchar *dir, const gchar *id, const gchar *wit
 	if (!write_new_file (tmp_path, sealed, error))
 		return FALSE;
 	test_crash_after ("written");
-	/* It must decrypt here, under its own name, to the very same key. */
-	check = decrypt_key (tmp_path, id, error);
+	/* What is on disk must decrypt here, under its own name, to the very same key. */
+	g_clear_pointer (&sealed, g_bytes_unref);
+	sealed = mu_file_read_regular (tmp_path, MU_CREDENTIAL_FILE_MAX_SIZE, MU_FILE_NOFOLLOW,
+				       MU_ERROR_IO, error);
+	if (sealed != NULL)
+		check = decrypt_key (tmp_path, id, sealed, error);
 	if (check == NULL || !same_key (check, plain)) {
 		if (check != NULL)
 			g_set_error (error, MU_ERROR, MU_ERROR_IO,

@@ -12,7 +12,8 @@ G_BEGIN_DECLS
  * key's bytes encrypted by `systemd-creds encrypt --name=ID` with the host key
  * (/var/lib/systemd/credential.secret, or the file $SYSTEMD_CREDENTIAL_SECRET names), with
  * the device's TPM2, or with both. The key is decrypted only when it is needed, by
- * `systemd-creds decrypt --name=ID FILE -`, whose standard output is read straight into
+ * `systemd-creds decrypt --name=ID - -` on the file's contents (read and checked here, so
+ * that the file checked is the one decrypted), whose standard output is read straight into
  * secret memory (mu-secret.h): the plain key is never written to any file. systemd-creds
  * checks the name sealed in the credential, so a credential renamed to another id does
  * not decrypt.
