@@ -448,18 +448,77 @@ remove_plain (const gchar *dir, const gchar *key_path, GError **error)
 }
 
 gboolean
+mu_credential_write_key (const gchar *dir, const MuKey *key, const gchar *with_key, GError **error)
+{
+	g_autofree gchar *cred_name = NULL;
+	g_autofree gchar *tmp_name = NULL;
+	g_autofree gchar *cred_path = NULL;
+	g_autofree gchar *tmp_path = NULL;
+	g_autoptr (MuKey) check = NULL;
+	g_autoptr (GBytes) sealed = NULL;
+
+	g_return_val_if_fail (dir != NULL && key != NULL, FALSE);
+	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+	if (!mu_credential_with_key_is_valid (with_key)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_ARGUMENT,
+			     "--with-key=%s: use host, tpm2, host+tpm2 or auto", with_key);
+		return FALSE;
+	}
+	cred_name = g_strconcat (key->id, MU_CREDENTIAL_SUFFIX, NULL);
+	tmp_name = g_strconcat (key->id, MU_CREDENTIAL_TMP_SUFFIX, NULL);
+	cred_path = g_build_filename (dir, cred_name, NULL);
+	tmp_path = g_build_filename (dir, tmp_name, NULL);
+	sealed = encrypt_key (key, with_key, error);
+	if (sealed == NULL)
+		return FALSE;
+	/* A temporary file left by a crash before its rename is only that. */
+	if (g_unlink (tmp_path) != 0 && errno != ENOENT) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, mu_error_code_from_errno (saved),
+			     "cannot remove the stale %s: %s", tmp_path, g_strerror (saved));
+		return FALSE;
+	}
+	if (!write_new_file (tmp_path, sealed, error))
+		return FALSE;
+	test_crash_after ("written");
+	/* What is on disk must decrypt here, under its own name, to the very same key. */
+	g_clear_pointer (&sealed, g_bytes_unref);
+	sealed = mu_file_read_regular (tmp_path, MU_CREDENTIAL_FILE_MAX_SIZE, MU_FILE_NOFOLLOW,
+				       MU_ERROR_IO, error);
+	if (sealed != NULL)
+		check = decrypt_key (tmp_path, key->id, sealed, error);
+	if (check == NULL || !same_key (check, key)) {
+		if (check != NULL)
+			g_set_error (error, MU_ERROR, MU_ERROR_IO,
+				     "%s decrypts to another key than the one sealed; nothing "
+				     "changed",
+				     tmp_path);
+		(void) g_unlink (tmp_path);
+		return FALSE;
+	}
+	if (g_rename (tmp_path, cred_path) != 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, mu_error_code_from_errno (saved),
+			     "cannot rename %s to %s: %s", tmp_path, cred_path, g_strerror (saved));
+		(void) g_unlink (tmp_path);
+		return FALSE;
+	}
+	return fsync_dir (dir, error);
+}
+
+gboolean
 mu_credential_seal_key_file (const gchar *dir, const gchar *id, const gchar *with_key,
 			     GError **error)
 {
 	g_autofree gchar *key_name = g_strconcat (id, ".key", NULL);
 	g_autofree gchar *cred_name = g_strconcat (id, MU_CREDENTIAL_SUFFIX, NULL);
-	g_autofree gchar *tmp_name = g_strconcat (id, MU_CREDENTIAL_TMP_SUFFIX, NULL);
 	g_autofree gchar *key_path = g_build_filename (dir, key_name, NULL);
 	g_autofree gchar *cred_path = g_build_filename (dir, cred_name, NULL);
-	g_autofree gchar *tmp_path = g_build_filename (dir, tmp_name, NULL);
 	g_autoptr (MuKey) plain = NULL;
 	g_autoptr (MuKey) check = NULL;
-	g_autoptr (GBytes) sealed = NULL;
 	g_autoptr (GError) existing_error = NULL;
 
 	g_return_val_if_fail (dir != NULL && id != NULL, FALSE);
@@ -494,44 +553,7 @@ mu_credential_seal_key_file (const gchar *dir, const gchar *id, const gchar *wit
 		}
 		return remove_plain (dir, key_path, error);
 	}
-
-	sealed = encrypt_key (plain, with_key, error);
-	if (sealed == NULL)
-		return FALSE;
-	/* A temporary file left by a crash before its rename is only that. */
-	if (g_unlink (tmp_path) != 0 && errno != ENOENT) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, mu_error_code_from_errno (saved),
-			     "cannot remove the stale %s: %s", tmp_path, g_strerror (saved));
-		return FALSE;
-	}
-	if (!write_new_file (tmp_path, sealed, error))
-		return FALSE;
-	test_crash_after ("written");
-	/* What is on disk must decrypt here, under its own name, to the very same key. */
-	g_clear_pointer (&sealed, g_bytes_unref);
-	sealed = mu_file_read_regular (tmp_path, MU_CREDENTIAL_FILE_MAX_SIZE, MU_FILE_NOFOLLOW,
-				       MU_ERROR_IO, error);
-	if (sealed != NULL)
-		check = decrypt_key (tmp_path, id, sealed, error);
-	if (check == NULL || !same_key (check, plain)) {
-		if (check != NULL)
-			g_set_error (error, MU_ERROR, MU_ERROR_IO,
-				     "%s decrypts to another key than %s; nothing changed",
-				     tmp_path, key_path);
-		(void) g_unlink (tmp_path);
-		return FALSE;
-	}
-	if (g_rename (tmp_path, cred_path) != 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, mu_error_code_from_errno (saved),
-			     "cannot rename %s to %s: %s", tmp_path, cred_path, g_strerror (saved));
-		(void) g_unlink (tmp_path);
-		return FALSE;
-	}
-	if (!fsync_dir (dir, error))
+	if (!mu_credential_write_key (dir, plain, with_key, error))
 		return FALSE;
 	test_crash_after ("renamed");
 	return remove_plain (dir, key_path, error);

@@ -58,10 +58,20 @@ MuKey *mu_credential_load_key (const gchar *path, MuKeyLoadFlags flags,
 			       GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
- * Seals the plain key DIR/ID.key into DIR/ID.cred and removes the plain file, so that a
- * crash at any point leaves a usable key: the credential is written to ID.cred.tmp and
- * flushed, decrypted again and compared with the plain key, renamed to ID.cred, the
- * directory flushed, and only then ID.key unlinked (and the directory flushed again).
+ * Seals @key into DIR/ID.cred (ID: the key's id), replacing one that is there, without a
+ * plain file: the credential is written to ID.cred.tmp and flushed, read back and checked
+ * to decrypt to the same key, renamed to ID.cred and the directory flushed. A crash leaves
+ * the old ID.cred (or none) and perhaps a stale ID.cred.tmp, never a broken ID.cred. For
+ * keys that arrive in an update. @with_key: see mu_credential_with_key_is_valid().
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean mu_credential_write_key (const gchar *dir, const MuKey *key, const gchar *with_key,
+				  GError **error);
+
+/*
+ * Seals the plain key DIR/ID.key into DIR/ID.cred (mu_credential_write_key()) and only
+ * then removes the plain file (and flushes the directory again), so that a crash at any
+ * point leaves a usable key.
  * An ID.cred already there that decrypts to the same bytes only completes the removal;
  * one that holds another key or does not decrypt is left alone, with both files, and
  * refused (MU_ERROR_INVALID_KEY, saying what to do).

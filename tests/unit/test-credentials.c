@@ -268,6 +268,42 @@ test_precedence (void)
 	g_assert_cmpuint (refused->len, ==, 1);
 }
 
+/* A key that has no plain file (one an update brings) sealed straight away, and replaced. */
+static void
+test_write_key (void)
+{
+	g_autofree gchar *dir = new_dir ("write-key");
+	g_autofree gchar *cred_path = path_in (dir, "new-1", MU_CREDENTIAL_SUFFIX);
+	g_autoptr (GPtrArray) keys = NULL;
+	g_autoptr (GError) error = NULL;
+	guint8 bytes[48];
+
+	for (guint round = 0; round < 2; round++) {
+		g_autoptr (MuKey) key = NULL;
+		g_autoptr (GBytes) want = NULL;
+		g_autoptr (GDir) d = NULL;
+		guint n = 0;
+
+		for (gsize i = 0; i < sizeof bytes; i++)
+			bytes[i] = (guint8) g_random_int_range (0, 256);
+		want = g_bytes_new (bytes, sizeof bytes);
+		key = mu_key_new ("new-1", bytes, sizeof bytes, &error);
+		g_assert_no_error (error);
+		g_assert_true (mu_credential_write_key (dir, key, "host", &error));
+		g_assert_no_error (error);
+		g_assert_cmpint (mu_credential_seal_of_file (cred_path), ==,
+				 MU_CREDENTIAL_SEAL_HOST);
+		d = g_dir_open (dir, 0, NULL);
+		while (g_dir_read_name (d) != NULL)
+			n++;
+		g_assert_cmpuint (n, ==, 1);
+		keys = load_keys (dir, NULL);
+		g_assert_cmpuint (keys->len, ==, 1);
+		g_assert_true (key_has_bytes (keys->pdata[0], want));
+		g_clear_pointer (&keys, g_ptr_array_unref);
+	}
+}
+
 /* Refusals of `keys seal` change nothing. */
 static void
 test_seal_refusals (void)
@@ -410,6 +446,7 @@ main (int argc, char **argv)
 		g_test_add_func ("/credentials/sealed-opens-bundle", test_sealed_opens_bundle);
 		g_test_add_func ("/credentials/refused-others-load", test_refused_others_load);
 		g_test_add_func ("/credentials/precedence", test_precedence);
+		g_test_add_func ("/credentials/write-key", test_write_key);
 		g_test_add_func ("/credentials/seal-refusals", test_seal_refusals);
 		g_test_add_data_func ("/credentials/crash-after-written", "written", test_crash);
 		g_test_add_data_func ("/credentials/crash-after-renamed", "renamed", test_crash);
