@@ -358,3 +358,16 @@ mu_event_blacklist_cleared (const gchar *commit)
 			  "The blacklist of failed versions was cleared (%s)",
 			  commit != NULL ? commit : "every commit");
 }
+
+void
+mu_event_key_plain (const gchar *path, const gchar *key_id)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID", MU_EVENT_KEY_PLAIN_ID,
+			  "MEDIAUPD_EVENT", "key-plain", "MEDIAUPD_KEY_ID", E (key_id),
+			  "MEDIAUPD_KEY_PATH", E (path), "MESSAGE",
+			  "Device key %s is a plain file (%s): whoever reads it opens every bundle "
+			  "for this device; seal it with 'mediaupdctl keys seal %s'",
+			  E (key_id), E (path), E (key_id));
+}

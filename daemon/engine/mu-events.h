@@ -32,6 +32,7 @@ G_BEGIN_DECLS
 #define MU_EVENT_ROLLED_BACK_ID "c47d0e91b3a84f2e8d65f0a2b19e7c34"
 #define MU_EVENT_BLACKLISTED_REFUSED_ID "5e9a83c2d7f14b60b8c3a1e4f2d6097b"
 #define MU_EVENT_BLACKLIST_CLEARED_ID "a81f64d2c09e4b7385e2d1c6f4b3a950"
+#define MU_EVENT_KEY_PLAIN_ID "d3b6f0e2a7c94e1b8f5d26a9c0e47b13"
 
 /* A candidate bundle file was found on a medium. */
 void mu_event_bundle_found (const gchar *path, guint64 size);
@@ -90,6 +91,10 @@ void mu_event_blacklisted_refused (const gchar *commit, const gchar *version);
 
 /* The blacklist lost @commit (NULL: every commit). */
 void mu_event_blacklist_cleared (const gchar *commit);
+
+/* The device key @key_id was read from the plain file @path, not from a sealed credential:
+ * a warning that says how to seal it. */
+void mu_event_key_plain (const gchar *path, const gchar *key_id);
 
 /* TRUE for codes that describe an unacceptable bundle rather than a failure. */
 gboolean mu_error_is_refusal (const GError *error);

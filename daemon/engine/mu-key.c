@@ -36,7 +36,7 @@ mu_key_id_is_valid (const gchar *id)
 
 /* Key bytes live in a MuSecret (own locked pages, left out of core dumps), never in the
  * heap or on the stack; it holds the longest key and the byte read past it. */
-#define KEY_BUFFER_LEN (MU_LUKS_KEY_MAX_LEN + 1)
+#define KEY_BUFFER_LEN MU_KEY_BUFFER_LEN
 G_STATIC_ASSERT (KEY_BUFFER_LEN <= MU_SECRET_MAX_LEN);
 
 static void
@@ -90,6 +90,34 @@ mu_key_new (const gchar *id, const guint8 *data, gsize len, GError **error)
 	key->id = g_strdup (id);
 	key_buffer_alloc (key);
 	memcpy (key->data, data, len);
+	key->len = len;
+	return g_steal_pointer (&key);
+}
+
+MuKey *
+mu_key_new_take_secret (const gchar *id, MuSecret *secret, gsize len, const gchar *what,
+			GError **error)
+{
+	g_autoptr (MuSecret) owned = secret;
+	g_autoptr (MuKey) key = NULL;
+
+	g_return_val_if_fail (id != NULL, NULL);
+	g_return_val_if_fail (secret != NULL && len <= secret->len, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	if (!mu_key_id_is_valid (id)) {
+		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
+			     "%s has an invalid key id '%s': use 1 to %d characters of "
+			     "A-Z a-z 0-9 . _ -, not starting with '.'",
+			     what, id, MU_KEY_ID_MAX_LEN);
+		return NULL;
+	}
+	if (!check_key_length (what, len, error))
+		return NULL;
+	key = g_new0 (MuKey, 1);
+	key->id = g_strdup (id);
+	key->secret = g_steal_pointer (&owned);
+	key->data = key->secret->data;
 	key->len = len;
 	return g_steal_pointer (&key);
 }

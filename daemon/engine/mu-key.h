@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "mu-bundle-format.h"
 #include "mu-secret.h"
 
 G_BEGIN_DECLS
@@ -48,6 +49,19 @@ MuKey *mu_key_new (const gchar *id, const guint8 *data, gsize len,
  */
 MuKey *mu_key_load_file (const gchar *path, MuKeyLoadFlags flags,
 			 GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The size of the secret buffer a key's bytes are read into: the longest key and the
+ * byte read past it, which tells "too long" from "just right". */
+#define MU_KEY_BUFFER_LEN (MU_LUKS_KEY_MAX_LEN + 1)
+
+/*
+ * A key named @id whose @len bytes are at the start of @secret, which the key takes
+ * (freed on failure too), so that bytes read straight into secret memory get no other
+ * copy. @what names the source in messages ("Sealed key '/etc/...'"). MU_ERROR_INVALID_KEY
+ * for a bad id or length.
+ */
+MuKey *mu_key_new_take_secret (const gchar *id, MuSecret *secret, gsize len, const gchar *what,
+			       GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Wipes the secret and frees the key. NULL is allowed. */
 void mu_key_free (MuKey *key);

@@ -28,6 +28,7 @@ static const Command commands[] = {
 	{ "mark-good", mu_ctl_cmd_mark_good, "record that the booted version works" },
 	{ "clear-blacklist", mu_ctl_cmd_clear_blacklist,
 	  "accept a version again that failed to boot" },
+	{ "keys", mu_ctl_cmd_keys, "list the device keys, seal plain ones (locally, as root)" },
 };
 
 static void

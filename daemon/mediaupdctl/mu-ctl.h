@@ -18,6 +18,7 @@ int mu_ctl_cmd_mark_good (int argc, char **argv);
 int mu_ctl_cmd_cancel (int argc, char **argv);
 int mu_ctl_cmd_clear_blacklist (int argc, char **argv);
 int mu_ctl_cmd_watch (int argc, char **argv);
+int mu_ctl_cmd_keys (int argc, char **argv);
 
 /* The exit statuses, as --help shows them. */
 #define MU_CTL_EXIT_HELP                                                                           \

@@ -75,6 +75,9 @@ t_values() {
 		"$(complete_line _mediaupd_bundle mediaupd-bundle rekey --pbkdf a)"
 	expect "watch --exit<TAB>" --exit-on-completed \
 		"$(complete_line _mediaupdctl mediaupdctl watch --exit)"
+	expect "keys --with-key host<TAB>" "$(printf 'host\nhost+tpm2')" \
+		"$(complete_line _mediaupdctl mediaupdctl keys seal --with-key host)"
+	expect "keys s<TAB>" seal "$(complete_line _mediaupdctl mediaupdctl keys s)"
 }
 
 t_files() {
