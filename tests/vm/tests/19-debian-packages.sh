@@ -111,13 +111,14 @@ present() {
 	g sh -c "while IFS= read -r p; do if [ -e \"\$p\" ] || [ -L \"\$p\" ]; then echo \"\$p\"; fi; done <$1"
 }
 present /var/tmp/deb-paths >"$T_WORK/present.before"
-# what else an install touches: systemd's and udev's and dbus's configuration, the state
-SYSTEM_DIRS="/etc/systemd /etc/udev /etc/dbus-1 /var/lib/systemd /var/lib /run /etc"
+# what else an install touches, by name: /etc (units enabled, udev, dbus, the configuration),
+# /var/lib (the daemon's state, deb-systemd-helper's, dpkg's), /run (the runtime directory);
+# less the runtime state of systemd, udev, dbus and udisks2, and the test bed's own
+SYSTEM_DIRS="/etc /var/lib /var/cache /run"
 system_snapshot() {
 	g sh -c "find $SYSTEM_DIRS -xdev -maxdepth 6 \( -path /run/mediaupd-vm -o -path /run/udev \
-		-o -path /run/systemd -o -path /run/user -o -path /run/dbus -o -path /var/lib/dpkg \
-		-o -path /var/lib/systemd/catalog -o -path /var/lib/udisks2 -o -path /run/log \
-		-o -path /var/lib/systemd/deb-systemd-user-helper-enabled \) -prune -o -print 2>/dev/null |
+		-o -path /run/systemd -o -path /run/user -o -path /run/dbus -o -path /run/log \
+		-o -path /var/lib/udisks2 \) -prune -o -print 2>/dev/null |
 		grep -i mediaupd | grep -v -e '^/run/mediaupd-vm' -e '^/var/lib/mediaupd-vm' | sort"
 }
 system_snapshot >"$T_WORK/system.before"
@@ -191,50 +192,80 @@ echo "ok: the deployed event in the journal"
 daemon_clean_after "the install"
 
 # --- purge -----------------------------------------------------------------------------------
-g dpkg -L mediaupd >"$T_WORK/dpkg-L"
-[ -s "$T_WORK/dpkg-L" ] || fail "dpkg -L mediaupd lists nothing"
-g dpkg --purge mediaupd >"$T_WORK/dpkg-purge.log" 2>&1 || {
-	cat "$T_WORK/dpkg-purge.log"
-	fail "dpkg --purge mediaupd failed"
+# purge WHAT: dpkg -L taken, then dpkg --purge mediaupd
+purge() {
+	# (less the "/." dpkg prints first)
+	g dpkg -L mediaupd | grep -vx '/\.' >"$T_WORK/dpkg-L"
+	[ -s "$T_WORK/dpkg-L" ] || fail "dpkg -L mediaupd lists nothing"
+	g dpkg --purge mediaupd >"$T_WORK/dpkg-purge.log" 2>&1 || {
+		cat "$T_WORK/dpkg-purge.log"
+		fail "dpkg --purge mediaupd ($1) failed"
+	}
+	check_eq "mediaupd in dpkg's database after the purge ($1)" "$(pkg_status mediaupd)" absent
 }
-check_eq "mediaupd in dpkg's database after the purge" "$(pkg_status mediaupd)" absent
+
+# purged WHAT [KEEP...]: nothing of the package is left but the paths KEEP (the device's
+# keys and their directories, which are not the package's)
+purged() {
+	local what=$1 unit enabled reply
+	shift
+	printf '%s\n' "$@" >"$T_WORK/keep"
+	"$VM" copy-in "$T_WORK/dpkg-L" /var/tmp/dpkg-L
+	# what dpkg -L listed, less what was there before the install (/usr, /etc, ...)
+	present /var/tmp/dpkg-L | grep -vxF -f "$T_WORK/present.before" |
+		grep -vxF -f "$T_WORK/keep" >"$T_WORK/left" || true
+	[ ! -s "$T_WORK/left" ] ||
+		fail "left after the purge ($what), of dpkg -L mediaupd: $(tr '\n' ' ' <"$T_WORK/left")"
+	echo "ok: nothing of dpkg -L mediaupd ($(wc -l <"$T_WORK/dpkg-L") paths) left ($what) but what was there before"
+	present /var/tmp/deb-paths | grep -vxF -f "$T_WORK/keep" >"$T_WORK/present.after" || true
+	diff "$T_WORK/present.before" "$T_WORK/present.after" ||
+		fail "the package's paths present after the purge ($what) differ from before the install (diff above)"
+	echo "ok: of the package's paths exactly those of before the install are present ($what)"
+	system_snapshot >"$T_WORK/system.after"
+	sort -u "$T_WORK/system.before" "$T_WORK/keep" | grep -v '^$' >"$T_WORK/system.expected" || true
+	diff "$T_WORK/system.expected" "$T_WORK/system.after" ||
+		fail "after the purge ($what), what is named mediaupd under $SYSTEM_DIRS differs (diff above: expected, found)"
+	echo "ok: nothing named mediaupd under $SYSTEM_DIRS after the purge ($what) but: $*"
+	check_eq "/etc/mediaupd after the purge ($what)" \
+		"$(g sh -c 'find /etc/mediaupd 2>/dev/null | sort' | tr '\n' ' ')" \
+		"$(grep '^/etc/mediaupd' "$T_WORK/keep" | sort | tr '\n' ' ')"
+	for unit in mediaupd.service mediaupd-boot-ok.target; do
+		if enabled=$(g systemctl is-enabled "$unit" 2>&1); then
+			fail "systemctl is-enabled $unit after the purge ($what): $enabled"
+		fi
+		case $enabled in
+		*"No such file or directory"*) echo "ok: $unit has no unit file after the purge ($what)" ;;
+		*) fail "systemctl is-enabled $unit after the purge ($what): '$enabled', expected no such file" ;;
+		esac
+		check_eq "LoadState of $unit after the purge ($what)" \
+			"$(g systemctl show -p LoadState --value "$unit")" not-found
+	done
+	check_eq "mediaupd processes after the purge ($what)" \
+		"$(g sh -c 'pgrep -c -f "^/usr/sbin/mediaupd( |$)" || true')" 0
+	check_eq "leftovers after the purge ($what)" "$(daemon_clean | tr '\n' ' ')" "dm: 0 loops: 0 mounts: 0 "
+	g journalctl --list-catalog >"$T_WORK/catalog"
+	for id in $MU_IDS; do
+		! grep -q "^$id " "$T_WORK/catalog" ||
+			fail "journalctl --list-catalog still lists $id after the purge ($what)"
+	done
+	echo "ok: journalctl --list-catalog lists none of mediaupd's ids after the purge ($what)"
+	# the bus name is no longer activatable (the activation file is gone and dbus read that)
+	if reply=$(g busctl get-property "${DAEMON_BUS[@]}" State 2>&1); then
+		fail "a property read after the purge ($what) was answered: $reply"
+	fi
+	case $reply in
+	*"was not provided by any .service files"* | *"not activatable"*)
+		echo "ok: org.mediaupd.Manager1 is not activatable after the purge ($what)" ;;
+	*) fail "a property read after the purge ($what) failed otherwise than expected: '$reply'" ;;
+	esac
+}
+
+purge "the device's keys in place"
 # (the stick is pulled only now: the default reboot policy would reboot the guest)
 "$VM" unplug stick
 g timeout 20 sh -c 'while [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not go"
-"$VM" copy-in "$T_WORK/dpkg-L" /var/tmp/dpkg-L
-present /var/tmp/dpkg-L >"$T_WORK/left.dpkg-L"
-# what dpkg -L lists and was there before the install (shared directories: /usr, /etc, ...)
-grep -vxF -f "$T_WORK/present.before" "$T_WORK/left.dpkg-L" >"$T_WORK/left" || true
-[ ! -s "$T_WORK/left" ] || fail "left after the purge, of dpkg -L mediaupd: $(tr '\n' ' ' <"$T_WORK/left")"
-echo "ok: nothing of dpkg -L mediaupd ($(wc -l <"$T_WORK/dpkg-L") paths) left but what was there before"
-present /var/tmp/deb-paths >"$T_WORK/present.after"
-diff "$T_WORK/present.before" "$T_WORK/present.after" ||
-	fail "the package's paths present after the purge differ from before the install"
-echo "ok: of the package's paths exactly those of before the install are present"
-system_snapshot >"$T_WORK/system.after"
-# the keys the test provisioned are the device's, not the package's
-printf '%s\n' /etc/mediaupd /etc/mediaupd/keys /etc/mediaupd/keys/fallback-1.key \
-	/etc/mediaupd/keys/main-2026.key >>"$T_WORK/system.before"
-sort -o "$T_WORK/system.before" "$T_WORK/system.before"
-diff "$T_WORK/system.before" "$T_WORK/system.after" ||
-	fail "the purge left or removed something of mediaupd under $SYSTEM_DIRS (diff above: before, after)"
-echo "ok: nothing named mediaupd left under $SYSTEM_DIRS but the device's keys"
-check_eq "/etc/mediaupd after the purge" "$(g find /etc/mediaupd | sort | tr '\n' ' ')" \
-	"/etc/mediaupd /etc/mediaupd/keys /etc/mediaupd/keys/fallback-1.key /etc/mediaupd/keys/main-2026.key "
-for unit in mediaupd.service mediaupd-boot-ok.target; do
-	check_eq "systemctl is-enabled $unit after the purge" \
-		"$(g systemctl is-enabled "$unit" 2>&1 || true)" "Failed to get unit file state for $unit: No such file or directory"
-	check_eq "LoadState of $unit after the purge" "$(g systemctl show -p LoadState --value "$unit")" not-found
-done
-check_eq "mediaupd processes after the purge" "$(g sh -c 'pgrep -c -f "^/usr/sbin/mediaupd( |$)" || true')" 0
-check_eq "leftovers after the purge" "$(daemon_clean | tr '\n' ' ')" "dm: 0 loops: 0 mounts: 0 "
-g journalctl --list-catalog >"$T_WORK/catalog"
-for id in $MU_IDS; do
-	! grep -q "^$id " "$T_WORK/catalog" || fail "journalctl --list-catalog still lists $id after the purge"
-done
-echo "ok: journalctl --list-catalog lists none of mediaupd's ids after the purge"
-check_eq "State over D-Bus after the purge" \
-	"$(g busctl get-property "${DAEMON_BUS[@]}" State 2>&1 | grep -c 'org.mediaupd.Manager1' || true)" 1
+purged "the device's keys in place" /etc/mediaupd /etc/mediaupd/keys \
+	/etc/mediaupd/keys/fallback-1.key /etc/mediaupd/keys/main-2026.key
 # the udev rule is gone and udev knows: a stick starts nothing
 "$VM" plug usb "$T_WORK/stick12.img" stick-after
 g timeout 20 sh -c 'until [ -e /dev/sda1 ]; do sleep 0.1; done' || fail "the stick did not appear"
@@ -250,15 +281,8 @@ g dpkg -i "$GDEB" >"$T_WORK/dpkg-install.log" 2>&1 || {
 	cat "$T_WORK/dpkg-install.log"
 	fail "dpkg -i $GDEB after the purge failed"
 }
+check_eq "mediaupd in dpkg's database after the second install" "$(pkg_status mediaupd)" installed
 check_eq "mediaupd.service after the second install" "$(g systemctl is-active mediaupd.service || true)" active
 g rm /etc/mediaupd/keys/main-2026.key /etc/mediaupd/keys/fallback-1.key
-g dpkg --purge mediaupd >"$T_WORK/dpkg-purge.log" 2>&1 || {
-	cat "$T_WORK/dpkg-purge.log"
-	fail "the second dpkg --purge mediaupd failed"
-}
-check_eq "/etc/mediaupd after the purge without keys" "$(g sh -c '[ -e /etc/mediaupd ] && echo present || echo gone')" gone
-system_snapshot >"$T_WORK/system.after"
-grep -v '^/etc/mediaupd' "$T_WORK/system.before" | diff - "$T_WORK/system.after" ||
-	fail "the second purge left something of mediaupd (diff above)"
-echo "ok: the second purge left nothing named mediaupd"
-check_eq "mediaupd processes after the second purge" "$(g sh -c 'pgrep -c -f "^/usr/sbin/mediaupd( |$)" || true')" 0
+purge "no keys"
+purged "no keys"
