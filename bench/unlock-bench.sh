@@ -41,7 +41,7 @@ if [ -n "${MEDIAUPD_BENCH_VARIANTS:-}" ]; then
 else
 	VARIANTS=(pbkdf2-1k:pbkdf2:1000 pbkdf2-100k:pbkdf2:100000 pbkdf2-1m:pbkdf2:1000000
 		argon2id-t4-32m:argon2id:4:32768 argon2id-t4-64m:argon2id:4:65536
-		argon2id-t1-64m:argon2id:1:65536 argon2id-t4-256m:argon2id:4:262144)
+		argon2id-t8-64m:argon2id:8:65536 argon2id-t4-256m:argon2id:4:262144)
 fi
 CIPHERS=("aes-xts-plain64 256" "aes-xts-plain64 512" "xchacha12,aes-adiantum-plain64 256"
 	"xchacha20,aes-adiantum-plain64 256")
