@@ -45,7 +45,6 @@ eng_commit() {
 # Commits are named by their checksums. So a cached bundle is what this tree's maker makes
 # of these inputs; only the random salts and volume key differ.
 # MEDIAUPD_VM_BUNDLE_CACHE=0 turns the cache off.
-BUNDLE_CACHE=0 turns the cache off.
 BUNDLE_CACHE=${MEDIAUPD_VM_CACHE:-/var/cache/mediaupd-vm}/bundles
 
 # bundle_cache_key ARGS...: the hash naming the bundle that the maker makes of ARGS
