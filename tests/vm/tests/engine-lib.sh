@@ -167,7 +167,10 @@ pack_image() {
 	local img=$1 out=$2 sb=$3 padded=$T_WORK/pack.padded off size salt root
 	off=$((2 * PACK_META + PACK_KEYSLOTS))
 	cp "$img" "$padded"
-	truncate -s $((($(stat -c %s "$padded") + 4095) / 4096 * 4096)) "$padded"
+	# whole 4096-byte sectors, at least two (a hash tree needs them; a small erofs image is
+	# one sector): the zeros after the filesystem are never read
+	size=$((($(stat -c %s "$padded") + 4095) / 4096 * 4096))
+	truncate -s $((size < 8192 ? 8192 : size)) "$padded"
 	size=$(stat -c %s "$padded")
 	rm -f "$out" "$T_WORK/pack.hdr"
 	truncate -s "$off" "$out"
