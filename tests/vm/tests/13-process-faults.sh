@@ -32,13 +32,16 @@ eng_repo
 # Each install that completes is newer than the one before it (the pending deployment).
 c4=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 3.1 "$(date -u +%FT%TZ)")
 c5=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 3.2 "$(date -u +%FT%TZ)")
+# The slow bundle is never installed (killed in its key trial, its stick pulled): newer than
+# every install here, so that format 2's policy check, before any key, lets it through.
+c6=$(eng_commit "$VM_REF" "$VM_COMMIT_3" 3.3 "$(date -u -d '+1 hour' +%FT%TZ)")
 make_update "$m/to-2.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2"
 make_update "$m/to-3.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_3"
 make_update "$m/to-4.enc" --from "$VM_COMMIT_1" --to "$c4"
 make_update "$m/to-5.enc" --from "$VM_COMMIT_1" --to "$c5"
 make_update "$m/full.enc" --empty --to "$VM_COMMIT_3"
 # One PBKDF of 300000 pbkdf2 iterations: about ten seconds under TCG, within the limits.
-make_update "$m/slow.enc" --from "$VM_COMMIT_1" --to "$VM_COMMIT_2" --pbkdf pbkdf2 \
+make_update "$m/slow.enc" --from "$VM_COMMIT_1" --to "$c6" --pbkdf pbkdf2 \
 	--pbkdf-iterations 300000
 head -c 1048576 /dev/urandom >"$m/not-luks.enc"
 "$SRC_ROOT/tests/vm/make-stick" "$T_WORK/stick.img" --fs ext4 "$m"/*
