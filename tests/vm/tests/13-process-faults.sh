@@ -125,11 +125,13 @@ g tail -n 1 /run/unlock-kill.out | grep -q '"phase":"unlock"' ||
 killed unlock-kill
 next_run_cleans "SIGKILL during unlock"
 
-# --- SIGKILL at verify: the bundle is unlocked and mounted.
+# --- SIGKILL with the bundle unlocked and mounted (format 2: held as the apply starts; its
+# first verify phase, the signed header's, comes before the unlock): the dm-verity and the
+# dm-crypt mapping, the loop device and the mount are left.
 state >"$T_WORK/before"
-start verify-kill to-3.enc verify
+start verify-kill to-3.enc apply
 wait_stopped verify-kill
-check_eq "verify-kill: held at verify" "$(leftovers | tr '\n' ' ')" "dm: 1 loops: 1 mounts: 1 "
+check_eq "verify-kill: held at apply" "$(leftovers | tr '\n' ' ')" "dm: 2 loops: 1 mounts: 1 "
 killed verify-kill
 next_run_cleans "SIGKILL at verify"
 

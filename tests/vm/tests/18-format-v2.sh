@@ -269,8 +269,8 @@ main-2026 | fallback-1) ;;
 esac
 phases=$(g sh -c "grep -o '\"phase\":\"[a-z]*\"' /run/engine.log | cut -d'\"' -f4 | uniq | tr '\n' ' '")
 check_eq "good.enc: phases" "$phases" "discover verify check unlock verify apply deploy finish "
-g ostree admin status | grep -q "$VM_COMMIT_2" || fail "good.enc: $VM_COMMIT_2 not deployed"
-g journalctl -o cat MESSAGE_ID="$DEPLOYED_ID" | grep -q "$VM_COMMIT_2" ||
+grep -q "$VM_COMMIT_2" <<<"$(g ostree admin status)" || fail "good.enc: $VM_COMMIT_2 not deployed"
+grep -q "$VM_COMMIT_2" <<<"$(g journalctl -o cat MESSAGE_ID="$DEPLOYED_ID")" ||
 	fail "good.enc: no deployed event"
 [ "$(g journalctl -o cat MESSAGE_ID="$VERIFIED_ID" | grep -c "$VM_COMMIT_2")" -ge 2 ] ||
 	fail "good.enc: the header and the delta were not both verified"
@@ -282,7 +282,7 @@ echo "ok: a v2 bundle installed and deployed ($VM_COMMIT_2)"
 result=$(engine "$GUEST_CONF_V1" "$mnt/v1.enc")
 g grep -qx 'exit 0' /run/engine.log || { g cat /run/engine.log; fail "v1.enc: not installed"; }
 check_eq "v1.enc: to_commit" "$(json_field "$result" to_commit)" "$VM_COMMIT_3"
-g ostree admin status | grep -q "$VM_COMMIT_3" || fail "v1.enc: $VM_COMMIT_3 not deployed"
+grep -q "$VM_COMMIT_3" <<<"$(g ostree admin status)" || fail "v1.enc: $VM_COMMIT_3 not deployed"
 echo "ok: the v1 bundle installed with Formats=1;2"
 
 # left: what an install may leave behind (mediaupd mappings, loop devices, mounts under
@@ -303,7 +303,7 @@ installed() {
 	grep -Eqx "$key" <<<"$(json_field "$result" key_id)" ||
 		fail "$name: opened with '$(json_field "$result" key_id)', not $key"
 	check_eq "$name: default deployment" "$(default_commit)" "$to"
-	g journalctl -o cat MESSAGE_ID="$DEPLOYED_ID" | grep -q "$to" || fail "$name: no deployed event"
+	grep -q "$to" <<<"$(g journalctl -o cat MESSAGE_ID="$DEPLOYED_ID")" || fail "$name: no deployed event"
 	check_eq "$name: left over" "$(left)" "dm: 0 loops: 0 mounts: 0 "
 }
 
