@@ -149,8 +149,9 @@ wait_stopped deploy-kill
 killed deploy-kill
 next_run_cleans "SIGKILL at deploy"
 
-# --- A second install while one is running: Busy, and the first is unaffected.
-start first to-3.enc verify
+# --- A second install while one is running (held at apply: format 2 has two verify phases,
+# and the hook would stop it at each): Busy, and the first is unaffected.
+start first to-3.enc apply
 wait_stopped first
 state >"$T_WORK/held"
 rc=0
