@@ -5,7 +5,7 @@
 #  - SIGKILL during unlock (a slow PBKDF), at verify, in the middle of apply and at deploy: the
 #    next run removes what was left (mount, mapping, loop) and the system is as before;
 #  - a second install while one runs gets Busy (exit 1, JSON, journal), and the first one,
-#    held at verify meanwhile, still installs;
+#    held at apply meanwhile, still installs;
 #  - the bundle's mapping kept busy at finish: the update is installed, with the teardown-failed
 #    warning event, and the next run closes the mapping;
 #  - the inner mount gone before finish unmounts it: installed, with the warning, and the
