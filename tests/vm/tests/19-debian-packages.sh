@@ -136,7 +136,20 @@ check_eq "mediaupd in dpkg's database after the install" "$(pkg_status mediaupd)
 for unit in mediaupd.service mediaupd-boot-ok.target; do
 	check_eq "systemctl is-enabled $unit" "$(g systemctl is-enabled "$unit" || true)" enabled
 done
-check_eq "mediaupd.service after the install" "$(g systemctl is-active mediaupd.service || true)" active
+# the postinst's start is synchronous: the unit is active (not still activating, not restarting
+# after a failed first start) once dpkg -i returns
+g journalctl -b --no-pager -o short-monotonic -u mediaupd.service -u dbus.service \
+	>"$T_WORK/journal-install.log" 2>&1 || true
+state=$(g systemctl is-active mediaupd.service || true)
+[ "$state" = active ] || {
+	cat "$T_WORK/dpkg-install.log" "$T_WORK/journal-install.log"
+	fail "mediaupd.service after the install: expected 'active', got '$state'"
+}
+grep -q 'Could not execute systemctl' "$T_WORK/dpkg-install.log" && {
+	cat "$T_WORK/dpkg-install.log" "$T_WORK/journal-install.log"
+	fail "the postinst's systemctl start failed (the unit came up only on a restart)"
+}
+echo "ok: mediaupd.service after the install = 'active', started by the postinst at the first try"
 main=$(g systemctl show -p MainPID --value mediaupd.service)
 check_eq "the daemon's program" "$(g readlink "/proc/$main/exe")" /usr/sbin/mediaupd
 check_eq "the unit's ExecStart" "$(g systemctl show -p ExecStart --value mediaupd.service |
