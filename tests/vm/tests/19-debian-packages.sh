@@ -140,15 +140,16 @@ done
 # after a failed first start) once dpkg -i returns
 g journalctl -b --no-pager -o short-monotonic -u mediaupd.service -u dbus.service \
 	>"$T_WORK/journal-install.log" 2>&1 || true
+# install_fail MESSAGE: dpkg's and the journal's record of the install, then fail
+install_fail() {
+	cat "$T_WORK/dpkg-install.log" "$T_WORK/journal-install.log"
+	fail "$1"
+}
 state=$(g systemctl is-active mediaupd.service || true)
-[ "$state" = active ] || {
-	cat "$T_WORK/dpkg-install.log" "$T_WORK/journal-install.log"
-	fail "mediaupd.service after the install: expected 'active', got '$state'"
-}
-grep -q 'Could not execute systemctl' "$T_WORK/dpkg-install.log" && {
-	cat "$T_WORK/dpkg-install.log" "$T_WORK/journal-install.log"
-	fail "the postinst's systemctl start failed (the unit came up only on a restart)"
-}
+[ "$state" = active ] ||
+	install_fail "mediaupd.service after the install: expected 'active', got '$state'"
+! grep -q 'Could not execute systemctl' "$T_WORK/dpkg-install.log" ||
+	install_fail "the postinst's systemctl start failed (the unit came up only on a restart)"
 echo "ok: mediaupd.service after the install = 'active', started by the postinst at the first try"
 main=$(g systemctl show -p MainPID --value mediaupd.service)
 check_eq "the daemon's program" "$(g readlink "/proc/$main/exe")" /usr/sbin/mediaupd
