@@ -47,6 +47,7 @@ typedef struct {
 	MuBundle *bundle;       /* its LUKS2 header, read from the file in discover */
 	guint format;           /* the bundle's format version */
 	MuSignedHeader *header; /* format v2: the verified signed header */
+	const MuEngineDeployHooks *hooks;
 } Install;
 
 /* Closing the bundle after a deploy may meet a mapping still busy for a moment. */
@@ -69,14 +70,17 @@ mu_install_result_clear (MuInstallResult *r)
 /*
  * Test builds only (meson -Dtest_hooks=true): MEDIAUPD_TEST_PAUSE_AT=PHASE stops the whole
  * process (SIGSTOP) as it enters PHASE, after the progress report, so that a test can kill
- * it there or let it go on (SIGCONT) at a known point.
+ * it there or let it go on (SIGCONT) at a known point. Two points inside the deploy phase
+ * have names of their own: "armed" (the deploy hooks armed the boot counter, nothing is
+ * deployed yet) and "deployed" (the new deployment is the default, the install has not
+ * reported yet).
  */
 static void
-test_pause_at (MuPhase phase)
+test_pause_at (const gchar *point)
 {
-	if (g_strcmp0 (g_getenv ("MEDIAUPD_TEST_PAUSE_AT"), mu_phase_to_string (phase)) != 0)
+	if (g_strcmp0 (g_getenv ("MEDIAUPD_TEST_PAUSE_AT"), point) != 0)
 		return;
-	g_printerr ("test hook: stopping at phase %s\n", mu_phase_to_string (phase));
+	g_printerr ("test hook: stopping at %s\n", point);
 	raise (SIGSTOP);
 	/* A signal sent while stopped (SIGTERM: stop the install) is handled on another
 	 * thread; give it the moment it needs, so that the next safe point sees it. */
@@ -92,7 +96,7 @@ enter (Install *in, MuPhase phase)
 		mu_progress_begin_phase (in->progress, phase);
 	g_debug ("phase %s", mu_phase_to_string (phase));
 #if MEDIAUPD_TEST_HOOKS
-	test_pause_at (phase);
+	test_pause_at (mu_phase_to_string (phase));
 #endif
 }
 
@@ -463,8 +467,22 @@ phase_deploy (Install *in, GError **error)
 	 * (the boot configuration is swapped atomically at the end of it). */
 	if (g_cancellable_set_error_if_cancelled (in->cancellable, error))
 		return FALSE;
-	if (!mu_ostree_deploy (in->target, in->info->to_commit, NULL, error))
+	/* The boot counter is armed before the new deployment can become the default. */
+	if (in->hooks != NULL && in->hooks->before_deploy != NULL &&
+	    !in->hooks->before_deploy (in->info->to_commit, in->info->version, in->hooks->user_data,
+				       error))
 		return FALSE;
+#if MEDIAUPD_TEST_HOOKS
+	test_pause_at ("armed");
+#endif
+	if (!mu_ostree_deploy (in->target, in->info->to_commit, NULL, error)) {
+		if (in->hooks != NULL && in->hooks->deploy_failed != NULL)
+			in->hooks->deploy_failed (in->info->to_commit, in->hooks->user_data);
+		return FALSE;
+	}
+#if MEDIAUPD_TEST_HOOKS
+	test_pause_at ("deployed");
+#endif
 	mu_event_deployed (in->target->osname, in->info->to_commit, in->info->version);
 	return TRUE;
 }
@@ -620,8 +638,8 @@ to_mu_error (GError **error)
 
 static gboolean
 engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gboolean check_only,
-	    MuProgress *progress, MuInstallResult *result, GCancellable *cancellable,
-	    GError **error)
+	    const MuEngineDeployHooks *hooks, MuProgress *progress, MuInstallResult *result,
+	    GCancellable *cancellable, GError **error)
 {
 	g_auto (MuInstallResult) local_result = { 0 };
 	g_autoptr (GError) local_error = NULL;
@@ -636,6 +654,7 @@ engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gbo
 		.bundle_path = bundle_path,
 		.bundle_fd = bundle_fd,
 		.check_only = check_only,
+		.hooks = hooks,
 	};
 	guint attempts = 0;
 	gboolean ok;
@@ -682,19 +701,22 @@ engine_run (const MuConfig *config, const gchar *bundle_path, int bundle_fd, gbo
 }
 
 gboolean
-mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress *progress,
-		   MuInstallResult *result, GCancellable *cancellable, GError **error)
+mu_engine_install (const MuConfig *config, const gchar *bundle_path,
+		   const MuEngineDeployHooks *hooks, MuProgress *progress, MuInstallResult *result,
+		   GCancellable *cancellable, GError **error)
 {
-	return engine_run (config, bundle_path, -1, FALSE, progress, result, cancellable, error);
+	return engine_run (config, bundle_path, -1, FALSE, hooks, progress, result, cancellable,
+			   error);
 }
 
 gboolean
 mu_engine_install_fd (const MuConfig *config, int bundle_fd, const gchar *name,
-		      MuProgress *progress, MuInstallResult *result, GCancellable *cancellable,
-		      GError **error)
+		      const MuEngineDeployHooks *hooks, MuProgress *progress,
+		      MuInstallResult *result, GCancellable *cancellable, GError **error)
 {
 	g_return_val_if_fail (bundle_fd >= 0, FALSE);
-	return engine_run (config, name, bundle_fd, FALSE, progress, result, cancellable, error);
+	return engine_run (config, name, bundle_fd, FALSE, hooks, progress, result, cancellable,
+			   error);
 }
 
 gboolean
@@ -702,8 +724,8 @@ mu_engine_check (const MuConfig *config, const gchar *bundle_path, int bundle_fd
 		 MuProgress *progress, MuInstallResult *result, GCancellable *cancellable,
 		 GError **error)
 {
-	return engine_run (config, bundle_path, bundle_fd, TRUE, progress, result, cancellable,
-			   error);
+	return engine_run (config, bundle_path, bundle_fd, TRUE, NULL, progress, result,
+			   cancellable, error);
 }
 
 void

@@ -29,6 +29,19 @@ void mu_install_result_clear (MuInstallResult *result);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuInstallResult, mu_install_result_clear)
 
 /*
+ * Around the deploy phase, for the boot counter (mu_boot_deploy_hooks_init()):
+ * before_deploy() runs after the last point where the install can be stopped and before
+ * anything is deployed; FALSE stops the install there, with its error, and nothing is
+ * deployed. deploy_failed() runs when, after it, the deploy failed.
+ */
+typedef struct {
+	gboolean (*before_deploy) (const gchar *commit, const gchar *version, gpointer user_data,
+				   GError **error);
+	void (*deploy_failed) (const gchar *commit, gpointer user_data);
+	gpointer user_data;
+} MuEngineDeployHooks;
+
+/*
  * Installs the bundle at @bundle_path: discover, unlock, verify, check, apply, deploy,
  * finish for format v1; for format v2 discover, verify (the signed header), check (the
  * policy, from that header), unlock (the first PBKDF, dm-verity and dm-crypt), verify (the
@@ -39,10 +52,12 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MuInstallResult, mu_install_result_clear)
  * loop device is left. Once the update is deployed the install succeeds even if closing
  * the bundle fails afterwards (after a few tries: a warning event). A stick pulled in
  * any phase is MU_ERROR_MEDIA_REMOVED, unless the error was a verdict on bytes already
- * read. @result (optional) is filled as far as the install got.
+ * read. @result (optional) is filled as far as the install got. @hooks (optional) run
+ * around the deploy.
  */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path, MuProgress *progress,
+gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path,
+			    const MuEngineDeployHooks *hooks, MuProgress *progress,
 			    MuInstallResult *result, GCancellable *cancellable, GError **error);
 
 /*
@@ -52,8 +67,8 @@ gboolean mu_engine_install (const MuConfig *config, const gchar *bundle_path, Mu
  */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_engine_install_fd (const MuConfig *config, int bundle_fd, const gchar *name,
-			       MuProgress *progress, MuInstallResult *result,
-			       GCancellable *cancellable, GError **error);
+			       const MuEngineDeployHooks *hooks, MuProgress *progress,
+			       MuInstallResult *result, GCancellable *cancellable, GError **error);
 
 /*
  * The phases of an install up to the policy check (discover, unlock, verify, check; for

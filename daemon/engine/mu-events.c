@@ -321,6 +321,29 @@ mu_event_boot_armed (const gchar *commit, const gchar *version, const gchar *bac
 }
 
 void
+mu_event_boot_trial_aborted (const gchar *commit, const gchar *version, const gchar *booted_commit,
+			     const gchar *backend, const gchar *resumed_commit)
+{
+	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
+	g_autofree gchar *tail =
+		resumed_commit != NULL
+			? g_strdup_printf ("; the counter stays armed for commit %s, which waits "
+					   "for its first boot",
+					   E (resumed_commit))
+			: g_strdup ("; the boot counter is disarmed");
+
+	g_log_structured (LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE_ID",
+			  MU_EVENT_BOOT_TRIAL_ABORTED_ID, "MEDIAUPD_EVENT", "boot-trial-aborted",
+			  "MEDIAUPD_COMMIT", E (commit), "MEDIAUPD_VERSION", E (version),
+			  "MEDIAUPD_BOOTED_COMMIT", E (booted_commit), "MEDIAUPD_BOOT_BACKEND",
+			  backend, "MESSAGE",
+			  "The boot counter was armed for commit %s (version %s, boot-state backend "
+			  "%s), but the update was never deployed: not a failed boot, nothing is "
+			  "blacklisted%s",
+			  E (commit), E (version), backend, tail);
+}
+
+void
 mu_event_rolled_back (const gchar *failed_commit, const gchar *failed_version,
 		      const gchar *booted_commit, const gchar *backend)
 {

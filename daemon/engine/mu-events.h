@@ -30,6 +30,7 @@ G_BEGIN_DECLS
 #define MU_EVENT_BOOT_MARKED_GOOD_ID "9c8e5c9228d7473da7ef10b54e02cf16"
 #define MU_EVENT_BOOT_ARMED_ID "3f1c2b8e6d0a4c59a2e7b41d9c06f853"
 #define MU_EVENT_ROLLED_BACK_ID "c47d0e91b3a84f2e8d65f0a2b19e7c34"
+#define MU_EVENT_BOOT_TRIAL_ABORTED_ID "5b8e2d74a1c94f06b3d97e0c6a12f4d8"
 #define MU_EVENT_BLACKLISTED_REFUSED_ID "5e9a83c2d7f14b60b8c3a1e4f2d6097b"
 #define MU_EVENT_BLACKLIST_CLEARED_ID "a81f64d2c09e4b7385e2d1c6f4b3a950"
 #define MU_EVENT_KEY_PLAIN_ID "d3b6f0e2a7c94e1b8f5d26a9c0e47b13"
@@ -80,6 +81,14 @@ void mu_event_boot_marked_good (const gchar *commit, const gchar *backend);
 
 /* After a deploy of @commit, the backend @backend armed the boot counter. */
 void mu_event_boot_armed (const gchar *commit, const gchar *version, const gchar *backend);
+
+/* The boot counter was armed for @commit, which then was never deployed (the install was
+ * stopped or failed between the arming and the deploy): disarmed, no longer pending,
+ * nothing blacklisted; @booted_commit runs. @resumed_commit: the update that was waiting
+ * for its first boot before, pending again with the counter left armed for it, or NULL. */
+void mu_event_boot_trial_aborted (const gchar *commit, const gchar *version,
+				  const gchar *booted_commit, const gchar *backend,
+				  const gchar *resumed_commit);
 
 /* At start: the boot loader fell back from @failed_commit to @booted_commit, which was then
  * undeployed and blacklisted. */

@@ -343,6 +343,7 @@ mu_ostree_status_clear (MuOstreeStatus *status)
 	g_clear_pointer (&status->current_version, g_free);
 	g_clear_pointer (&status->pending_commit, g_free);
 	g_clear_pointer (&status->pending_version, g_free);
+	g_clear_pointer (&status->deployed_commits, g_strfreev);
 }
 
 gboolean
@@ -353,6 +354,8 @@ mu_ostree_read_status (const gchar *path, MuOstreeStatus *out_status, GError **e
 	g_autoptr (OstreeRepo) repo = NULL;
 	g_autoptr (OstreeDeployment) current = NULL;
 	g_auto (MuOstreeStatus) status = { 0 };
+	g_autoptr (GPtrArray) deployments = NULL;
+	g_autoptr (GPtrArray) deployed = NULL;
 	OstreeDeployment *booted;
 	guint64 timestamp = 0;
 
@@ -368,6 +371,13 @@ mu_ostree_read_status (const gchar *path, MuOstreeStatus *out_status, GError **e
 	if (!read_commit_facts (repo, status.current_commit, &timestamp, &status.current_version,
 				error))
 		return FALSE;
+	deployments = ostree_sysroot_get_deployments (sysroot);
+	deployed = g_ptr_array_new ();
+	for (guint i = 0; i < deployments->len; i++)
+		g_ptr_array_add (deployed,
+				 g_strdup (ostree_deployment_get_csum (deployments->pdata[i])));
+	g_ptr_array_add (deployed, NULL);
+	status.deployed_commits = (gchar **) g_ptr_array_free (g_steal_pointer (&deployed), FALSE);
 	booted = ostree_sysroot_get_booted_deployment (sysroot);
 	if (booted != NULL) {
 		g_autoptr (OstreeDeployment) pending = NULL;

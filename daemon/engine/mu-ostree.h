@@ -121,6 +121,7 @@ typedef struct {
 	gchar *current_version;
 	gchar *pending_commit;
 	gchar *pending_version;
+	gchar **deployed_commits; /* of every deployment, default first */
 } MuOstreeStatus;
 
 void mu_ostree_status_clear (MuOstreeStatus *status);

@@ -231,6 +231,34 @@ save_state (MuManager *m)
 		g_warning ("%s", error->message);
 }
 
+/*
+ * An install's worker records its pending deployment in the state file itself: every
+ * change here starts from the file, under its lock (dropped by the caller after
+ * save_state()).
+ */
+static MuDaemonStateLock *
+state_begin (MuManager *m)
+{
+	g_autoptr (GError) error = NULL;
+	MuDaemonStateLock *lock = mu_daemon_state_lock (m->config->state_dir, &error);
+
+	if (lock == NULL)
+		g_warning ("%s", error->message);
+	mu_daemon_state_free (m->state);
+	m->state = mu_daemon_state_load (m->config->state_dir);
+	return lock;
+}
+
+/* The sysroot for the boot-state decisions; FALSE where there is no OSTree system. */
+static gboolean
+read_boot_system (MuManager *m, MuOstreeStatus *status, MuBootSystem *out_system, GError **error)
+{
+	if (!mu_boot_system_read (m->config->sysroot, status, out_system, error))
+		return FALSE;
+	out_system->installing = m->job != NULL;
+	return TRUE;
+}
+
 /* ---- reboot ---- */
 
 static void
@@ -585,11 +613,10 @@ final_error (Job *job, const GError *error)
 }
 
 static void
-record_result (MuManager *m, Job *job, const GError *error, GVariant *details)
+record_result (MuManager *m, Job *job, const GError *error)
 {
 	g_autofree gchar *message = error != NULL ? mu_escape_untrusted (error->message) : NULL;
-	const gchar *commit = NULL;
-	const gchar *version = NULL;
+	g_autoptr (MuDaemonStateLock) lock = state_begin (m);
 
 	g_free (m->state->error_name);
 	g_free (m->state->message);
@@ -601,19 +628,6 @@ record_result (MuManager *m, Job *job, const GError *error, GVariant *details)
 	m->state->message = g_strdup (message != NULL ? message : "");
 	m->state->bundle = g_strdup (job->name != NULL ? job->name : "");
 	m->state->time_us = g_get_real_time ();
-	if (error == NULL && details != NULL &&
-	    g_variant_lookup (details, "to-commit", "&s", &commit)) {
-		g_autoptr (GError) arm_error = NULL;
-
-		if (!g_variant_lookup (details, "version", "&s", &version))
-			version = NULL;
-		/* The update is deployed either way; without a counter a failed boot of it
-		 * needs a hand to fall back. */
-		if (!mu_boot_arm (m->boot, m->config, m->state, commit, version, &arm_error))
-			g_warning ("%s; the update is deployed but a failed boot of it will not "
-				   "fall back by itself",
-				   arm_error->message);
-	}
 	save_state (m);
 	publish_boot (m);
 	publish_last_error (m);
@@ -631,6 +645,14 @@ job_finish (Job *job, const GError *worker_error, GVariant *details)
 	g_clear_pointer (&job->worker, mu_worker_free);
 	if (job->kind == JOB_MEDIUM)
 		medium_release (job);
+	/* The worker armed the boot counter before its deploy and disarms it when the deploy
+	 * fails; one stopped in between (killed, crashed) leaves that to here. */
+	if (error != NULL && installed) {
+		g_autoptr (GError) abort_error = NULL;
+
+		if (!mu_boot_abort_stale (m->boot, m->config, &abort_error))
+			g_warning ("%s; tried again at the next start", abort_error->message);
+	}
 	/* The worker logged its own outcome; these are the daemon's, once per install. */
 	if (error != NULL && error->code == MU_ERROR_MEDIA_REMOVED &&
 	    !g_error_matches (worker_error, MU_ERROR, MU_ERROR_MEDIA_REMOVED))
@@ -638,7 +660,7 @@ job_finish (Job *job, const GError *worker_error, GVariant *details)
 	else if (error != NULL && error->code == MU_ERROR_WORKER_FAILED)
 		mu_event_worker_failed (job->name, error);
 	if (installed || error != NULL)
-		record_result (m, job, error, details);
+		record_result (m, job, error);
 	if (job->kind == JOB_APPLY) {
 		if (error != NULL) {
 			g_autofree gchar *message = mu_escape_untrusted (error->message);
@@ -943,19 +965,25 @@ on_mark_boot_successful (MuDBusManager1 *skeleton, GDBusMethodInvocation *invoca
 	MuManager *m = user_data;
 	g_auto (MuOstreeStatus) status = { 0 };
 	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDaemonStateLock) lock = NULL;
+	MuBootSystem system = { 0 };
 
-	if (!mu_ostree_read_status (m->config->sysroot, &status, &error)) {
+	if (!read_boot_system (m, &status, &system, &error)) {
 		g_autofree gchar *message =
 			g_strdup_printf ("there is no booted OSTree deployment to mark good: %s",
 					 error->message);
 
 		return refuse (invocation, MU_ERROR_FAILED, message);
 	}
-	if (!mu_boot_mark_good (m->boot, m->config, m->state, status.current_commit, &error))
+	lock = state_begin (m);
+	if (!mu_boot_mark_good (m->boot, m->config, m->state, &system, &error)) {
+		publish_boot (m);
 		return refuse (invocation,
 			       error->domain == MU_ERROR ? error->code : MU_ERROR_FAILED,
 			       error->message);
+	}
 	save_state (m);
+	g_clear_pointer (&lock, mu_daemon_state_unlock);
 	publish_boot (m);
 	mu_dbus_manager1_complete_mark_boot_successful (skeleton, invocation);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -1054,22 +1082,26 @@ undeploy (const gchar *sysroot, const gchar *commit, GError **error)
 	return TRUE;
 }
 
-/* At start, before any install: did the boot loader give up on the last update? */
+/* At start, before any install: did the boot loader give up on the last update, or did
+ * an install stop between arming the counter and its deploy? */
 static void
 check_rollback (MuManager *m)
 {
 	g_auto (MuOstreeStatus) status = { 0 };
 	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDaemonStateLock) lock = NULL;
+	MuBootSystem system = { 0 };
 	MuBootVerdict verdict = MU_BOOT_NOTHING;
 
 	if (m->state->pending_commit == NULL)
 		return;
-	if (!mu_ostree_read_status (m->config->sysroot, &status, &error)) {
+	if (!read_boot_system (m, &status, &system, &error)) {
 		g_debug ("no OSTree status of %s: %s", m->config->sysroot, error->message);
 		return;
 	}
-	if (!mu_boot_check_rollback (m->boot, m->config, m->state, status.current_commit, undeploy,
-				     &verdict, &error)) {
+	lock = state_begin (m);
+	if (!mu_boot_check_rollback (m->boot, m->config, m->state, &system, undeploy, &verdict,
+				     &error)) {
 		g_warning ("%s; tried again at the next start", error->message);
 		return;
 	}

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mu-boot-state.h"
 #include "mu-bundle.h"
 #include "mu-config.h"
 #include "mu-engine.h"
@@ -198,16 +199,28 @@ job_thread (gpointer data)
 	if (g_str_equal (a->mode, "inspect")) {
 		job->ok = inspect (job, &job->error);
 	} else {
+		/* The boot counter is armed before the deploy, here, with the state file
+		 * the daemon reads again when this process has ended. */
+		MuBootDeploy deploy = {
+			.backend = mu_boot_backend_get_by_name (job->config->boot_backend),
+			.config = job->config,
+		};
+		MuEngineDeployHooks hooks;
+
+		g_assert (deploy.backend != NULL); /* the configuration admits known names only */
+		mu_boot_deploy_hooks_init (&deploy, &hooks);
 		if (g_str_equal (a->mode, "check"))
 			job->ok = mu_engine_check (job->config, name, a->bundle_fd, progress,
 						   &result, job->cancellable, &job->error);
 		else if (a->bundle_fd >= 0)
-			job->ok = mu_engine_install_fd (job->config, a->bundle_fd, name, progress,
-							&result, job->cancellable, &job->error);
+			job->ok = mu_engine_install_fd (job->config, a->bundle_fd, name, &hooks,
+							progress, &result, job->cancellable,
+							&job->error);
 		else
-			job->ok = mu_engine_install (job->config, name, progress, &result,
+			job->ok = mu_engine_install (job->config, name, &hooks, progress, &result,
 						     job->cancellable, &job->error);
 		job->details = g_variant_ref_sink (result_details (&result));
+		mu_boot_deploy_clear (&deploy);
 	}
 	g_idle_add (job_done, job);
 	return NULL;

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "mu-boot-state.h"
 #include "mu-config.h"
 #include "mu-ctl.h"
 #include "mu-engine.h"
@@ -74,8 +75,28 @@ on_progress (const MuProgressState *s, gpointer user_data)
 	lo->last_phase = s->phase;
 }
 
+/* The boot counter armed before the deploy, as the daemon's boot-armed event says it. */
 static void
-print_result (MuCtlOut *out, const MuInstallResult *r, const GError *error)
+on_armed (const gchar *commit, const gchar *version, const gchar *backend, gpointer user_data)
+{
+	LocalOutput *lo = user_data;
+	g_autoptr (JsonBuilder) b = NULL;
+
+	if (!lo->out.json)
+		return;
+	b = json_builder_new ();
+	json_builder_begin_object (b);
+	mu_json_builder_add_string_member (b, "event", "boot-armed");
+	mu_json_builder_add_text_member (b, "commit", commit);
+	mu_json_builder_add_text_member (b, "version", version);
+	mu_json_builder_add_string_member (b, "backend", backend);
+	json_builder_end_object (b);
+	print_json_line (&lo->out, b);
+}
+
+static void
+print_result (MuCtlOut *out, const MuInstallResult *r, const MuBootDeploy *deploy,
+	      const GError *error)
 {
 	g_autoptr (GPtrArray) pool = g_ptr_array_new_with_free_func (g_free);
 	const gchar *version;
@@ -95,6 +116,12 @@ print_result (MuCtlOut *out, const MuInstallResult *r, const GError *error)
 		mu_json_builder_add_text_member (b, "from_commit", r->from_commit);
 		mu_json_builder_add_text_member (b, "to_commit", r->to_commit);
 		mu_json_builder_add_text_member (b, "version", r->version);
+		json_builder_set_member_name (b, "boot");
+		json_builder_begin_object (b);
+		mu_json_builder_add_string_member (b, "backend", deploy->backend->name);
+		mu_json_builder_add_boolean_member (b, "armed", deploy->armed);
+		mu_json_builder_add_int_member (b, "limit", deploy->config->boot_limit);
+		json_builder_end_object (b);
 		if (error != NULL) {
 			MuErrorCode code = error->domain == MU_ERROR ? (MuErrorCode) error->code
 								     : MU_ERROR_FAILED;
@@ -124,6 +151,12 @@ print_result (MuCtlOut *out, const MuInstallResult *r, const GError *error)
 			   mu_escape_untrusted_in (pool, r->to_commit),
 			   mu_escape_untrusted_in (pool, r->key_id), r->keyslot,
 			   mu_escape_untrusted_in (pool, r->signing_key_id));
+	if (deploy->armed)
+		mu_ctl_out_printf (out,
+				   "Boot counter armed (%s): unless it reaches "
+				   "mediaupd-boot-ok.target within %u boots, the device boots the "
+				   "version that runs now again.\n",
+				   deploy->backend->name, deploy->config->boot_limit);
 }
 
 /*
@@ -151,6 +184,7 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
 typedef struct {
 	const MuConfig *config;
 	const gchar *bundle;
+	const MuEngineDeployHooks *hooks;
 	MuProgress *progress;
 	MuInstallResult *result;
 	GCancellable *cancellable;
@@ -173,8 +207,8 @@ job_thread (gpointer data)
 {
 	Job *job = data;
 
-	job->ok = mu_engine_install (job->config, job->bundle, job->progress, job->result,
-				     job->cancellable, &job->error);
+	job->ok = mu_engine_install (job->config, job->bundle, job->hooks, job->progress,
+				     job->result, job->cancellable, &job->error);
 	/* Queued on the main context, never run here: an install that ends before the main
 	 * thread runs its loop would otherwise quit the loop before it starts, and the loop
 	 * would then wait forever. */
@@ -226,6 +260,8 @@ mu_ctl_apply_local (const gchar *bundle, gboolean json, const gchar *config_path
 	g_auto (MuInstallResult) result = { 0 };
 	LocalOutput lo = { 0 };
 	Job job = { 0 };
+	MuBootDeploy deploy = { 0 };
+	MuEngineDeployHooks hooks;
 	gboolean ok;
 
 	/* Events go to the journal, as the daemon's do. */
@@ -241,6 +277,13 @@ mu_ctl_apply_local (const gchar *bundle, gboolean json, const gchar *config_path
 	}
 	mu_ctl_out_init (&lo.out, json);
 	lo.last_phase = MU_PHASE_IDLE;
+	/* The boot counter is armed before the deploy, as the daemon's install does. */
+	deploy.backend = mu_boot_backend_get_by_name (config->boot_backend);
+	deploy.config = config;
+	deploy.on_armed = on_armed;
+	deploy.user_data = &lo;
+	g_assert (deploy.backend != NULL); /* the configuration admits known names only */
+	mu_boot_deploy_hooks_init (&deploy, &hooks);
 	/* One install at a time (the daemon takes the same lock); under it, first remove
 	 * what an install killed earlier left behind. */
 	lock = mu_lock_acquire (config->runtime_dir, &error);
@@ -248,17 +291,23 @@ mu_ctl_apply_local (const gchar *bundle, gboolean json, const gchar *config_path
 		result.bundle = g_strdup (bundle);
 		result.keyslot = -1;
 		mu_event_install_ended (MU_PHASE_IDLE, bundle, error);
-		print_result (&lo.out, &result, error);
+		print_result (&lo.out, &result, &deploy, error);
 		return MU_CTL_EXIT_FAILED;
 	}
 	mu_engine_cleanup_stale (config);
+	if (!mu_boot_abort_stale (deploy.backend, config, &error)) {
+		g_warning ("%s", error->message);
+		g_clear_error (&error);
+	}
 	progress = mu_progress_new (on_progress, &lo);
 	job.config = config;
 	job.bundle = bundle;
+	job.hooks = &hooks;
 	job.progress = progress;
 	job.result = &result;
 	ok = run_install (&job);
-	print_result (&lo.out, &result, ok ? NULL : job.error);
+	print_result (&lo.out, &result, &deploy, ok ? NULL : job.error);
 	g_clear_error (&job.error);
+	mu_boot_deploy_clear (&deploy);
 	return ok ? MU_CTL_EXIT_OK : MU_CTL_EXIT_FAILED;
 }

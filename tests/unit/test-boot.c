@@ -2,8 +2,9 @@
 /*
  * Boot counting on the host: the grubenv reader and writer, the "uboot" and "grub" backends
  * against real environment files (made by mkenvimage and grub-editenv, read back with
- * fw_printenv and grub-editenv), and the daemon's arm / mark-good / rollback logic with a
- * fake backend.
+ * fw_printenv and grub-editenv), the arm / abort / mark-good / rollback logic with a fake
+ * backend, and the arming before a deploy with its undoing (a failed deploy, a power cut
+ * between the arming and the deploy) on those files.
  */
 #include "config.h"
 
@@ -424,20 +425,33 @@ test_uboot_backend_corrupt (Fixture *f, gconstpointer data)
 	g_assert_true (g_bytes_equal (before, after));
 }
 
-/* ---- the daemon's logic, with a fake backend ---- */
+/* ---- the boot-state logic, with a fake backend ---- */
+
+#define OTHER "7777777777777777777777777777777777777777777777777777777777777777"
 
 static struct {
 	MuBootCounter counter;
 	guint arms;
 	guint disarms;
+	gboolean fail_arm;
 	gboolean fail_disarm;
 	GPtrArray *undeployed;
 	gboolean fail_undeploy;
+	const MuConfig *config; /* when set, arming checks the record is saved first */
 } fake;
 
 static gboolean
 fake_arm (const MuConfig *config, GError **error)
 {
+	if (fake.config != NULL) {
+		g_autoptr (MuDaemonState) saved = mu_daemon_state_load (fake.config->state_dir);
+
+		g_assert_nonnull (saved->pending_commit);
+	}
+	if (fake.fail_arm) {
+		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BOOT_ENV, "damaged");
+		return FALSE;
+	}
 	fake.arms++;
 	fake.counter = (MuBootCounter){ .armed = TRUE, .limit = 3 };
 	return TRUE;
@@ -492,24 +506,38 @@ fake_reset (void)
 static void
 test_boot_decide (void)
 {
+	static const gchar *const deployed[] = { GOOD, FAILED, NULL };
 	/* clang-format off */
 	static const struct {
 		const gchar *name;
 		const gchar *pending;
-		const gchar *booted;
+		MuBootSystem system;
 		MuBootCounter counter;
 		MuBootVerdict verdict;
 	} cases[] = {
-		{ "nothing deployed", NULL, GOOD, { TRUE, 9, 3 }, MU_BOOT_NOTHING },
-		{ "new version booted", FAILED, FAILED, { TRUE, 1, 3 }, MU_BOOT_TRIAL },
-		{ "new version booted at the last try", FAILED, FAILED, { TRUE, 3, 3 },
+		{ "nothing deployed", NULL, { GOOD }, { TRUE, 9, 3 }, MU_BOOT_NOTHING },
+		{ "new version booted", FAILED, { FAILED }, { TRUE, 1, 3 }, MU_BOOT_TRIAL },
+		{ "new version booted at the last try", FAILED, { FAILED }, { TRUE, 3, 3 },
 		  MU_BOOT_TRIAL },
-		{ "deployed, not rebooted yet", FAILED, GOOD, { TRUE, 0, 3 }, MU_BOOT_NOTHING },
-		{ "old version, counter at the limit", FAILED, GOOD, { TRUE, 3, 3 },
-		  MU_BOOT_NOTHING },
-		{ "fell back", FAILED, GOOD, { TRUE, 4, 3 }, MU_BOOT_ROLLED_BACK },
-		{ "old version, counter disarmed", FAILED, GOOD, { FALSE, 4, 3 }, MU_BOOT_NOTHING },
-		{ "no booted deployment", FAILED, NULL, { TRUE, 4, 3 }, MU_BOOT_NOTHING },
+		{ "deployed, not rebooted yet", FAILED, { GOOD, FAILED }, { TRUE, 0, 3 },
+		  MU_BOOT_WAITING },
+		{ "old version, counter at the limit", FAILED, { GOOD, FAILED }, { TRUE, 3, 3 },
+		  MU_BOOT_WAITING },
+		{ "fell back", FAILED, { GOOD, FAILED }, { TRUE, 4, 3 }, MU_BOOT_ROLLED_BACK },
+		{ "deployed, counter disarmed", FAILED, { GOOD, FAILED }, { FALSE, 4, 3 },
+		  MU_BOOT_WAITING },
+		{ "no booted deployment", FAILED, { NULL }, { TRUE, 4, 3 }, MU_BOOT_NOTHING },
+		{ "armed, never deployed", FAILED, { GOOD }, { TRUE, 1, 3 }, MU_BOOT_ABORTED },
+		{ "armed, never deployed, counter run out", FAILED, { GOOD }, { TRUE, 4, 3 },
+		  MU_BOOT_ABORTED },
+		{ "recorded, never armed nor deployed", FAILED, { GOOD }, { FALSE, 0, 3 },
+		  MU_BOOT_ABORTED },
+		{ "another update waits", FAILED, { GOOD, OTHER }, { TRUE, 0, 3 },
+		  MU_BOOT_ABORTED },
+		{ "armed, the install still deploying", FAILED, { GOOD, NULL, NULL, TRUE },
+		  { TRUE, 0, 3 }, MU_BOOT_WAITING },
+		{ "fell back, deployed behind", FAILED, { GOOD, NULL, NULL, FALSE, deployed },
+		  { TRUE, 4, 3 }, MU_BOOT_ROLLED_BACK },
 	};
 	/* clang-format on */
 
@@ -518,7 +546,7 @@ test_boot_decide (void)
 
 		g_test_message ("case: %s", cases[i].name);
 		state->pending_commit = g_strdup (cases[i].pending);
-		g_assert_cmpint (mu_boot_decide (state, cases[i].booted, &cases[i].counter), ==,
+		g_assert_cmpint (mu_boot_decide (state, &cases[i].system, &cases[i].counter), ==,
 				 cases[i].verdict);
 	}
 }
@@ -527,26 +555,44 @@ static void
 test_boot_arm_mark_good (Fixture *f, gconstpointer data)
 {
 	g_autoptr (MuDaemonState) state = mu_daemon_state_new ();
+	g_autoptr (MuDaemonState) saved = NULL;
 	g_autoptr (GError) error = NULL;
 	MuBootVerdict verdict = MU_BOOT_ROLLED_BACK;
+	const MuBootSystem installing = { GOOD, NULL, NULL, TRUE };
+	const MuBootSystem waiting = { GOOD, FAILED, "4" };
+	const MuBootSystem booted = { FAILED };
 
 	fake_reset ();
-	g_assert_true (mu_boot_arm (&fake_backend, f->config, state, FAILED, "4", &error));
+	fake.config = f->config;
+	g_assert_true (
+		mu_boot_arm (&fake_backend, f->config, state, &installing, FAILED, "4", &error));
 	g_assert_no_error (error);
 	g_assert_cmpuint (fake.arms, ==, 1);
 	g_assert_cmpstr (state->pending_commit, ==, FAILED);
 	g_assert_cmpstr (state->pending_version, ==, "4");
+	saved = mu_daemon_state_load (f->config->state_dir);
+	g_assert_cmpstr (saved->pending_commit, ==, FAILED);
+
+	/* Marked good on the old version while the new one waits for its first boot (or
+	 * is still being deployed): the counter stays armed for it. */
+	g_assert_true (mu_boot_mark_good (&fake_backend, f->config, state, &installing, &error));
+	g_assert_true (mu_boot_mark_good (&fake_backend, f->config, state, &waiting, &error));
+	g_assert_no_error (error);
+	g_assert_cmpuint (fake.disarms, ==, 0);
+	g_assert_true (fake.counter.armed);
+	g_assert_cmpstr (state->pending_commit, ==, FAILED);
+	g_assert_cmpstr (state->last_good_commit, ==, GOOD);
 
 	/* The new version booted: a trial; nothing is touched. */
 	fake.counter.count = 1;
-	g_assert_true (mu_boot_check_rollback (&fake_backend, f->config, state, FAILED,
+	g_assert_true (mu_boot_check_rollback (&fake_backend, f->config, state, &booted,
 					       fake_undeploy, &verdict, &error));
 	g_assert_cmpint (verdict, ==, MU_BOOT_TRIAL);
 	g_assert_cmpuint (fake.disarms, ==, 0);
 	g_assert_cmpuint (fake.undeployed->len, ==, 0);
 
 	/* It works: disarmed, recorded as good, no longer pending. */
-	g_assert_true (mu_boot_mark_good (&fake_backend, f->config, state, FAILED, &error));
+	g_assert_true (mu_boot_mark_good (&fake_backend, f->config, state, &booted, &error));
 	g_assert_no_error (error);
 	g_assert_cmpuint (fake.disarms, ==, 1);
 	g_assert_false (fake.counter.armed);
@@ -555,13 +601,40 @@ test_boot_arm_mark_good (Fixture *f, gconstpointer data)
 	g_assert_null (state->pending_version);
 
 	/* A backend that cannot disarm: the error, and the state as it was. */
-	g_assert_true (mu_boot_arm (&fake_backend, f->config, state, GOOD, NULL, &error));
+	g_assert_true (
+		mu_boot_arm (&fake_backend, f->config, state, &installing, GOOD, NULL, &error));
 	fake.fail_disarm = TRUE;
-	g_assert_false (mu_boot_mark_good (&fake_backend, f->config, state, GOOD, &error));
+	g_assert_false (mu_boot_mark_good (&fake_backend, f->config, state, &(MuBootSystem){ GOOD },
+					   &error));
 	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BOOT_ENV);
 	g_assert_nonnull (strstr (error->message, "boot counter (fake): "));
 	g_assert_cmpstr (state->last_good_commit, ==, FAILED);
 	g_assert_cmpstr (state->pending_commit, ==, GOOD);
+	fake_reset ();
+}
+
+/* A counter that cannot be armed stops the deploy: the record is as it was, saved. */
+static void
+test_boot_arm_fails (Fixture *f, gconstpointer data)
+{
+	g_autoptr (MuDaemonState) state = mu_daemon_state_new ();
+	g_autoptr (MuDaemonState) saved = NULL;
+	g_autoptr (GError) error = NULL;
+	const MuBootSystem system = { GOOD, OTHER, "3", TRUE };
+
+	fake_reset ();
+	state->pending_commit = g_strdup (OTHER);
+	fake.fail_arm = TRUE;
+	g_assert_false (
+		mu_boot_arm (&fake_backend, f->config, state, &system, FAILED, "4", &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BOOT_ENV);
+	g_assert_nonnull (strstr (error->message, "boot counter (fake): "));
+	g_assert_cmpstr (state->pending_commit, ==, OTHER);
+	g_assert_null (state->previous_pending_commit);
+	saved = mu_daemon_state_load (f->config->state_dir);
+	g_assert_cmpstr (saved->pending_commit, ==, OTHER);
+	g_assert_null (saved->previous_pending_commit);
+	fake_reset ();
 }
 
 static void
@@ -571,17 +644,23 @@ test_boot_rollback (Fixture *f, gconstpointer data)
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GPtrArray) entries = NULL;
 	MuBootVerdict verdict = MU_BOOT_NOTHING;
+	/* U-Boot's altbootcmd booted the previous entry; the failed one is still the
+	 * default. */
+	const MuBootSystem fell_back = { GOOD, FAILED, "4" };
+	const MuBootSystem undeployed = { GOOD };
 
 	fake_reset ();
 	state->last_good_commit = g_strdup (GOOD);
-	g_assert_true (mu_boot_arm (&fake_backend, f->config, state, FAILED, "4", &error));
+	g_assert_true (mu_boot_arm (&fake_backend, f->config, state,
+				    &(MuBootSystem){ GOOD, NULL, NULL, TRUE }, FAILED, "4",
+				    &error));
 	/* Three boots of FAILED, then U-Boot's fourth runs altbootcmd: GOOD boots. */
 	fake.counter.count = 4;
 
 	/* The sysroot refuses the undeploy: reported; the counter stays armed and exhausted
 	 * (so the boot loader keeps booting GOOD), the state still says pending. */
 	fake.fail_undeploy = TRUE;
-	g_assert_false (mu_boot_check_rollback (&fake_backend, f->config, state, GOOD,
+	g_assert_false (mu_boot_check_rollback (&fake_backend, f->config, state, &fell_back,
 						fake_undeploy, &verdict, &error));
 	g_assert_error (error, MU_ERROR, MU_ERROR_IO);
 	g_assert_nonnull (strstr (error->message, "rollback: cannot remove"));
@@ -591,10 +670,15 @@ test_boot_rollback (Fixture *f, gconstpointer data)
 	g_assert_cmpstr (state->pending_commit, ==, FAILED);
 	g_assert_null (state->rolled_back_commit);
 
+	/* Marked good meanwhile: the counter stays exhausted, so GOOD keeps booting. */
+	g_assert_true (mu_boot_mark_good (&fake_backend, f->config, state, &fell_back, &error));
+	g_assert_cmpuint (fake.disarms, ==, 0);
+	g_assert_true (mu_boot_counter_exhausted (&fake.counter));
+
 	/* The next start manages. */
 	fake.fail_undeploy = FALSE;
-	g_assert_true (mu_boot_check_rollback (&fake_backend, f->config, state, GOOD, fake_undeploy,
-					       &verdict, &error));
+	g_assert_true (mu_boot_check_rollback (&fake_backend, f->config, state, &fell_back,
+					       fake_undeploy, &verdict, &error));
 	g_assert_no_error (error);
 	g_assert_cmpint (verdict, ==, MU_BOOT_ROLLED_BACK);
 	g_assert_cmpuint (fake.undeployed->len, ==, 1);
@@ -612,11 +696,256 @@ test_boot_rollback (Fixture *f, gconstpointer data)
 	g_assert_cmpstr (mu_blacklist_find (entries, FAILED)->version, ==, "4");
 
 	/* Started again: nothing more to do. */
-	g_assert_true (mu_boot_check_rollback (&fake_backend, f->config, state, GOOD, fake_undeploy,
-					       &verdict, &error));
+	g_assert_true (mu_boot_check_rollback (&fake_backend, f->config, state, &undeployed,
+					       fake_undeploy, &verdict, &error));
 	g_assert_cmpint (verdict, ==, MU_BOOT_NOTHING);
 	g_assert_cmpuint (fake.undeployed->len, ==, 1);
 	fake_reset ();
+}
+
+/* A rollback stopped after its undeploy (a power cut): finished at the next start, as a
+ * rollback and not as an aborted trial. */
+static void
+test_boot_rollback_resumed (Fixture *f, gconstpointer data)
+{
+	g_autoptr (MuDaemonState) state = mu_daemon_state_new ();
+	g_autoptr (GError) error = NULL;
+	MuBootVerdict verdict = MU_BOOT_NOTHING;
+
+	fake_reset ();
+	state->pending_commit = g_strdup (FAILED);
+	state->pending_version = g_strdup ("4");
+	fake.counter = (MuBootCounter){ .armed = TRUE, .count = 4, .limit = 3 };
+	g_assert_true (mu_blacklist_add (f->config->state_dir, FAILED, "4", &error));
+	g_assert_true (mu_boot_check_rollback (&fake_backend, f->config, state,
+					       &(MuBootSystem){ GOOD }, fake_undeploy, &verdict,
+					       &error));
+	g_assert_no_error (error);
+	g_assert_cmpint (verdict, ==, MU_BOOT_ROLLED_BACK);
+	g_assert_false (fake.counter.armed);
+	g_assert_null (state->pending_commit);
+	g_assert_cmpstr (state->rolled_back_commit, ==, FAILED);
+	fake_reset ();
+}
+
+/* Arming X2 while X1 waits for its first boot, then a power cut before X2's deploy: X1
+ * boots (or still waits) and is on trial again, with the counter armed. */
+static void
+test_boot_abort_keeps_previous (Fixture *f, gconstpointer data)
+{
+	g_autoptr (MuDaemonState) state = mu_daemon_state_new ();
+	g_autoptr (GError) error = NULL;
+	gboolean aborted = FALSE;
+
+	fake_reset ();
+	g_assert_true (mu_boot_arm (&fake_backend, f->config, state,
+				    &(MuBootSystem){ GOOD, OTHER, "3", TRUE }, FAILED, "4",
+				    &error));
+	g_assert_cmpstr (state->previous_pending_commit, ==, OTHER);
+	g_assert_true (mu_boot_abort (&fake_backend, f->config, state, &(MuBootSystem){ OTHER },
+				      &aborted, &error));
+	g_assert_no_error (error);
+	g_assert_true (aborted);
+	g_assert_cmpuint (fake.disarms, ==, 0);
+	g_assert_true (fake.counter.armed);
+	g_assert_cmpstr (state->pending_commit, ==, OTHER);
+	g_assert_cmpstr (state->pending_version, ==, "3");
+	g_assert_null (state->previous_pending_commit);
+	fake_reset ();
+}
+
+/* ---- arming before the deploy, on real environment files ---- */
+
+typedef struct {
+	const gchar *backend;
+	/* The environment with no trial under way, made for @f. */
+	void (*make) (Fixture *f);
+	/* Says whether the environment file says armed. */
+	gboolean (*armed) (Fixture *f);
+	/* The boot loader counted the boots of a trial past its limit. */
+	void (*exhaust) (Fixture *f);
+} EnvBackend;
+
+static void
+uboot_make (Fixture *f)
+{
+	g_free (make_uboot_env (f, "bootlimit=3\nbootcmd=run distro_bootcmd\n"));
+}
+
+static gboolean
+uboot_armed (Fixture *f)
+{
+	g_autofree gchar *out = run ((const gchar *[]){ "fw_printenv", "-c",
+							f->config->uboot_env_config, "-n",
+							"upgrade_available", NULL });
+
+	return g_str_equal (g_strstrip (out), "1");
+}
+
+static void
+uboot_exhaust (Fixture *f)
+{
+	fw_set (f, "bootcount", "4");
+}
+
+static void
+grub_make (Fixture *f)
+{
+	g_free (run ((const gchar *[]){ "grub-editenv", f->config->grubenv, "create", NULL }));
+	g_free (run ((const gchar *[]){ "grub-editenv", f->config->grubenv, "set", "saved_entry=0",
+					NULL }));
+}
+
+static gboolean
+grub_armed (Fixture *f)
+{
+	g_autofree gchar *list = run (
+		(const gchar *[]){ "grub-editenv", f->config->grubenv, "list", NULL });
+
+	g_assert_nonnull (strstr (list, "saved_entry=0\n"));
+	return strstr (list, "boot_success=0\n") != NULL;
+}
+
+static void
+grub_exhaust (Fixture *f)
+{
+	g_free (run ((const gchar *[]){ "grub-editenv", f->config->grubenv, "set", "boot_counter=0",
+					NULL }));
+}
+
+static const EnvBackend env_uboot = { "uboot", uboot_make, uboot_armed, uboot_exhaust };
+static const EnvBackend env_grub = { "grub", grub_make, grub_armed, grub_exhaust };
+
+static gboolean
+have_tools (const EnvBackend *eb)
+{
+	if (g_str_equal (eb->backend, "uboot"))
+		return have ("mkenvimage") && have ("fw_printenv");
+	return have ("grub-editenv");
+}
+
+static void
+assert_not_pending (Fixture *f)
+{
+	g_autoptr (MuDaemonState) saved = mu_daemon_state_load (f->config->state_dir);
+	g_autoptr (GPtrArray) entries = NULL;
+	g_autoptr (GError) error = NULL;
+
+	g_assert_null (saved->pending_commit);
+	g_assert_null (saved->pending_version);
+	g_assert_null (saved->rolled_back_commit);
+	entries = mu_blacklist_load (f->config->state_dir, &error);
+	g_assert_no_error (error);
+	g_assert_cmpuint (entries->len, ==, 0);
+}
+
+/* What an install's deploy hooks do: arm before the deploy (the record saved), disarm
+ * when the deploy fails. The sysroot here is no OSTree system: nothing is deployed. */
+static void
+test_boot_deploy_hooks (Fixture *f, gconstpointer data)
+{
+	const EnvBackend *eb = data;
+	MuBootDeploy deploy = { .config = f->config };
+	MuEngineDeployHooks hooks;
+	g_autoptr (GError) error = NULL;
+	g_autoptr (MuDaemonState) saved = NULL;
+
+	if (!have_tools (eb))
+		return;
+	g_free (f->config->sysroot);
+	f->config->sysroot = g_build_filename (f->dir, "no-sysroot", NULL);
+	eb->make (f);
+	deploy.backend = mu_boot_backend_get_by_name (eb->backend);
+	mu_boot_deploy_hooks_init (&deploy, &hooks);
+	g_assert_true (hooks.before_deploy (FAILED, "4", hooks.user_data, &error));
+	g_assert_no_error (error);
+	g_assert_true (deploy.armed);
+	g_assert_true (eb->armed (f));
+	saved = mu_daemon_state_load (f->config->state_dir);
+	g_assert_cmpstr (saved->pending_commit, ==, FAILED);
+	g_assert_cmpstr (saved->pending_version, ==, "4");
+
+	hooks.deploy_failed (FAILED, hooks.user_data);
+	g_assert_false (deploy.armed);
+	g_assert_false (eb->armed (f));
+	assert_not_pending (f);
+	mu_boot_deploy_clear (&deploy);
+}
+
+/*
+ * A power cut after the arming, before the deploy was written: the old version boots with
+ * the counter armed. At start the trial is aborted: disarmed, no longer pending, nothing
+ * blacklisted; also when the old version's boots ran the counter out meanwhile.
+ */
+static void
+test_boot_aborted_at_start (Fixture *f, gconstpointer data)
+{
+	const EnvBackend *eb = data;
+	const MuBootBackend *backend = mu_boot_backend_get_by_name (eb->backend);
+	const MuBootSystem old_booted = { GOOD };
+
+	if (!have_tools (eb))
+		return;
+	for (guint exhausted = 0; exhausted < 2; exhausted++) {
+		g_autoptr (MuDaemonState) state = mu_daemon_state_new ();
+		g_autoptr (MuDaemonState) at_start = NULL;
+		g_autoptr (GError) error = NULL;
+		MuBootVerdict verdict = MU_BOOT_NOTHING;
+
+		g_test_message ("counter %s", exhausted ? "run out" : "armed");
+		fake_reset ();
+		eb->make (f);
+		g_assert_true (mu_boot_arm (backend, f->config, state,
+					    &(MuBootSystem){ GOOD, NULL, NULL, TRUE }, FAILED, "4",
+					    &error));
+		g_assert_no_error (error);
+		g_assert_true (eb->armed (f));
+		if (exhausted)
+			eb->exhaust (f);
+
+		/* The power cut: the next start reads what was saved. */
+		at_start = mu_daemon_state_load (f->config->state_dir);
+		g_assert_cmpstr (at_start->pending_commit, ==, FAILED);
+		g_assert_true (mu_boot_check_rollback (backend, f->config, at_start, &old_booted,
+						       fake_undeploy, &verdict, &error));
+		g_assert_no_error (error);
+		g_assert_cmpint (verdict, ==, MU_BOOT_ABORTED);
+		g_assert_false (eb->armed (f));
+		g_assert_null (at_start->pending_commit);
+		g_assert_cmpuint (fake.undeployed->len, ==, 0);
+		assert_not_pending (f);
+
+		/* Started again: nothing more to do. */
+		g_assert_true (mu_boot_check_rollback (backend, f->config, at_start, &old_booted,
+						       fake_undeploy, &verdict, &error));
+		g_assert_cmpint (verdict, ==, MU_BOOT_NOTHING);
+		g_remove (f->config->grubenv);
+	}
+	fake_reset ();
+}
+
+/* mark-good on the old version after such a power cut aborts the trial the same way. */
+static void
+test_boot_aborted_mark_good (Fixture *f, gconstpointer data)
+{
+	const EnvBackend *eb = data;
+	const MuBootBackend *backend = mu_boot_backend_get_by_name (eb->backend);
+	g_autoptr (MuDaemonState) state = mu_daemon_state_new ();
+	g_autoptr (GError) error = NULL;
+
+	if (!have_tools (eb))
+		return;
+	eb->make (f);
+	g_assert_true (mu_boot_arm (backend, f->config, state,
+				    &(MuBootSystem){ GOOD, NULL, NULL, TRUE }, FAILED, "4",
+				    &error));
+	g_assert_true (
+		mu_boot_mark_good (backend, f->config, state, &(MuBootSystem){ GOOD }, &error));
+	g_assert_no_error (error);
+	g_assert_false (eb->armed (f));
+	g_assert_null (state->pending_commit);
+	g_assert_cmpstr (state->last_good_commit, ==, GOOD);
+	assert_not_pending (f);
 }
 
 /* The state file keeps what the rollback recorded across a restart. */
@@ -658,6 +987,8 @@ test_boot_backends_by_name (void)
 }
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD_ENV(path, func, eb)                                                                    \
+	g_test_add (path, Fixture, eb, fixture_set_up, func, fixture_tear_down)
 
 int
 main (int argc, char **argv)
@@ -675,7 +1006,16 @@ main (int argc, char **argv)
 	ADD ("/boot/uboot/corrupt", test_uboot_backend_corrupt);
 	g_test_add_func ("/boot/decide", test_boot_decide);
 	ADD ("/boot/arm-mark-good", test_boot_arm_mark_good);
+	ADD ("/boot/arm-fails", test_boot_arm_fails);
 	ADD ("/boot/rollback", test_boot_rollback);
+	ADD ("/boot/rollback-resumed", test_boot_rollback_resumed);
+	ADD ("/boot/abort-keeps-previous", test_boot_abort_keeps_previous);
+	ADD_ENV ("/boot/uboot/deploy-hooks", test_boot_deploy_hooks, &env_uboot);
+	ADD_ENV ("/boot/grub/deploy-hooks", test_boot_deploy_hooks, &env_grub);
+	ADD_ENV ("/boot/uboot/aborted-at-start", test_boot_aborted_at_start, &env_uboot);
+	ADD_ENV ("/boot/grub/aborted-at-start", test_boot_aborted_at_start, &env_grub);
+	ADD_ENV ("/boot/uboot/aborted-mark-good", test_boot_aborted_mark_good, &env_uboot);
+	ADD_ENV ("/boot/grub/aborted-mark-good", test_boot_aborted_mark_good, &env_grub);
 	ADD ("/boot/state-saved", test_boot_state_saved);
 	return g_test_run ();
 }

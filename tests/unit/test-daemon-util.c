@@ -123,6 +123,8 @@ mu_test_daemon_start (const gchar *bus_address, const gchar *config_path, const 
 	GSubprocess *proc;
 
 	g_assert_nonnull (daemon);
+	/* What libostree prints (e.g. "Freed objects" after an undeploy) is not TAP output. */
+	g_subprocess_launcher_take_stdout_fd (launcher, dup (STDERR_FILENO));
 	if (pause_at != NULL)
 		g_subprocess_launcher_setenv (launcher, "MEDIAUPD_TEST_PAUSE_AT", pause_at, TRUE);
 	proc = g_subprocess_launcher_spawn (launcher, &error, daemon, "--config", config_path,

@@ -534,9 +534,37 @@ write_grubenv (Fixture *f, const gchar *vars)
 	return g_steal_pointer (&path);
 }
 
+/* Deploys @commit of the world at @world behind the default deployment, as the boot
+ * loader's fallback leaves a failed update: deployed, not what runs. */
+static void
+deploy_behind (const gchar *world, const gchar *commit)
+{
+	g_autofree gchar *sysroot = g_build_filename (world, "sysroot", NULL);
+	g_autofree gchar *repo = g_build_filename (sysroot, "ostree", "repo", NULL);
+	g_autofree gchar *from = g_build_filename (world, "repo", NULL);
+	g_autofree gchar *repo_arg = g_strdup_printf ("--repo=%s", repo);
+	g_autofree gchar *sysroot_arg = g_strdup_printf ("--sysroot=%s", sysroot);
+	const gchar *const pull[] = { "ostree", repo_arg, "pull-local", from, commit, NULL };
+	const gchar *const deploy[] = { "ostree",    "admin",       "deploy",
+					sysroot_arg, "--os=testos", "--not-as-default",
+					"--retain",  commit,        NULL };
+	gint status = 0;
+	g_autoptr (GError) error = NULL;
+
+	for (guint i = 0; i < 2; i++) {
+		g_spawn_sync (NULL, (gchar **) (i == 0 ? pull : deploy), NULL,
+			      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+			      NULL, &status, &error);
+		g_assert_no_error (error);
+		g_spawn_check_wait_status (status, &error);
+		g_assert_no_error (error);
+	}
+}
+
 /*
  * The daemon starts after the boot loader gave up on the last update: the deployment it
- * made (v2, pending in the state) is not what runs (v1) and the GRUB counter ran out. The
+ * made (v2, pending in the state, still deployed) is not what runs (v1) and the GRUB
+ * counter ran out. The
  * daemon blacklists v2, disarms the counter and shows it all; ClearBlacklist takes it off
  * the list again. Then a damaged grubenv: MarkBootSuccessful refuses it and writes nothing.
  */
@@ -573,6 +601,7 @@ test_rollback_at_start (Fixture *f, gconstpointer data)
 	g_assert_true (g_file_get_contents (commits_path, &commits, NULL, NULL));
 	v1 = g_strndup (strstr (commits, "v1=") + 3, 64);
 	v2 = g_strndup (strstr (commits, "v2=") + 3, 64);
+	deploy_behind (world, v2);
 	grubenv = write_grubenv (f, "saved_entry=0\nboot_success=0\nboot_counter=0\n"
 				    "mediaupd_boot_limit=2\n");
 	extra = g_strdup_printf ("[Update]\nSysroot=%s/sysroot\n[Boot]\nBackend=grub\n"
@@ -633,6 +662,69 @@ test_rollback_at_start (Fixture *f, gconstpointer data)
 	g_clear_pointer (&state, g_free);
 	state = read_state_file (f);
 	g_assert_cmpstr (state, ==, state_before);
+	g_assert_cmpint (stop_daemon (f), ==, 0);
+	run_script (remove);
+}
+
+/*
+ * The daemon starts after a power cut between the arming of the counter for v2 and its
+ * deploy: v2 is pending in the state and the GRUB counter armed, but v2 was never
+ * deployed. An aborted trial: disarmed, no longer pending, nothing blacklisted.
+ */
+static void
+test_aborted_trial_at_start (Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *script = g_build_filename (g_getenv ("MEDIAUPD_SOURCE_ROOT"), "tests",
+						     "unit", "mk-ostree-sysroot.sh", NULL);
+	g_autofree gchar *world = g_build_filename (f->tmpdir, "world", NULL);
+	g_autofree gchar *commits_path = g_build_filename (world, "commits", NULL);
+	g_autofree gchar *state_path = g_build_filename (f->state_dir, "state", NULL);
+	g_autofree gchar *commits = NULL;
+	g_autofree gchar *extra = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *pending = NULL;
+	g_autofree gchar *grubenv = NULL;
+	g_autofree gchar *env_text = NULL;
+	g_autofree gchar *v1 = NULL;
+	g_autofree gchar *v2 = NULL;
+	const gchar *const make[] = { script, world, NULL };
+	const gchar *const remove[] = { script, "--remove", world, NULL };
+	const gchar *const *blacklist;
+	const gchar *commit = NULL;
+	const gchar *version = NULL;
+	gboolean armed = TRUE;
+	guint count = 99, limit = 0;
+
+	run_script (make);
+	g_assert_true (g_file_get_contents (commits_path, &commits, NULL, NULL));
+	v1 = g_strndup (strstr (commits, "v1=") + 3, 64);
+	v2 = g_strndup (strstr (commits, "v2=") + 3, 64);
+	grubenv = write_grubenv (f, "saved_entry=0\nboot_success=0\nboot_counter=2\n"
+				    "mediaupd_boot_limit=2\n");
+	extra = g_strdup_printf ("[Update]\nSysroot=%s/sysroot\n[Boot]\nBackend=grub\n"
+				 "GrubEnv=%s\nBootLimit=2\n",
+				 world, grubenv);
+	write_config (f, extra);
+	g_assert_cmpint (g_mkdir_with_parents (f->state_dir, 0700), ==, 0);
+	pending = g_strdup_printf ("[Pending]\nCommit=%s\nVersion=1.1\n", v2);
+	g_assert_true (g_file_set_contents (state_path, pending, -1, NULL));
+
+	start_daemon (f, NULL);
+	g_assert_cmpstr (mu_dbus_manager1_get_current_commit (f->proxy), ==, v1);
+	g_assert_cmpstr (mu_dbus_manager1_get_pending_commit (f->proxy), ==, "");
+	g_variant_get (mu_dbus_manager1_get_boot_counter (f->proxy), "(buu)", &armed, &count,
+		       &limit);
+	g_assert_false (armed);
+	g_variant_get (mu_dbus_manager1_get_rolled_back_from (f->proxy), "(&s&s)", &commit,
+		       &version);
+	g_assert_cmpstr (commit, ==, "");
+	blacklist = mu_dbus_manager1_get_blacklist (f->proxy);
+	g_assert_true (blacklist == NULL || blacklist[0] == NULL);
+	g_assert_true (g_file_get_contents (grubenv, &env_text, NULL, NULL));
+	g_assert_nonnull (strstr (env_text, "\nboot_success=1\n"));
+	state = read_state_file (f);
+	g_assert_null (strstr (state, "[Pending]"));
+	g_assert_null (strstr (state, "RolledBack"));
 	g_assert_cmpint (stop_daemon (f), ==, 0);
 	run_script (remove);
 }
@@ -822,6 +914,7 @@ main (int argc, char **argv)
 	ADD ("sysroot", test_sysroot, NULL);
 	ADD ("mark-good-no-sysroot", test_mark_good_no_sysroot, NULL);
 	ADD ("rollback-at-start", test_rollback_at_start, NULL);
+	ADD ("aborted-trial-at-start", test_aborted_trial_at_start, NULL);
 	ADD ("sigterm-idle", test_sigterm_idle, NULL);
 	ADD ("worker-killed", test_worker_killed, NULL);
 	ADD ("sigterm-running", test_sigterm_running, NULL);

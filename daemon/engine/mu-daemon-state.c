@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -10,6 +13,7 @@
 #include "mu-error.h"
 
 #define STATE_FILE "state"
+#define LOCK_FILE "state.lock"
 /* Far more than the state needs: a larger file is not ours. */
 #define STATE_MAX_SIZE (64 * 1024)
 
@@ -34,6 +38,8 @@ mu_daemon_state_free (MuDaemonState *s)
 	g_free (s->bundle);
 	g_free (s->pending_commit);
 	g_free (s->pending_version);
+	g_free (s->previous_pending_commit);
+	g_free (s->previous_pending_version);
 	g_free (s->last_good_commit);
 	g_free (s->rolled_back_commit);
 	g_free (s->rolled_back_version);
@@ -77,6 +83,8 @@ mu_daemon_state_load (const gchar *state_dir)
 	s->time_us = g_key_file_get_int64 (kf, "LastResult", "Time", NULL);
 	take_string (kf, "Pending", "Commit", &s->pending_commit);
 	take_string (kf, "Pending", "Version", &s->pending_version);
+	take_string (kf, "Pending", "PreviousCommit", &s->previous_pending_commit);
+	take_string (kf, "Pending", "PreviousVersion", &s->previous_pending_version);
 	take_string (kf, "Boot", "LastGood", &s->last_good_commit);
 	take_string (kf, "Boot", "RolledBackFrom", &s->rolled_back_commit);
 	take_string (kf, "Boot", "RolledBackVersion", &s->rolled_back_version);
@@ -115,6 +123,8 @@ mu_daemon_state_save (const MuDaemonState *s, const gchar *state_dir, GError **e
 	g_key_file_set_int64 (kf, "LastResult", "Time", s->time_us);
 	set_optional (kf, "Pending", "Commit", s->pending_commit);
 	set_optional (kf, "Pending", "Version", s->pending_version);
+	set_optional (kf, "Pending", "PreviousCommit", s->previous_pending_commit);
+	set_optional (kf, "Pending", "PreviousVersion", s->previous_pending_version);
 	set_optional (kf, "Boot", "LastGood", s->last_good_commit);
 	set_optional (kf, "Boot", "RolledBackFrom", s->rolled_back_commit);
 	set_optional (kf, "Boot", "RolledBackVersion", s->rolled_back_version);
@@ -134,4 +144,56 @@ mu_daemon_state_save (const MuDaemonState *s, const gchar *state_dir, GError **e
 		return FALSE;
 	}
 	return TRUE;
+}
+
+struct _MuDaemonStateLock {
+	int fd;
+};
+
+MuDaemonStateLock *
+mu_daemon_state_lock (const gchar *state_dir, GError **error)
+{
+	g_autofree gchar *path = g_build_filename (state_dir, LOCK_FILE, NULL);
+	MuDaemonStateLock *lock;
+	int fd;
+
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	if (g_mkdir_with_parents (state_dir, 0755) < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot make %s: %s", state_dir,
+			     g_strerror (saved));
+		return NULL;
+	}
+	fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0) {
+		int saved = errno;
+
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open %s: %s", path,
+			     g_strerror (saved));
+		return NULL;
+	}
+	while (flock (fd, LOCK_EX) < 0) {
+		int saved = errno;
+
+		if (saved == EINTR)
+			continue;
+		close (fd);
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot lock %s: %s", path,
+			     g_strerror (saved));
+		return NULL;
+	}
+	lock = g_new0 (MuDaemonStateLock, 1);
+	lock->fd = fd;
+	return lock;
+}
+
+void
+mu_daemon_state_unlock (MuDaemonStateLock *lock)
+{
+	if (lock == NULL)
+		return;
+	close (lock->fd);
+	g_free (lock);
 }

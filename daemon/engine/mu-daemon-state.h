@@ -6,13 +6,18 @@
  * replaced atomically and durably, mode 0644: it holds no secret):
  *
  *   [LastResult] Error= (D-Bus error name, "" after a success) Message= Bundle= Time= (µs)
- *   [Pending]    Commit= Version=   the deployment an install made, until it boots
+ *   [Pending]    Commit= Version=   the deployment an install is making or made, from just
+ *                                   before its deploy until it is marked good or rolled back
+ *                PreviousCommit= PreviousVersion=   the update that was waiting for its
+ *                                   first boot when that install started its deploy
  *   [Boot]       LastGood=          the commit last marked good
  *                RolledBackFrom= RolledBackVersion=   the deployment the boot loader last
  *                                   fell back from (mu-boot-state.h)
  *
  * A missing file is an empty state; a damaged one is logged and read as empty, so that
- * the daemon always starts.
+ * the daemon always starts. The daemon and the install (its worker process, or
+ * `mediaupdctl apply --local`) both change it: each change is a load, edit and save under
+ * mu_daemon_state_lock().
  */
 
 #include <glib.h>
@@ -26,6 +31,8 @@ typedef struct {
 	gint64 time_us; /* g_get_real_time() of the result, 0 if none */
 	gchar *pending_commit;
 	gchar *pending_version;
+	gchar *previous_pending_commit;
+	gchar *previous_pending_version;
 	gchar *last_good_commit;
 	gchar *rolled_back_commit;
 	gchar *rolled_back_version;
@@ -40,5 +47,13 @@ MuDaemonState *mu_daemon_state_load (const gchar *state_dir);
 
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_daemon_state_save (const MuDaemonState *state, const gchar *state_dir, GError **error);
+
+/* An exclusive flock on STATE_DIR/state.lock, waited for: held only for a load, edit, save. */
+typedef struct _MuDaemonStateLock MuDaemonStateLock;
+
+G_GNUC_WARN_UNUSED_RESULT
+MuDaemonStateLock *mu_daemon_state_lock (const gchar *state_dir, GError **error);
+void mu_daemon_state_unlock (MuDaemonStateLock *lock);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuDaemonStateLock, mu_daemon_state_unlock)
 
 G_END_DECLS
