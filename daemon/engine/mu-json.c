@@ -5,6 +5,20 @@
 
 #include "mu-escape.h"
 
+gboolean
+mu_json_parser_load_bytes (JsonParser *parser, GBytes *bytes, GError **error)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data (bytes, &len);
+
+	if (len == 0 || len > G_MAXSSIZE) {
+		g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+			     len == 0 ? "no data" : "too long");
+		return FALSE;
+	}
+	return json_parser_load_from_data (parser, data, (gssize) len, error);
+}
+
 const gchar *
 mu_json_object_get_string (JsonObject *object, const gchar *name)
 {

@@ -11,6 +11,11 @@ G_BEGIN_DECLS
  * writing the objects that mediaupdctl and mediaupd-bundle print with --json.
  */
 
+/* Parses @bytes with @parser. Empty bytes (whose data may be NULL) are JSON that does not
+ * parse, not a misuse of json-glib; so is more than G_MAXSSIZE of it. */
+gboolean mu_json_parser_load_bytes (JsonParser *parser, GBytes *bytes,
+				    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The string member @name of @object, or NULL if absent or not a string. */
 const gchar *mu_json_object_get_string (JsonObject *object, const gchar *name);
 
