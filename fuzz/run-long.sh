@@ -10,7 +10,8 @@
 #                    [-o OUT] [TARGET...]
 #   -b  a build configured with -Dfuzzing=true (default: OUT/build, set up with clang,
 #       ASan and UBSan when missing, and brought up to date)
-#   -n  executions per target (default 10000000), or -t seconds per target
+#   -n  executions per target, -t seconds per target (whichever ends first when both are
+#       given; default -n 10000000)
 #   -j  libFuzzer -jobs (default 1), -w its -workers (default: as many as jobs)
 #   -o  where corpora, crashes and logs go (default /var/tmp/mediaupd-fuzz)
 #   TARGET  config, signed-token, ... (default: every target of fuzz/meson.build)
@@ -21,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=/var/tmp/mediaupd-fuzz
 build=
-runs=10000000
+runs=
 seconds=
 jobs=1
 workers=
@@ -44,6 +45,7 @@ while getopts b:n:t:j:w:o:h opt; do
 done
 shift $((OPTIND - 1))
 workers=${workers:-$jobs}
+[[ -n $runs || -n $seconds ]] || runs=10000000
 
 if [[ $# -gt 0 ]]; then
 	targets=("$@")
@@ -74,11 +76,8 @@ for t in "${targets[@]}"; do
 	rm -f "$dir"/fuzz-*.log "$dir/log"
 	args=(-print_final_stats=1 -rss_limit_mb=2048 -timeout=10
 		-artifact_prefix="$dir/artifacts/")
-	if [[ -n $seconds ]]; then
-		args+=(-max_total_time="$seconds")
-	else
-		args+=(-runs="$runs")
-	fi
+	[[ -z $seconds ]] || args+=(-max_total_time="$seconds")
+	[[ -z $runs ]] || args+=(-runs="$runs")
 	[[ ! -f $here/dict/$t.dict ]] || args+=(-dict="$here/dict/$t.dict")
 	[[ $jobs -le 1 ]] || args+=(-jobs="$jobs" -workers="$workers")
 	seeds=("$here/corpus/$t")
