@@ -11,12 +11,13 @@ mu_json_parser_load_bytes (JsonParser *parser, GBytes *bytes, GError **error)
 	gsize len = 0;
 	const gchar *data = g_bytes_get_data (bytes, &len);
 
-	if (len == 0 || len > G_MAXSSIZE) {
-		g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-			     len == 0 ? "no data" : "too long");
+	if (len > G_MAXSSIZE) {
+		g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+				     "too long");
 		return FALSE;
 	}
-	return json_parser_load_from_data (parser, data, (gssize) len, error);
+	/* json-glib takes "" (and gives no root node), but not NULL. */
+	return json_parser_load_from_data (parser, data != NULL ? data : "", (gssize) len, error);
 }
 
 const gchar *

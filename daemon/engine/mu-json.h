@@ -11,8 +11,8 @@ G_BEGIN_DECLS
  * writing the objects that mediaupdctl and mediaupd-bundle print with --json.
  */
 
-/* Parses @bytes with @parser. Empty bytes (whose data may be NULL) are JSON that does not
- * parse, not a misuse of json-glib; so is more than G_MAXSSIZE of it. */
+/* Parses @bytes with @parser. Empty bytes (whose data may be NULL) parse as "" does, to no
+ * root node, rather than being a misuse of json-glib; more than G_MAXSSIZE is an error. */
 gboolean mu_json_parser_load_bytes (JsonParser *parser, GBytes *bytes,
 				    GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
