@@ -52,7 +52,7 @@ check_tokens (const gchar *luks_json)
 	JsonNode *node;
 	JsonObject *tokens;
 
-	if (!json_parser_load_from_data (parser, luks_json, -1, NULL) ||
+	if (!mu_json_parser_load_text (parser, luks_json, -1, NULL) ||
 	    (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
 		return;
 	node = json_object_get_member (json_node_get_object (root), "tokens");

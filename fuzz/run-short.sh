@@ -14,9 +14,8 @@ regressions=$4
 dict=${5:-}
 
 # Sanitizer reports end the run (UBSan's would only be printed otherwise). GLib's slice
-# allocator stays on here: with G_SLICE=always-malloc (as run-long.sh sets it) LSan sees
-# json-glib 1.6's leak of all but the last of several top-level JSON values, an open
-# finding (fuzz/README.md) that would fail every CI run until it is worked around.
+# allocator is off, so that LeakSanitizer sees every allocation GLib and json-glib make.
+export G_SLICE=always-malloc
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 
