@@ -65,6 +65,8 @@ if [[ -z $build ]]; then
 			-Db_lundef=false -Dvm_tests=false
 	fi
 fi
+# The fuzzers run in their own folders: a relative build folder is taken from here.
+build=$(realpath "$build")
 nice -n 19 ninja -C "$build" "${targets[@]/#/fuzz/fuzz-}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
