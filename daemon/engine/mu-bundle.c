@@ -291,18 +291,13 @@ mu_bundle_parse_keyid_token (GBytes *json, gchar **out_key_id, GError **error)
 	JsonNode *root;
 	JsonObject *object;
 	const gchar *key_id;
-	const gchar *data;
-	gsize len = 0;
 
 	g_return_val_if_fail (json != NULL, FALSE);
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-	data = g_bytes_get_data (json, &len);
-	if (len > G_MAXSSIZE ||
-	    !json_parser_load_from_data (parser, data, (gssize) len, &local_error)) {
+	if (!mu_json_parser_load_bytes (parser, json, &local_error)) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
-			     "The key-id token is not valid JSON: %s",
-			     local_error != NULL ? local_error->message : "too long");
+			     "The key-id token is not valid JSON: %s", local_error->message);
 		return FALSE;
 	}
 	root = json_parser_get_root (parser);
@@ -492,14 +487,11 @@ mu_bundle_check_encryption (GBytes *header_json, guint volume_key_size,
 	JsonObject *root;
 	JsonObject *segments;
 	JsonObject *keyslots;
-	const gchar *data;
-	gsize len = 0;
 
 	g_return_val_if_fail (header_json != NULL, FALSE);
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-	data = g_bytes_get_data (header_json, &len);
-	if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, data, (gssize) len, NULL) ||
+	if (!mu_json_parser_load_bytes (parser, header_json, NULL) ||
 	    (node = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (node)) {
 		g_set_error_literal (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
 				     "The LUKS2 header JSON does not parse; rebuild the bundle");

@@ -404,6 +404,33 @@ check_no_duplicates (GKeyFile *kf, const gchar *group, GError **error)
 	return TRUE;
 }
 
+/* A value that ends in a lone backslash escapes nothing. Refused here, before GLib reads
+ * it: GLib 2.74's g_key_file_get_string() sets its error twice (and warns) when such a
+ * value also holds an unknown escape, as in  Formats=2\o\  */
+static gboolean
+check_escapes (GKeyFile *kf, const gchar *group, GError **error)
+{
+	g_auto (GStrv) keys = g_key_file_get_keys (kf, group, NULL, NULL);
+
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+		g_autofree gchar *raw = g_key_file_get_value (kf, group, keys[i], NULL);
+
+		for (const gchar *p = raw; p != NULL && *p != '\0'; p++) {
+			if (*p != '\\')
+				continue;
+			if (p[1] == '\0') {
+				g_set_error (error, MU_ERROR, MU_ERROR_CONFIG,
+					     "[%s] %s ends in an escape character; write '\\\\' for "
+					     "a backslash",
+					     group, keys[i]);
+				return FALSE;
+			}
+			p++;
+		}
+	}
+	return TRUE;
+}
+
 static gboolean
 check_groups (GKeyFile *kf, GError **error)
 {
@@ -420,7 +447,8 @@ check_groups (GKeyFile *kf, GError **error)
 				     groups[i]);
 			return FALSE;
 		}
-		if (!check_no_duplicates (kf, groups[i], error))
+		if (!check_no_duplicates (kf, groups[i], error) ||
+		    !check_escapes (kf, groups[i], error))
 			return FALSE;
 	}
 	return TRUE;

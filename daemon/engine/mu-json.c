@@ -3,7 +3,103 @@
 
 #include "mu-json.h"
 
+#include <string.h>
+
 #include "mu-escape.h"
+
+/* The offset just past the JSON value that starts at @text[@i], or @len if it does not end
+ * (json-glib then says what is wrong with it). Only the structure is followed: brackets
+ * and braces outside strings, strings with their escapes, and bare scalars up to the next
+ * structural character or white space. */
+static gsize
+value_end (const gchar *text, gsize len, gsize i)
+{
+	gsize depth = 0;
+
+	if (text[i] != '{' && text[i] != '[' && text[i] != '"') {
+		while (i < len && strchr (" \t\r\n{}[],:\"", text[i]) == NULL)
+			i++;
+		return i;
+	}
+	for (; i < len; i++) {
+		switch (text[i]) {
+		case '"':
+			for (i++; i < len && text[i] != '"'; i++) {
+				if (text[i] == '\\')
+					i++;
+			}
+			if (i >= len)
+				return len;
+			if (depth == 0)
+				return i + 1;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0 || --depth == 0)
+				return i + 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return len;
+}
+
+static gboolean
+is_json_space (gchar c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+gboolean
+mu_json_parser_load_text (JsonParser *parser, const gchar *text, gssize length, GError **error)
+{
+	gsize len;
+	gsize i = 0;
+
+	g_return_val_if_fail (JSON_IS_PARSER (parser), FALSE);
+	g_return_val_if_fail (text != NULL || length == 0, FALSE);
+
+	/* json-glib takes "" (and gives no root node), but not NULL. */
+	if (text == NULL)
+		text = "";
+	len = length < 0 ? strlen (text) : (gsize) length;
+	/* json-glib 1.6 takes several top-level values in one text ("a"{}, {}{}), keeps the last
+	 * as the root and leaks the others: such text is refused before it builds any node. */
+	while (i < len && is_json_space (text[i]))
+		i++;
+	if (i < len) {
+		i = value_end (text, len, i);
+		while (i < len && is_json_space (text[i]))
+			i++;
+		if (i < len) {
+			g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+				     "more than one JSON value (the first ends before offset "
+				     "%" G_GSIZE_FORMAT ")",
+				     i);
+			return FALSE;
+		}
+	}
+	return json_parser_load_from_data (parser, text, (gssize) len, error);
+}
+
+gboolean
+mu_json_parser_load_bytes (JsonParser *parser, GBytes *bytes, GError **error)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data (bytes, &len);
+
+	if (len > G_MAXSSIZE) {
+		g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+				     "too long");
+		return FALSE;
+	}
+	return mu_json_parser_load_text (parser, data, (gssize) len, error);
+}
 
 const gchar *
 mu_json_object_get_string (JsonObject *object, const gchar *name)

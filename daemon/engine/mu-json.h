@@ -11,6 +11,18 @@ G_BEGIN_DECLS
  * writing the objects that mediaupdctl and mediaupd-bundle print with --json.
  */
 
+/* Parses @text (@length bytes, or up to its NUL when @length is -1) with @parser. Text
+ * that holds more than one top-level value (json-glib 1.6 would keep the last and leak the
+ * others) is an error, JSON_PARSER_ERROR_INVALID_DATA, before json-glib sees it. NULL text
+ * with @length 0 parses as "" does, to no root node. */
+gboolean mu_json_parser_load_text (JsonParser *parser, const gchar *text, gssize length,
+				   GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* As mu_json_parser_load_text(), for @bytes. Empty bytes (whose data may be NULL) parse as "" does, to no
+ * root node, rather than being a misuse of json-glib; more than G_MAXSSIZE is an error. */
+gboolean mu_json_parser_load_bytes (JsonParser *parser, GBytes *bytes,
+				    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The string member @name of @object, or NULL if absent or not a string. */
 const gchar *mu_json_object_get_string (JsonObject *object, const gchar *name);
 

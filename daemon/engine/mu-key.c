@@ -132,11 +132,14 @@ mu_key_free (MuKey *key)
 	g_free (key);
 }
 
-/* "dir/main-2026.key" -> "main-2026"; NULL if that is no valid key id. */
-static gchar *
-key_id_from_path (const gchar *path)
+gchar *
+mu_key_id_from_file_name (const gchar *path)
 {
-	g_autofree gchar *base = g_path_get_basename (path);
+	g_autofree gchar *base = NULL;
+
+	g_return_val_if_fail (path != NULL, NULL);
+
+	base = g_path_get_basename (path);
 
 	if (g_str_has_suffix (base, MU_KEY_FILE_SUFFIX))
 		base[strlen (base) - strlen (MU_KEY_FILE_SUFFIX)] = '\0';
@@ -181,7 +184,7 @@ mu_key_load_file (const gchar *path, MuKeyLoadFlags flags, GError **error)
 	g_return_val_if_fail (path != NULL, NULL);
 	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-	id = key_id_from_path (path);
+	id = mu_key_id_from_file_name (path);
 	if (id == NULL) {
 		g_set_error (error, MU_ERROR, MU_ERROR_INVALID_KEY,
 			     "Key file name '%s' gives no valid key id: name it ID.key, where ID is "

@@ -34,6 +34,10 @@ typedef enum {
  * of [A-Za-z0-9._-], not starting with '.'. */
 gboolean mu_key_id_is_valid (const gchar *id);
 
+/* "dir/main-2026.key" -> "main-2026" (the ".key" suffix is optional); NULL when the file
+ * name gives no valid key id. */
+gchar *mu_key_id_from_file_name (const gchar *path) G_GNUC_WARN_UNUSED_RESULT;
+
 /* Copies @data (which must be MU_LUKS_KEY_MIN_LEN..MU_LUKS_KEY_MAX_LEN bytes)
  * into a new key named @id. MU_ERROR_INVALID_KEY for a bad id or length. */
 MuKey *mu_key_new (const gchar *id, const guint8 *data, gsize len,

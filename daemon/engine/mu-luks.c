@@ -88,15 +88,11 @@ mu_luks_parse_segment (GBytes *header_json, guint64 *out_offset, guint64 *out_si
 	const gchar *size_str;
 	guint64 offset = 0;
 	guint64 size = 0;
-	gsize len = 0;
-	const gchar *data;
 
 	g_return_val_if_fail (header_json != NULL, FALSE);
 	g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-	data = g_bytes_get_data (header_json, &len);
-	if (len > G_MAXSSIZE ||
-	    !json_parser_load_from_data (parser, data, (gssize) len, &local_error))
+	if (!mu_json_parser_load_bytes (parser, header_json, &local_error))
 		return segment_error (error, "the header JSON does not parse");
 	node = json_parser_get_root (parser);
 	if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))

@@ -48,7 +48,9 @@ static void
 handle_events (PartWatch *w, const gchar *buf, gssize len, guint *done)
 {
 	for (const gchar *p = buf; p < buf + len;) {
-		const struct inotify_event *ev = (const struct inotify_event *) p;
+		/* The buffer is aligned for inotify_event and the kernel pads each record's
+		 * name so that the next record is aligned too. */
+		const struct inotify_event *ev = (const struct inotify_event *) (const void *) p;
 		guint64 index = 0;
 
 		if (ev->len > 0 && (ev->mask & IN_OPEN) &&

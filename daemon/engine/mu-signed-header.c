@@ -585,7 +585,7 @@ mu_signed_token_parse_json (const gchar *json, GError **error)
 			     len, TOKEN_JSON_MAX_SIZE);
 		return NULL;
 	}
-	if (!json_parser_load_from_data (parser, json, (gssize) len, NULL) ||
+	if (!mu_json_parser_load_text (parser, json, (gssize) len, NULL) ||
 	    (node = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (node)) {
 		token_error (error, "is not a JSON object");
 		return NULL;
@@ -861,7 +861,7 @@ mu_signed_header_check_luks (const MuSignedHeader *header, const gchar *luks_jso
 				   ", signed %" G_GUINT64_FORMAT,
 				   size, header->data_size);
 
-	if (!json_parser_load_from_data (parser, luks_json, -1, NULL) ||
+	if (!mu_json_parser_load_text (parser, luks_json, -1, NULL) ||
 	    (node = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (node))
 		return live_error (error, "the header JSON does not parse");
 	root = json_node_get_object (node);

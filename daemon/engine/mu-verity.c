@@ -136,7 +136,7 @@ mu_verity_is_corrupted (const gchar *name)
 		struct dm_ioctl dm;
 		gchar buf[16384];
 	} u;
-	const struct dm_target_spec *spec;
+	struct dm_target_spec spec;
 	const gchar *status;
 	int fd;
 	int r;
@@ -154,12 +154,13 @@ mu_verity_is_corrupted (const gchar *name)
 	r = ioctl (fd, DM_TABLE_STATUS, &u.dm);
 	close (fd);
 	if (r < 0 || u.dm.target_count < 1 || (u.dm.flags & DM_BUFFER_FULL_FLAG) != 0 ||
-	    u.dm.data_start + sizeof (*spec) >= sizeof (u))
+	    u.dm.data_start + sizeof (spec) >= sizeof (u))
 		return FALSE;
-	spec = (const struct dm_target_spec *) (u.buf + u.dm.data_start);
-	status = (const gchar *) (spec + 1);
+	/* Copied out: the offset is the kernel's, so nothing here assumes its alignment. */
+	memcpy (&spec, u.buf + u.dm.data_start, sizeof (spec));
+	status = u.buf + u.dm.data_start + sizeof (spec);
 	u.buf[sizeof (u.buf) - 1] = '\0';
-	return strncmp (spec->target_type, "verity", sizeof (spec->target_type)) == 0 &&
+	return strncmp (spec.target_type, "verity", sizeof (spec.target_type)) == 0 &&
 	       status[0] == 'C';
 }
 

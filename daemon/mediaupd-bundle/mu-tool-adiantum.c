@@ -40,6 +40,13 @@ struct _MuToolAdiantum {
 	EVP_MAC_CTX *poly;
 };
 
+/* A MuSecret's bytes are pages of their own (mmap), so they are aligned for any type. */
+static Keys *
+keys_of (MuToolAdiantum *a)
+{
+	return (Keys *) (void *) a->secret->data;
+}
+
 /* ---- XChaCha12 ---- */
 
 static guint32
@@ -227,7 +234,7 @@ static gboolean
 hash (MuToolAdiantum *a, const guint8 *tweak, const guint8 *bulk, gsize bulk_len, guint8 out[16],
       GError **error)
 {
-	const Keys *keys = (const Keys *) a->secret->data;
+	const Keys *keys = keys_of (a);
 	guint8 header[16] = { 0 };
 	guint8 header_hash[16];
 	guint64 bits = GUINT64_TO_LE ((guint64) bulk_len * 8);
@@ -304,7 +311,7 @@ mu_tool_adiantum_new (const guint8 *key, gsize key_len, GError **error)
 		return NULL;
 	}
 	a->secret = mu_secret_new (sizeof (Keys));
-	keys = (Keys *) a->secret->data;
+	keys = keys_of (a);
 	memcpy (keys->stream_key, key, MU_TOOL_ADIANTUM_KEY_LEN);
 	/* The derived keys: XChaCha12's keystream over zeros, nonce 1. */
 	mu_tool_xchacha12_xor (key, iv, derived->data, derived->len);
@@ -361,7 +368,7 @@ mu_tool_adiantum_crypt (MuToolAdiantum *adiantum, gboolean encrypt,
 			     MU_TOOL_ADIANTUM_MIN_LEN, len);
 		return FALSE;
 	}
-	keys = (const Keys *) adiantum->secret->data;
+	keys = keys_of (adiantum);
 	bulk_len = len - 16;
 	/* P_M = P_R + H (T, P_L), C_M = E (P_M); decrypting, C_M = C_R + H (T, C_L). */
 	memcpy (right, in + bulk_len, 16);

@@ -7,6 +7,7 @@
 
 #include "mu-bundle-format.h"
 #include "mu-error.h"
+#include "mu-json.h"
 #include "mu-tool-luks2.h"
 #include "mu-tool.h"
 
@@ -66,7 +67,7 @@ mu_tool_luks2_dump (struct crypt_device *cd, gchar **ret_text, JsonNode **ret_no
 			     "cannot dump the LUKS2 header (%s)", g_strerror (-r));
 		return FALSE;
 	}
-	if (!json_parser_load_from_data (parser, json, -1, &local_error) ||
+	if (!mu_json_parser_load_text (parser, json, -1, &local_error) ||
 	    !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
 			     "the LUKS2 header's JSON does not parse");
@@ -138,7 +139,7 @@ edit_json (const guint8 *data, guint64 hdr_size, guint64 size, const gchar *encr
 	JsonObject *segments;
 	JsonObject *segment;
 
-	if (!json_parser_load_from_data (parser, text, -1, NULL) ||
+	if (!mu_json_parser_load_text (parser, text, -1, NULL) ||
 	    !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
 		g_set_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE,
 			     "the LUKS2 JSON area does not parse");

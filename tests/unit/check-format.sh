@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Checks that every C file under daemon/ and tests/ is formatted as .clang-format says.
+# Checks that every C file under daemon/, tests/ and fuzz/ is formatted as .clang-format says.
 # Usage: check-format.sh SOURCE_ROOT [FILE_TO_SKIP...]   (paths relative to SOURCE_ROOT)
 # To format a file: clang-format -i FILE (from the source root, so .clang-format applies).
 set -euo pipefail
@@ -23,7 +23,7 @@ files=()
 while IFS= read -r -d '' f; do
 	f=${f#./}
 	[[ -n ${skip[$f]+set} ]] || files+=("$f")
-done < <(find daemon tests -type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
+done < <(find daemon tests fuzz -type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
 
 if [[ ${#files[@]} -eq 0 ]]; then
 	echo "no C files found under $root/daemon and $root/tests" >&2

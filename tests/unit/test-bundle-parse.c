@@ -256,6 +256,29 @@ test_sniff (void)
 	}
 }
 
+/* Empty JSON is refused as JSON that does not parse, with no critical from json-glib (the
+ * data of empty GBytes is NULL); found by fuzz/fuzz-luks-header
+ * (fuzz/regressions/luks-header/empty). */
+static void
+test_empty_json (void)
+{
+	g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *key_id = NULL;
+	guint64 offset = 0;
+	guint64 size = 0;
+
+	g_assert_false (mu_bundle_check_encryption (empty, MU_BUNDLE_KEY_BYTES, NULL, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE);
+	g_clear_error (&error);
+	g_assert_false (mu_luks_parse_segment (empty, &offset, &size, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE);
+	g_clear_error (&error);
+	g_assert_false (mu_bundle_parse_keyid_token (empty, &key_id, &error));
+	g_assert_error (error, MU_ERROR, MU_ERROR_CORRUPT_BUNDLE);
+	g_assert_null (key_id);
+}
+
 static void
 test_parse_segment (void)
 {
@@ -365,5 +388,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/bundle-parse/pbkdf-limits", test_pbkdf_limits_table);
 	g_test_add_func ("/bundle-parse/luks-sniff", test_sniff);
 	g_test_add_func ("/bundle-parse/luks-segment", test_parse_segment);
+	g_test_add_func ("/bundle-parse/empty-json", test_empty_json);
 	return g_test_run ();
 }

@@ -166,6 +166,11 @@ test_config_strict (void)
 		{ "[Boot]\nBootLimit=0\n", "[Boot] BootLimit: expected a whole number from 1" },
 		{ "[Boot]\nGrubEnv=grubenv\n", "not an absolute path" },
 		{ "[Boot]\nUBootEnvConfig=fw_env.config\n", "not an absolute path" },
+		/* Found by fuzz/fuzz-config (fuzz/regressions/config/): an unknown escape
+		 * and a trailing backslash made GLib warn that it set an error twice. */
+		{ "[Bundle]\nFormats=2\t\\o\\\n", "[Bundle] Formats ends in an escape character" },
+		{ "[Keys]\nDirectories=/a\\q;/b\\\n", "[Keys] Directories ends in an escape" },
+		{ "[Reboot]\nPolicy=\\\n", "[Reboot] Policy ends in an escape character" },
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {

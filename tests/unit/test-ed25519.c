@@ -134,7 +134,6 @@ test_ed25519_public_parse (void)
 	g_autofree gchar *lb = public_line (b);
 	g_autofree gchar *text = NULL;
 	g_autoptr (GPtrArray) keys = NULL;
-	g_autofree gchar *origin = NULL;
 
 	/* Blank lines, CRLF and surrounding blanks are fine; the last line lacks '\n'. */
 	g_strchomp (lb);
@@ -235,7 +234,6 @@ test_ed25519_secret_mismatch (void)
 	g_autoptr (MuEd25519SecretKey) a = generate ();
 	g_autoptr (MuEd25519SecretKey) b = generate ();
 	g_autoptr (GBytes) ca = mu_ed25519_secret_key_to_file_contents (a);
-	g_autoptr (GBytes) raw_a = NULL;
 	g_autoptr (GByteArray) mixed = g_byte_array_new ();
 	g_autoptr (GBytes) mixed_bytes = NULL;
 	g_autofree gchar *text = NULL;

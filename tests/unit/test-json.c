@@ -93,6 +93,64 @@ test_json_variant (void)
 			 "\"path\":\"/org/x\",\"nested\":-3}");
 }
 
+static void
+test_json_one_value (void)
+{
+	/* One value, with white space around it and structural characters inside strings. */
+	const gchar *good[] = {
+		"{}",       " {\"a\":[1,{\"b\":\"}{\"}]}\n", "[\"\\\"]\"]", "\"x\"", "12", "true",
+		"\t[]\r\n",
+	};
+	/* Several top-level values: json-glib 1.6 would take the last and leak the others. The
+	 * first is what the luks-header and signed-token fuzzers found. */
+	const gchar *several[] = {
+		"\"key_size\"{\"ty \":\"pu-adipmain-2026\"}",
+		"{}{}",
+		"{} []",
+		"[]{\"a\":1}",
+		"1 2",
+		"\"a\"\"b\"",
+		"true false",
+		"{\"a\":\"}\"} x",
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS (good); i++) {
+		g_autoptr (JsonParser) parser = json_parser_new ();
+		g_autoptr (GError) error = NULL;
+
+		g_assert_true (mu_json_parser_load_text (parser, good[i], -1, &error));
+		g_assert_no_error (error);
+		g_assert_nonnull (json_parser_get_root (parser));
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS (several); i++) {
+		g_autoptr (JsonParser) parser = json_parser_new ();
+		g_autoptr (GError) error = NULL;
+
+		g_assert_false (mu_json_parser_load_text (parser, several[i], -1, &error));
+		g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
+		g_assert_nonnull (strstr (error->message, "more than one JSON value"));
+		g_assert_null (json_parser_get_root (parser));
+	}
+	/* The length bounds the text: what follows it is not read. */
+	{
+		g_autoptr (JsonParser) parser = json_parser_new ();
+
+		g_assert_true (mu_json_parser_load_text (parser, "{\"a\":1}{}", 7, NULL));
+	}
+	/* Empty and NULL text parse to no root; malformed text is json-glib's error. */
+	{
+		g_autoptr (JsonParser) parser = json_parser_new ();
+		g_autoptr (GError) error = NULL;
+
+		g_assert_true (mu_json_parser_load_text (parser, NULL, 0, NULL));
+		g_assert_null (json_parser_get_root (parser));
+		g_assert_false (mu_json_parser_load_text (parser, "{\"a\":", -1, &error));
+		g_assert_nonnull (error);
+		g_assert_true (error->domain == JSON_PARSER_ERROR);
+		g_assert_null (strstr (error->message, "more than one"));
+	}
+}
+
 int
 main (int argc, char **argv)
 {
@@ -100,5 +158,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/json/get-string", test_json_get_string);
 	g_test_add_func ("/json/members", test_json_members);
 	g_test_add_func ("/json/variant", test_json_variant);
+	g_test_add_func ("/json/one-value", test_json_one_value);
 	return g_test_run ();
 }

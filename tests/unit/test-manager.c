@@ -224,6 +224,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 								      NULL, &error);
 
 		g_assert_no_error (error);
+		g_assert_nonnull (r);
 	}
 }
 

@@ -900,6 +900,8 @@ test_binding_wrong_type (Fixture *f, gconstpointer data)
 								  "ID=testos\n", cases[i].args);
 		g_autofree gchar *delta = g_strconcat ("delta-", cases[i].name, NULL);
 		g_autoptr (GBytes) sb = read_superblock (f, delta);
+
+		g_assert_nonnull (commit);
 		g_autoptr (GError) error = NULL;
 		g_autoptr (MuDeltaInfo) info = mu_delta_info_new (sb, &error);
 
