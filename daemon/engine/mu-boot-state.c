@@ -320,7 +320,7 @@ mu_boot_check_rollback (const MuBootBackend *backend, const MuConfig *config, Mu
 gboolean
 mu_boot_abort_stale (const MuBootBackend *backend, const MuConfig *config, GError **error)
 {
-	g_autoptr (MuDaemonStateLock) lock = NULL;
+	g_autoptr (MuLock) lock = NULL;
 	g_autoptr (MuDaemonState) state = NULL;
 	g_auto (MuOstreeStatus) status = { 0 };
 	g_autoptr (GError) local_error = NULL;
@@ -353,7 +353,7 @@ static gboolean
 deploy_before (const gchar *commit, const gchar *version, gpointer user_data, GError **error)
 {
 	MuBootDeploy *d = user_data;
-	g_autoptr (MuDaemonStateLock) lock = NULL;
+	g_autoptr (MuLock) lock = NULL;
 	g_autoptr (MuDaemonState) state = NULL;
 	g_auto (MuOstreeStatus) status = { 0 };
 	g_autoptr (GError) local_error = NULL;
@@ -382,7 +382,7 @@ static void
 deploy_failed (const gchar *commit, gpointer user_data)
 {
 	MuBootDeploy *d = user_data;
-	g_autoptr (MuDaemonStateLock) lock = NULL;
+	g_autoptr (MuLock) lock = NULL;
 	g_autoptr (MuDaemonState) state = NULL;
 	g_auto (MuOstreeStatus) status = { 0 };
 	g_autoptr (GError) error = NULL;

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -146,54 +145,8 @@ mu_daemon_state_save (const MuDaemonState *s, const gchar *state_dir, GError **e
 	return TRUE;
 }
 
-struct _MuDaemonStateLock {
-	int fd;
-};
-
-MuDaemonStateLock *
+MuLock *
 mu_daemon_state_lock (const gchar *state_dir, GError **error)
 {
-	g_autofree gchar *path = g_build_filename (state_dir, LOCK_FILE, NULL);
-	MuDaemonStateLock *lock;
-	int fd;
-
-	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-	if (g_mkdir_with_parents (state_dir, 0755) < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot make %s: %s", state_dir,
-			     g_strerror (saved));
-		return NULL;
-	}
-	fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd < 0) {
-		int saved = errno;
-
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot open %s: %s", path,
-			     g_strerror (saved));
-		return NULL;
-	}
-	while (flock (fd, LOCK_EX) < 0) {
-		int saved = errno;
-
-		if (saved == EINTR)
-			continue;
-		close (fd);
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot lock %s: %s", path,
-			     g_strerror (saved));
-		return NULL;
-	}
-	lock = g_new0 (MuDaemonStateLock, 1);
-	lock->fd = fd;
-	return lock;
-}
-
-void
-mu_daemon_state_unlock (MuDaemonStateLock *lock)
-{
-	if (lock == NULL)
-		return;
-	close (lock->fd);
-	g_free (lock);
+	return mu_lock_wait (state_dir, LOCK_FILE, 0755, error);
 }

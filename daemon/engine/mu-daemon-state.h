@@ -22,6 +22,8 @@
 
 #include <glib.h>
 
+#include "mu-lock.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -48,12 +50,9 @@ MuDaemonState *mu_daemon_state_load (const gchar *state_dir);
 G_GNUC_WARN_UNUSED_RESULT
 gboolean mu_daemon_state_save (const MuDaemonState *state, const gchar *state_dir, GError **error);
 
-/* An exclusive flock on STATE_DIR/state.lock, waited for: held only for a load, edit, save. */
-typedef struct _MuDaemonStateLock MuDaemonStateLock;
-
+/* An exclusive flock on STATE_DIR/state.lock, waited for: held only for a load, edit, save;
+ * mu_lock_release() drops it. */
 G_GNUC_WARN_UNUSED_RESULT
-MuDaemonStateLock *mu_daemon_state_lock (const gchar *state_dir, GError **error);
-void mu_daemon_state_unlock (MuDaemonStateLock *lock);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuDaemonStateLock, mu_daemon_state_unlock)
+MuLock *mu_daemon_state_lock (const gchar *state_dir, GError **error);
 
 G_END_DECLS

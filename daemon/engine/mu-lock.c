@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -15,19 +16,19 @@ struct _MuLock {
 	int fd;
 };
 
-MuLock *
-mu_lock_acquire (const gchar *run_dir, GError **error)
+/* An exclusive flock on DIR/NAME, DIR made with @dir_mode when missing; with @wait FALSE,
+ * MU_ERROR_BUSY when another process holds it. */
+static MuLock *
+lock_file (const gchar *dir, const gchar *name, int dir_mode, gboolean wait, GError **error)
 {
-	g_autofree gchar *path = g_build_filename (run_dir, LOCK_NAME, NULL);
+	g_autofree gchar *path = g_build_filename (dir, name, NULL);
 	MuLock *lock;
 	int fd;
 
-	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-	if (g_mkdir_with_parents (run_dir, 0700) < 0) {
+	if (g_mkdir_with_parents (dir, dir_mode) < 0) {
 		int saved = errno;
 
-		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot create %s: %s", run_dir,
+		g_set_error (error, MU_ERROR, MU_ERROR_IO, "cannot create %s: %s", dir,
 			     g_strerror (saved));
 		return NULL;
 	}
@@ -39,7 +40,7 @@ mu_lock_acquire (const gchar *run_dir, GError **error)
 			     g_strerror (saved));
 		return NULL;
 	}
-	while (flock (fd, LOCK_EX | LOCK_NB) < 0) {
+	while (flock (fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
 		int saved = errno;
 
 		if (saved == EINTR)
@@ -59,6 +60,23 @@ mu_lock_acquire (const gchar *run_dir, GError **error)
 	lock = g_new0 (MuLock, 1);
 	lock->fd = fd;
 	return lock;
+}
+
+MuLock *
+mu_lock_acquire (const gchar *run_dir, GError **error)
+{
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	return lock_file (run_dir, LOCK_NAME, 0700, FALSE, error);
+}
+
+MuLock *
+mu_lock_wait (const gchar *dir, const gchar *name, int dir_mode, GError **error)
+{
+	g_return_val_if_fail (name != NULL && strchr (name, '/') == NULL, NULL);
+	g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+	return lock_file (dir, name, dir_mode, TRUE, error);
 }
 
 void

@@ -19,4 +19,10 @@ MuLock *mu_lock_acquire (const gchar *run_dir, GError **error);
 void mu_lock_release (MuLock *lock);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MuLock, mu_lock_release)
 
+/* An exclusive flock on DIR/NAME, waited for: for short sections such as a load, edit and
+ * save of a state file. DIR is made with @dir_mode when missing. MU_ERROR_IO when the lock
+ * cannot be made. */
+G_GNUC_WARN_UNUSED_RESULT
+MuLock *mu_lock_wait (const gchar *dir, const gchar *name, int dir_mode, GError **error);
+
 G_END_DECLS

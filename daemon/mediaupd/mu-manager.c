@@ -236,11 +236,11 @@ save_state (MuManager *m)
  * change here starts from the file, under its lock (dropped by the caller after
  * save_state()).
  */
-static MuDaemonStateLock *
+static MuLock *
 state_begin (MuManager *m)
 {
 	g_autoptr (GError) error = NULL;
-	MuDaemonStateLock *lock = mu_daemon_state_lock (m->config->state_dir, &error);
+	MuLock *lock = mu_daemon_state_lock (m->config->state_dir, &error);
 
 	if (lock == NULL)
 		g_warning ("%s", error->message);
@@ -616,7 +616,7 @@ static void
 record_result (MuManager *m, Job *job, const GError *error)
 {
 	g_autofree gchar *message = error != NULL ? mu_escape_untrusted (error->message) : NULL;
-	g_autoptr (MuDaemonStateLock) lock = state_begin (m);
+	g_autoptr (MuLock) lock = state_begin (m);
 
 	g_free (m->state->error_name);
 	g_free (m->state->message);
@@ -965,7 +965,7 @@ on_mark_boot_successful (MuDBusManager1 *skeleton, GDBusMethodInvocation *invoca
 	MuManager *m = user_data;
 	g_auto (MuOstreeStatus) status = { 0 };
 	g_autoptr (GError) error = NULL;
-	g_autoptr (MuDaemonStateLock) lock = NULL;
+	g_autoptr (MuLock) lock = NULL;
 	MuBootSystem system = { 0 };
 
 	if (!read_boot_system (m, &status, &system, &error)) {
@@ -983,7 +983,7 @@ on_mark_boot_successful (MuDBusManager1 *skeleton, GDBusMethodInvocation *invoca
 			       error->message);
 	}
 	save_state (m);
-	g_clear_pointer (&lock, mu_daemon_state_unlock);
+	g_clear_pointer (&lock, mu_lock_release);
 	publish_boot (m);
 	mu_dbus_manager1_complete_mark_boot_successful (skeleton, invocation);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -1089,7 +1089,7 @@ check_rollback (MuManager *m)
 {
 	g_auto (MuOstreeStatus) status = { 0 };
 	g_autoptr (GError) error = NULL;
-	g_autoptr (MuDaemonStateLock) lock = NULL;
+	g_autoptr (MuLock) lock = NULL;
 	MuBootSystem system = { 0 };
 	MuBootVerdict verdict = MU_BOOT_NOTHING;
 

@@ -78,10 +78,63 @@ test_lock_busy (void)
 	g_rmdir (tmp);
 }
 
+/* mu_lock_wait() waits for the holder (another process) instead of failing, and makes its
+ * directory with the mode it is given. */
+static void
+test_lock_wait (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree gchar *tmp = g_dir_make_tmp ("mu-test-lock-XXXXXX", &error);
+	g_autofree gchar *dir = g_build_filename (tmp, "state", NULL);
+	g_autofree gchar *path = g_build_filename (dir, "state.lock", NULL);
+	g_autoptr (MuLock) lock = NULL;
+	int ready[2];
+	int status = 0;
+	gint64 start;
+	pid_t pid;
+	GStatBuf st;
+	gchar c;
+
+	g_assert_no_error (error);
+	umask (022);
+	g_assert_cmpint (pipe (ready), ==, 0);
+	pid = fork ();
+	g_assert_cmpint (pid, >=, 0);
+	if (pid == 0) {
+		g_autoptr (MuLock) held = mu_lock_wait (dir, "state.lock", 0755, NULL);
+
+		close (ready[0]);
+		if (held == NULL || write (ready[1], "x", 1) != 1)
+			_exit (1);
+		g_usleep (300 * G_TIME_SPAN_MILLISECOND);
+		_exit (0);
+	}
+	close (ready[1]);
+	g_assert_cmpint (read (ready[0], &c, 1), ==, 1);
+	close (ready[0]);
+	start = g_get_monotonic_time ();
+	lock = mu_lock_wait (dir, "state.lock", 0755, &error);
+	g_assert_no_error (error);
+	g_assert_nonnull (lock);
+	/* It got the lock only once the child had let go of it (held for 300 ms). */
+	g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+	g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+	g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * G_TIME_SPAN_MILLISECOND);
+	g_assert_cmpint (g_stat (dir, &st), ==, 0);
+	g_assert_cmpint (st.st_mode & 0777, ==, 0755);
+	g_assert_cmpint (g_stat (path, &st), ==, 0);
+	g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+	g_clear_pointer (&lock, mu_lock_release);
+	g_unlink (path);
+	g_rmdir (dir);
+	g_rmdir (tmp);
+}
+
 int
 main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/lock/busy", test_lock_busy);
+	g_test_add_func ("/lock/wait", test_lock_wait);
 	return g_test_run ();
 }

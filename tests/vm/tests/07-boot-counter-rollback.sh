@@ -78,6 +78,23 @@ mark_good() {
 		fail "mediaupd-mark-good.service did not run: $(g systemctl status --no-pager mediaupd-mark-good.service 2>&1 | tail -n 5)"
 }
 
+# cut_armed_held COMMIT WHAT: the power cut while the held install's counter is armed; the
+# board sees the armed counter (bootcount=1) at the next power-on and boots COMMIT; the build
+# is put in place again and the daemon started
+cut_armed_held() {
+	local commit=$1 what=$2 n boots
+	n=$(($(boot_no) + 1))
+	"$VM" powercut
+	boots=$(last_boots "$n")
+	say "boots after the cut $what: $boots"
+	grep -q "^.* $n power on: upgrade_available=1 bootcount=1 bootlimit=$limit -> bootcmd" <<<"$boots" ||
+		fail "the board did not see the armed counter at the power-on after the cut: $boots"
+	grep -q " $n ready .* commit=$commit" <<<"$boots" || fail "$commit did not boot: $boots"
+	check_eq "booted commit after the cut $what" "$(booted_commit)" "$commit"
+	daemon_dropin "$DEVICE_ALLOW"
+	daemon_up
+}
+
 vm_up
 eng_repo
 ostree --repo="$ENG_REPO" pull-local "$VM_REPO" "$VM_COMMIT_4" >/dev/null
@@ -142,16 +159,7 @@ check_eq "upgrade_available held after the arming" "$(g fw_printenv -n upgrade_a
 check_eq "default deployment held after the arming" "$(default_commit)" "$VM_COMMIT_1"
 g grep -qx "Commit=$VM_COMMIT_2" /var/lib/mediaupd/state || fail "no pending record before the deploy"
 daemon_events "$ARMED_ID" | grep -q "$VM_COMMIT_2" || fail "no boot-armed event before the deploy"
-n=$(($(boot_no) + 1))
-"$VM" powercut
-boots=$(last_boots "$n")
-say "boots after the cut: $boots"
-grep -q "^.* $n power on: upgrade_available=1 bootcount=1 bootlimit=$limit -> bootcmd" <<<"$boots" ||
-	fail "the board did not see the armed counter at the power-on after the cut: $boots"
-grep -q " $n ready .* commit=$VM_COMMIT_1" <<<"$boots" || fail "version 1 did not boot: $boots"
-check_eq "booted commit after the cut before the deploy" "$(booted_commit)" "$VM_COMMIT_1"
-daemon_dropin "$DEVICE_ALLOW"
-daemon_up
+cut_armed_held "$VM_COMMIT_1" "before the deploy"
 check_eq "upgrade_available after the aborted trial" "$(g fw_printenv -n upgrade_available)" 0
 check_eq "bootcount after the aborted trial" "$(g fw_printenv -n bootcount)" 0
 daemon_prop BootCounter | grep -q '^(buu) false 0 ' || fail "BootCounter: $(daemon_prop BootCounter)"
@@ -171,16 +179,7 @@ echo "ok: cut after the arming, before the deploy: version 1 boots, trial aborte
 held_install /var/tmp/b12.enc deployed >/dev/null
 check_eq "default deployment held after the deploy" "$(default_commit)" "$VM_COMMIT_2"
 check_eq "upgrade_available held after the deploy" "$(g fw_printenv -n upgrade_available)" 1
-n=$(($(boot_no) + 1))
-"$VM" powercut
-boots=$(last_boots "$n")
-say "boots after the cut: $boots"
-grep -q "^.* $n power on: upgrade_available=1 bootcount=1 bootlimit=$limit -> bootcmd" <<<"$boots" ||
-	fail "the board did not see the armed counter at the power-on after the cut: $boots"
-grep -q " $n ready .* commit=$VM_COMMIT_2" <<<"$boots" || fail "version 2 did not boot: $boots"
-check_eq "booted commit after the cut after the deploy" "$(booted_commit)" "$VM_COMMIT_2"
-daemon_dropin "$DEVICE_ALLOW"
-daemon_up
+cut_armed_held "$VM_COMMIT_2" "after the deploy"
 daemon_prop BootCounter | grep -q '^(buu) true 1 ' || fail "BootCounter: $(daemon_prop BootCounter)"
 check_eq "PendingCommit on the trial" "$(daemon_string PendingCommit)" ""
 check_eq "CurrentCommit on the trial" "$(daemon_string CurrentCommit)" "$VM_COMMIT_2"
