@@ -616,7 +616,8 @@ static void
 record_result (MuManager *m, Job *job, const GError *error)
 {
 	g_autofree gchar *message = error != NULL ? mu_escape_untrusted (error->message) : NULL;
-	g_autoptr (MuLock) lock = state_begin (m);
+	/* Held to the end of the function: the state is loaded, edited and saved under it. */
+	G_GNUC_UNUSED g_autoptr (MuLock) lock = state_begin (m);
 
 	g_free (m->state->error_name);
 	g_free (m->state->message);
